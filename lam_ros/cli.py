@@ -1,0 +1,91 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""``lam-ros``: run lam_ros graphs in one process, without the ros2 CLI.
+
+    lam-ros collect use_sim:=true mode:=human output_dir:=/tmp/demos
+    lam-ros deploy checkpoint:=runs/policy/last.safetensors
+    lam-ros run recorder --ros-args -p output_dir:=/tmp/x
+    lam-ros graph collect use_sim:=false      # print the nodes a launch would start
+
+Arguments use the ``name:=value`` syntax of ``ros2 launch`` and mean the same;
+both read the same ``config/<graph>.yaml``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lam_ros.executables import NODE_EXECUTABLES
+from lam_ros.graph import GRAPH_ARGUMENTS, NodeSpec, describe, load_params_file, parse_assignments
+from lam_ros.paths import config_file
+from lam_ros.runtime import ConfigError, overrides, run_nodes
+
+
+def node_class(executable: str):
+    """The Node subclass behind an executable name."""
+    if executable not in NODE_EXECUTABLES:
+        raise ConfigError(f'unknown node {executable!r} (known: {sorted(NODE_EXECUTABLES)})')
+    module_name = NODE_EXECUTABLES[executable].split(':')[0]
+    return importlib.import_module(module_name).NODE_CLASS
+
+
+def build_node(spec: NodeSpec):
+    """Instantiate one graph node in the current rclpy context."""
+    remap_args = [arg for old, new in spec.remappings for arg in ('-r', f'{old}:={new}')]
+    return node_class(spec.executable)(
+        node_name=spec.name, namespace=spec.namespace,
+        parameter_overrides=overrides(spec.parameters),
+        cli_args=['--ros-args', *remap_args] if remap_args else None)
+
+
+def params_file_for(graph: str, given: dict[str, str]) -> str:
+    """The YAML both the launch file and this runner load for a graph."""
+    path = given.get('params_file') or str(config_file(f'{graph}.yaml'))
+    load_params_file(path)  # fail here with a clear message, not deep inside rcl
+    return path
+
+
+def run_graph(graph: str, assignments: list[str], stop=None) -> int:
+    """Run a whole graph in this process until SIGINT/SIGTERM (or ``stop`` is set)."""
+    given = parse_assignments(assignments)
+    specs = describe(graph, given)
+    params_file = params_file_for(graph, given)
+    return run_nodes(lambda: [build_node(spec) for spec in specs],
+                     args=['lam-ros', '--ros-args', '--params-file', params_file], stop=stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lam-ros``."""
+    parser = argparse.ArgumentParser(prog='lam-ros', description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for graph in GRAPH_ARGUMENTS:
+        p = sub.add_parser(graph, help=f'run the {graph} graph in this process')
+        p.add_argument('assignments', nargs='*', metavar='name:=value')
+    p = sub.add_parser('graph', help='print the nodes of a graph')
+    p.add_argument('graph', choices=sorted(GRAPH_ARGUMENTS))
+    p.add_argument('assignments', nargs='*', metavar='name:=value')
+    p = sub.add_parser('run', help='run one node, like ros2 run lam_ros NODE')
+    p.add_argument('node')
+    p.add_argument('ros_args', nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command in GRAPH_ARGUMENTS:
+            return run_graph(args.command, args.assignments)
+        if args.command == 'graph':
+            for spec in describe(args.graph, parse_assignments(args.assignments)):
+                ns = f'/{spec.namespace}' if spec.namespace else ''
+                print(f'{ns}/{spec.name}  ({spec.executable})  {spec.parameters}')
+            return 0
+        if args.command == 'run':
+            cls = node_class(args.node)
+            return run_nodes(lambda: [cls()], args=['lam-ros', *args.ros_args])
+        raise AssertionError(args.command)
+    except (ConfigError, FileNotFoundError) as error:
+        print(f'lam-ros: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

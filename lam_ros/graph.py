@@ -1,0 +1,171 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The node graphs of lam_ros, described once.
+
+``launch/*.launch.py`` turn these specs into ``launch_ros`` Node actions; the
+in-process runner (``lam-ros collect``) instantiates the same node classes.
+Neither keeps its own copy of which nodes run with which parameters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from lam_ros.executables import NODE_EXECUTABLES
+from lam_ros.runtime import ConfigError
+
+ROBOT_MODELS = ('wx250s', 'wx250', 'wx200')
+MODES = ('robot', 'human')
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """A launch argument as ``DeclareLaunchArgument`` wants it."""
+
+    default: str
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+COMMON_ARGUMENTS: dict[str, LaunchArgument] = {
+    'use_sim': LaunchArgument('true', 'Run the MuJoCo WidowX and cameras instead of hardware',
+                              ('true', 'false')),
+    'robot_model': LaunchArgument('wx250s', 'Interbotix arm model', ROBOT_MODELS),
+    'robot_name': LaunchArgument('', 'Namespace of the xs_sdk interface (default: robot_model)'),
+    'cameras': LaunchArgument('camera', 'Comma-separated camera names (topic namespace and name)'),
+    'serials': LaunchArgument('', 'Comma-separated RealSense serial numbers, one per camera'),
+    'color_profile': LaunchArgument('640,480,30', 'RealSense color width,height,fps'),
+    'depth_profile': LaunchArgument('640,480,30', 'RealSense depth width,height,fps'),
+    'params_file': LaunchArgument('', 'Parameter YAML (default: config/<graph>.yaml)'),
+}
+
+GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
+    'collect': {
+        **COMMON_ARGUMENTS,
+        'mode': LaunchArgument('robot', 'robot: teleop demos; human: egocentric recordings',
+                               MODES),
+        'output_dir': LaunchArgument('~/lam_data', 'Where sessions of episodes are written'),
+        'teleop': LaunchArgument('', 'Teleop device: scripted|keyboard|joy|spacemouse|leader '
+                                 '(default: scripted in sim, keyboard on hardware)'),
+    },
+    'deploy': {
+        **COMMON_ARGUMENTS,
+        'checkpoint': LaunchArgument('', 'Policy checkpoint to run'),
+    },
+}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of a graph: what ``launch_ros.actions.Node`` needs."""
+
+    executable: str
+    name: str
+    namespace: str = ''
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+
+
+def resolve_arguments(graph: str, given: dict[str, str]) -> dict[str, str]:
+    """Defaults filled in, unknown names and bad choices rejected with one clear message."""
+    if graph not in GRAPH_ARGUMENTS:
+        raise ConfigError(f'unknown graph {graph!r} (expected one of {sorted(GRAPH_ARGUMENTS)})')
+    declared = GRAPH_ARGUMENTS[graph]
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ConfigError(f'unknown launch argument(s) {unknown} for {graph} '
+                          f'(known: {sorted(declared)})')
+    resolved = {name: str(given.get(name, arg.default)) for name, arg in declared.items()}
+    for name, arg in declared.items():
+        if arg.choices and resolved[name] not in arg.choices:
+            raise ConfigError(f'{name}:={resolved[name]!r} is not one of {list(arg.choices)}')
+    return resolved
+
+
+def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
+    """The nodes of ``graph`` ('collect' or 'deploy') for these launch arguments."""
+    args = resolve_arguments(graph, given)
+    use_sim = args['use_sim'] == 'true'
+    robot_name = args['robot_name'] or args['robot_model']
+    cameras = [c.strip() for c in args['cameras'].split(',') if c.strip()]
+    if not cameras:
+        raise ConfigError('cameras:= names no camera')
+    robot = {'robot_model': args['robot_model'], 'robot_name': robot_name}
+
+    nodes: list[NodeSpec] = []
+    if use_sim:
+        mode = args.get('mode', 'robot')
+        nodes.append(NodeSpec('sim', 'sim', parameters={
+            **robot, 'cameras': cameras, 'mode': mode}))
+    else:
+        serials = [s.strip() for s in args['serials'].split(',')] if args['serials'] else []
+        if serials and len(serials) != len(cameras):
+            raise ConfigError(f'serials:= lists {len(serials)} serial(s) for '
+                              f'{len(cameras)} camera(s) {cameras}')
+        for index, camera in enumerate(cameras):
+            nodes.append(NodeSpec('camera', camera, namespace=camera, parameters={
+                'serial': serials[index] if serials else '',
+                'color_profile': _profile(args['color_profile'], 'color_profile'),
+                'depth_profile': _profile(args['depth_profile'], 'depth_profile'),
+            }))
+
+    if graph == 'collect':
+        mode = args['mode']
+        teleop = args['teleop'] or ('scripted' if use_sim else 'keyboard')
+        if mode == 'robot':
+            nodes.append(NodeSpec('arm', 'arm', parameters=robot))
+        nodes.append(NodeSpec('teleop', 'teleop', parameters={
+            **robot, 'device': teleop, 'mode': mode}))
+        nodes.append(NodeSpec('recorder', 'recorder', parameters={
+            **robot, 'mode': mode, 'cameras': cameras,
+            'output_dir': args['output_dir']}))
+    else:
+        nodes.append(NodeSpec('arm', 'arm', parameters=robot))
+        nodes.append(NodeSpec('controller', 'controller', parameters={
+            **robot, 'cameras': cameras, 'checkpoint': args['checkpoint']}))
+
+    for spec in nodes:
+        assert spec.executable in NODE_EXECUTABLES, spec.executable
+    return nodes
+
+
+def parse_assignments(argv: list[str]) -> dict[str, str]:
+    """``['use_sim:=false', ...]`` -> dict, the ros2 launch argument syntax."""
+    given = {}
+    for item in argv:
+        name, sep, value = item.partition(':=')
+        if not sep or not name:
+            raise ConfigError(f'expected name:=value, got {item!r}')
+        given[name] = value
+    return given
+
+
+def load_params_file(path: str) -> dict[str, dict[str, Any]]:
+    """Read a ROS 2 parameter YAML (``node: {ros__parameters: {...}}``) with a safe loader."""
+    try:
+        with open(path) as f:
+            content = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'parameter file not found: {path}') from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f'malformed YAML in {path}: {str(error).splitlines()[0]}') from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f'{path}: top level must map node names to ros__parameters')
+    params = {}
+    for node_name, body in content.items():
+        if not isinstance(body, dict) or 'ros__parameters' not in body:
+            raise ConfigError(f'{path}: entry {node_name!r} has no ros__parameters')
+        params[str(node_name).lstrip('/')] = body['ros__parameters'] or {}
+    return params
+
+
+def _profile(text: str, name: str) -> list[int]:
+    try:
+        width, height, fps = (int(v) for v in text.split(','))
+    except ValueError:
+        raise ConfigError(f'{name}:={text!r} must be width,height,fps') from None
+    return [width, height, fps]

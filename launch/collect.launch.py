@@ -1,0 +1,16 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Record robot teleop demos or human egocentric episodes.
+
+    ros2 launch lam_ros collect.launch.py                       # simulated WidowX
+    ros2 launch lam_ros collect.launch.py use_sim:=false serials:=123456789012
+    ros2 launch lam_ros collect.launch.py mode:=human output_dir:=~/demos
+
+Nodes and parameters come from ``lam_ros.graph``: the same description that
+``lam-ros collect`` runs in one process.
+"""
+from lam_ros.launch_description import generate
+
+
+def generate_launch_description():
+    return generate('collect')
