@@ -1,0 +1,161 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Arm node: the safety layer between lam_ros commands and an Interbotix xs_sdk driver.
+
+Subscribes to requested targets on ``/lam/action`` (sensor_msgs/JointState:
+the arm joints plus ``gripper`` in 0 closed .. 1 open) and sends what
+``SafetyFilter`` allows to ``/<robot_name>/commands/joint_group`` (arm) and
+``commands/joint_single`` (gripper, PWM as xs_sdk's default gripper mode).
+Joint limits come from the driver's ``get_robot_info``; the same node drives
+a real WidowX next to ``interbotix_xsarm_control`` or the simulated one.
+"""
+from __future__ import annotations
+
+import time
+
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from interbotix_xs_msgs.srv import RobotInfo
+import numpy as np
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool
+
+from lam_ros.kinematics import forward_kinematics
+from lam_ros.runtime import LamNode, node_main
+from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
+
+ACTION_TOPIC = '/lam/action'
+ESTOP_TOPIC = '/lam/estop'
+GRIPPER = 'gripper'
+
+
+class ArmNode(LamNode):
+    """Filters and forwards arm commands; holds the arm on e-stop or stale joint states."""
+
+    def __init__(self, node_name: str = 'arm', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
+        self.arm_group = self.param('arm_group', 'arm', 'xs_sdk joint group of the arm')
+        self.gripper_pwm = self.param('gripper_pwm', 250.0, 'PWM sent to open/close the gripper')
+        defaults = SafetyConfig()
+        self.safety_config = SafetyConfig(
+            joint_margin_rad=self.param('joint_margin_rad', defaults.joint_margin_rad),
+            max_step_rad=self.param('max_step_rad', defaults.max_step_rad),
+            stale_after_s=self.param('stale_after_s', defaults.stale_after_s),
+            workspace_min=tuple(self.param('workspace_min', list(defaults.workspace_min))),
+            workspace_max=tuple(self.param('workspace_max', list(defaults.workspace_max))))
+
+        self.safety: SafetyFilter | None = None
+        self._pending_estop = False
+        self._last_gripper_open: bool | None = None
+        ns = f'/{robot_name}'
+        self.group_pub = self.create_publisher(JointGroupCommand, f'{ns}/commands/joint_group', 10)
+        self.single_pub = self.create_publisher(JointSingleCommand,
+                                                f'{ns}/commands/joint_single', 10)
+        self.status_pub = self.create_publisher(String, '~/status', 10)
+        self.create_subscription(JointState, f'{ns}/joint_states', self.on_joint_states, 10)
+        self.create_subscription(JointState, ACTION_TOPIC, self.on_action, 10)
+        self.create_subscription(Bool, ESTOP_TOPIC, self.on_estop_topic, 10)
+        self.create_service(SetBool, '~/estop', self.on_estop_service)
+        self.info_client = self.create_client(RobotInfo, f'{ns}/get_robot_info')
+        self._info_future = None
+        self.create_timer(0.5, self.request_robot_info)
+
+    def request_robot_info(self) -> None:
+        """Ask the driver for the arm group's limits until it answers."""
+        if self.safety is not None or not self.info_client.service_is_ready():
+            return
+        if self._info_future is None:
+            self._info_future = self.info_client.call_async(
+                RobotInfo.Request(cmd_type='group', name=self.arm_group))
+            self._info_future.add_done_callback(self.on_robot_info)
+
+    def on_robot_info(self, future) -> None:
+        """Build the safety filter from the driver's reported limits."""
+        info = future.result()
+        self._info_future = None
+        if info is None or not info.joint_names:
+            self.get_logger().error(f'get_robot_info returned nothing for group '
+                                    f'{self.arm_group!r}')
+            return
+        limits = JointLimits(tuple(info.joint_names), np.array(info.joint_lower_limits),
+                             np.array(info.joint_upper_limits),
+                             np.array(info.joint_velocity_limits))
+        self.safety = SafetyFilter(limits, self.safety_config,
+                                   lambda q: forward_kinematics(self.robot_model, q)[:3, 3])
+        if self._pending_estop:
+            self.safety.engage_estop()
+        self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
+
+    def on_joint_states(self, msg: JointState) -> None:
+        """Feed measured arm positions (by name) to the watchdog and step limiter."""
+        if self.safety is None:
+            return
+        index = {name: i for i, name in enumerate(msg.name)}
+        try:
+            positions = [msg.position[index[name]] for name in self.safety.limits.names]
+        except (KeyError, IndexError):
+            return
+        self.safety.observe(np.array(positions), time.monotonic())
+
+    def on_action(self, msg: JointState) -> None:
+        """Filter one requested target and forward it to the driver."""
+        if self.safety is None:
+            self.report('refused: no robot info from the driver yet')
+            return
+        requested = dict(zip(msg.name, msg.position))
+        missing = [name for name in self.safety.limits.names if name not in requested]
+        if missing:
+            self.report(f'refused: {ACTION_TOPIC} is missing joints {missing}')
+            return
+        target = [requested[name] for name in self.safety.limits.names]
+        decision = self.safety.filter(target, time.monotonic())
+        if decision.reasons:
+            self.report(('refused: ' if decision.refused else 'adjusted: ')
+                        + '; '.join(decision.reasons))
+        if decision.refused:
+            return
+        self.group_pub.publish(JointGroupCommand(
+            name=self.arm_group, cmd=decision.command.astype(np.float32).tolist()))
+        if GRIPPER in requested and np.isfinite(requested[GRIPPER]):
+            self.command_gripper(requested[GRIPPER] > 0.5)
+
+    def command_gripper(self, open_gripper: bool) -> None:
+        """PWM open/close, sent on change only like Interbotix's gripper interface."""
+        if open_gripper == self._last_gripper_open:
+            return
+        self._last_gripper_open = open_gripper
+        pwm = self.gripper_pwm if open_gripper else -self.gripper_pwm
+        self.single_pub.publish(JointSingleCommand(name=GRIPPER, cmd=float(pwm)))
+
+    def set_estop(self, engaged: bool) -> None:
+        """Latch or release the e-stop (works before robot info arrives too)."""
+        self._pending_estop = engaged
+        if self.safety is not None:
+            (self.safety.engage_estop if engaged else self.safety.release_estop)()
+        self.report('e-stop engaged' if engaged else 'e-stop released')
+
+    def on_estop_topic(self, msg: Bool) -> None:
+        """``/lam/estop`` true latches, false releases."""
+        self.set_estop(msg.data)
+
+    def on_estop_service(self, request: SetBool.Request, response: SetBool.Response):
+        """``~/estop`` service twin of the topic."""
+        self.set_estop(request.data)
+        response.success = True
+        response.message = 'e-stop engaged' if request.data else 'e-stop released'
+        return response
+
+    def report(self, text: str) -> None:
+        """Publish a status line and log it (throttled)."""
+        self.status_pub.publish(String(data=text))
+        self.get_logger().warning(text, throttle_duration_sec=2.0)
+
+
+NODE_CLASS = ArmNode
+
+
+def main(args=None) -> int:
+    """Run the arm node alone: ``ros2 run lam_ros arm``."""
+    return node_main(ArmNode, args)
