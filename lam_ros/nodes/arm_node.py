@@ -20,13 +20,10 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
+from lam_ros import topics
 from lam_ros.kinematics import forward_kinematics
 from lam_ros.runtime import LamNode, node_main
 from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
-
-ACTION_TOPIC = '/lam/action'
-ESTOP_TOPIC = '/lam/estop'
-GRIPPER = 'gripper'
 
 
 class ArmNode(LamNode):
@@ -49,16 +46,15 @@ class ArmNode(LamNode):
         self.safety: SafetyFilter | None = None
         self._pending_estop = False
         self._last_gripper_open: bool | None = None
-        ns = f'/{robot_name}'
-        self.group_pub = self.create_publisher(JointGroupCommand, f'{ns}/commands/joint_group', 10)
-        self.single_pub = self.create_publisher(JointSingleCommand,
-                                                f'{ns}/commands/joint_single', 10)
+        arm = topics.arm_topics(robot_name)
+        self.group_pub = self.create_publisher(JointGroupCommand, arm['joint_group'], 10)
+        self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
         self.status_pub = self.create_publisher(String, '~/status', 10)
-        self.create_subscription(JointState, f'{ns}/joint_states', self.on_joint_states, 10)
-        self.create_subscription(JointState, ACTION_TOPIC, self.on_action, 10)
-        self.create_subscription(Bool, ESTOP_TOPIC, self.on_estop_topic, 10)
+        self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
+        self.create_subscription(JointState, topics.ACTION, self.on_action, 10)
+        self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, 10)
         self.create_service(SetBool, '~/estop', self.on_estop_service)
-        self.info_client = self.create_client(RobotInfo, f'{ns}/get_robot_info')
+        self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
         self.create_timer(0.5, self.request_robot_info)
 
@@ -107,7 +103,7 @@ class ArmNode(LamNode):
         requested = dict(zip(msg.name, msg.position))
         missing = [name for name in self.safety.limits.names if name not in requested]
         if missing:
-            self.report(f'refused: {ACTION_TOPIC} is missing joints {missing}')
+            self.report(f'refused: {topics.ACTION} is missing joints {missing}')
             return
         target = [requested[name] for name in self.safety.limits.names]
         decision = self.safety.filter(target, time.monotonic())
@@ -118,8 +114,8 @@ class ArmNode(LamNode):
             return
         self.group_pub.publish(JointGroupCommand(
             name=self.arm_group, cmd=decision.command.astype(np.float32).tolist()))
-        if GRIPPER in requested and np.isfinite(requested[GRIPPER]):
-            self.command_gripper(requested[GRIPPER] > 0.5)
+        if topics.GRIPPER in requested and np.isfinite(requested[topics.GRIPPER]):
+            self.command_gripper(requested[topics.GRIPPER] > 0.5)
 
     def command_gripper(self, open_gripper: bool) -> None:
         """PWM open/close, sent on change only like Interbotix's gripper interface."""
@@ -127,7 +123,7 @@ class ArmNode(LamNode):
             return
         self._last_gripper_open = open_gripper
         pwm = self.gripper_pwm if open_gripper else -self.gripper_pwm
-        self.single_pub.publish(JointSingleCommand(name=GRIPPER, cmd=float(pwm)))
+        self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=float(pwm)))
 
     def set_estop(self, engaged: bool) -> None:
         """Latch or release the e-stop (works before robot info arrives too)."""

@@ -1,0 +1,170 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Recorder node: one rosbag2 (MCAP) episode per demonstration.
+
+Subscriptions are raw (serialized CDR bytes): the callback only hands bytes
+and the receive time to ``RecordingSession``, whose writer thread does the
+disk I/O, so 2 cameras with depth at 30 Hz fit on a 2-core machine.
+Services ``/recorder/start``, ``/recorder/stop`` (SetBool: task success) and
+``/recorder/discard``; on SIGINT/SIGTERM an episode in progress is saved
+marked incomplete.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from lam_ros import topics
+from lam_ros.recording.session import RecordingSession
+from lam_ros.recording.writer import RecordingError, TopicSpec
+from lam_ros.runtime import ConfigError, LamNode, node_main
+
+LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+MSG_CLASSES = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/CameraInfo': CameraInfo,
+               'sensor_msgs/msg/JointState': JointState}
+
+
+def recorded_topics(mode: str, robot_name: str, cameras: list[str], camera_rate_hz: float,
+                    joint_state_rate_hz: float, record_depth: bool) -> list[TopicSpec]:
+    """What an episode holds: images (+ depth) always; arm state and commands for robot demos."""
+    specs = []
+    for camera in cameras:
+        names = topics.camera_topics(camera)
+        specs += [TopicSpec(names['color'], 'sensor_msgs/msg/Image', camera_rate_hz),
+                  TopicSpec(names['color_info'], 'sensor_msgs/msg/CameraInfo', camera_rate_hz)]
+        if record_depth:
+            specs.append(TopicSpec(names['depth'], 'sensor_msgs/msg/Image', camera_rate_hz))
+    if mode == 'robot':
+        arm = topics.arm_topics(robot_name)
+        specs += [TopicSpec(arm['joint_states'], 'sensor_msgs/msg/JointState',
+                            joint_state_rate_hz),
+                  TopicSpec(topics.ACTION, 'sensor_msgs/msg/JointState'),
+                  TopicSpec(arm['joint_group'], 'interbotix_xs_msgs/msg/JointGroupCommand'),
+                  TopicSpec(arm['joint_single'], 'interbotix_xs_msgs/msg/JointSingleCommand')]
+    return specs
+
+
+class RecorderNode(LamNode):
+    """Writes episodes of a session; start/stop/discard through services."""
+
+    def __init__(self, node_name: str = 'recorder', **kwargs):
+        super().__init__(node_name, **kwargs)
+        mode = self.param('mode', 'robot', 'robot (teleop demos) or human (egocentric video)')
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
+        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
+        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)')
+        output_dir = self.param('output_dir', '~/lam_data', 'root of recording sessions')
+        session = self.param('session', '', "session name; '' = new, named by date+mode")
+        self.operator = self.param('operator', '', 'who demonstrates')
+        camera_rate = self.param('camera_rate_hz', 30.0, 'configured camera rate')
+        joint_rate = self.param('joint_state_rate_hz', 100.0, 'configured joint state rate')
+        record_depth = self.param('record_depth', False, 'also record aligned depth')
+        if mode not in ('robot', 'human'):
+            raise ConfigError(f'recorder: mode must be robot or human, got {mode!r}')
+
+        specs = recorded_topics(mode, robot_name, cameras, camera_rate, joint_rate, record_depth)
+        session = session or time.strftime(f'%Y%m%d_%H%M%S_{mode}')
+        try:
+            self.session = RecordingSession(output_dir, session, robot_model, embodiment=mode,
+                                            topics=specs, operator=self.operator, resume=True)
+        except RecordingError as error:
+            raise ConfigError(str(error)) from None
+        for partial in self.session.incomplete:
+            self.get_logger().warning(f'{partial} was never saved (recorder killed); skipped')
+        self.task = {'task': '', 'instruction': ''}
+
+        for spec in specs:
+            msg_class = MSG_CLASSES.get(spec.msgtype) or _xs_msg_class(spec.msgtype)
+            self.create_subscription(msg_class, spec.topic, self._writer_for(spec.topic),
+                                     QoSProfile(depth=100), raw=True)
+        self.create_subscription(String, topics.TASK, self.on_task, LATCHED)
+        self.create_service(Trigger, topics.RECORDER_START, self.on_start)
+        self.create_service(SetBool, topics.RECORDER_STOP, self.on_stop)
+        self.create_service(Trigger, topics.RECORDER_DISCARD, self.on_discard)
+        self.status_pub = self.create_publisher(String, '~/status', 10)
+        self.create_timer(1.0, self.publish_status)
+        self.get_logger().info(f'session {self.session.session_dir}: next episode '
+                               f'{self.session.next_index}, {len(specs)} topics')
+
+    def _writer_for(self, topic: str):
+        write = self.session.write
+
+        def on_message(data: bytes) -> None:
+            write(topic, time.time_ns(), data)
+        return on_message
+
+    def on_task(self, msg: String) -> None:
+        """Latest task description, stored in the next episode's metadata."""
+        try:
+            self.task = {'task': '', 'instruction': '', **json.loads(msg.data)}
+        except (json.JSONDecodeError, TypeError):
+            self.get_logger().error(f'{topics.TASK}: not a JSON object: {msg.data[:80]!r}')
+
+    def on_start(self, request, response):
+        """Open the next episode."""
+        try:
+            writer = self.session.start_episode(self.task['task'], self.task['instruction'])
+        except RecordingError as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success = True
+        response.message = str(writer.bag_dir)
+        return response
+
+    def on_stop(self, request, response):
+        """Save the episode in progress; ``data`` is the task success flag."""
+        try:
+            episode = self.session.episode
+            warnings = episode.rate_warnings() if episode else []
+            saved = self.session.stop_episode(success=bool(request.data))
+        except RecordingError as error:
+            response.success, response.message = False, str(error)
+            return response
+        for warning in warnings:
+            self.get_logger().warning(warning)
+        response.success, response.message = True, str(saved)
+        return response
+
+    def on_discard(self, request, response):
+        """Throw the episode in progress away (re-record it)."""
+        try:
+            self.session.discard_episode()
+        except RecordingError as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success, response.message = True, 'discarded'
+        return response
+
+    def publish_status(self) -> None:
+        """Per-stream rate and drop counters of the episode in progress, and rate warnings."""
+        episode = self.session.episode
+        if episode is None:
+            return
+        status = {topic: stats.as_dict() for topic, stats in episode.streams.items()}
+        self.status_pub.publish(String(data=json.dumps(status)))
+        for warning in episode.rate_warnings():
+            self.get_logger().warning(warning, throttle_duration_sec=5.0)
+
+    def on_shutdown(self) -> None:
+        """Keep what was recorded: the episode in progress is saved as incomplete."""
+        saved = self.session.finalize_incomplete()
+        if saved is not None:
+            self.get_logger().warning(f'shutdown mid-episode: saved {saved} as incomplete')
+
+
+def _xs_msg_class(msgtype: str):
+    from interbotix_xs_msgs import msg
+    return getattr(msg, msgtype.rsplit('/', 1)[-1])
+
+
+NODE_CLASS = RecorderNode
+
+
+def main(args=None) -> int:
+    """Run the recorder alone: ``ros2 run lam_ros recorder``."""
+    return node_main(RecorderNode, args)

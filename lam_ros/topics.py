@@ -1,0 +1,45 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Topic and service names of the lam_ros graph, in one place.
+
+Camera topics follow realsense2_camera (``/<namespace>/<name>/color/image_raw``
+with namespace = name = the camera's name); arm topics follow Interbotix
+xs_sdk (``/<robot_name>/joint_states``, ``/<robot_name>/commands/...``).
+"""
+
+ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
+ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop
+TASK = '/lam/task'                   # std_msgs/String (JSON {task, instruction}), latched
+SIM_RESET = '/sim/reset'             # std_srvs/Trigger: new scene (next seed)
+SIM_SUCCESS = '/sim/success'         # std_msgs/Bool: task success predicate, with each state
+RECORDER_START = '/recorder/start'   # std_srvs/Trigger
+RECORDER_STOP = '/recorder/stop'     # std_srvs/SetBool: data = task success
+RECORDER_DISCARD = '/recorder/discard'  # std_srvs/Trigger
+
+GRIPPER = 'gripper'
+
+
+def camera_topics(camera: str) -> dict[str, str]:
+    """realsense2_camera topic names of one camera."""
+    base = f'/{camera}/{camera}'
+    return {
+        'color': f'{base}/color/image_raw',
+        'color_info': f'{base}/color/camera_info',
+        'depth': f'{base}/aligned_depth_to_color/image_raw',
+        'depth_info': f'{base}/aligned_depth_to_color/camera_info',
+    }
+
+
+def arm_topics(robot_name: str) -> dict[str, str]:
+    """Interbotix xs_sdk topic and service names under ``/<robot_name>``."""
+    ns = f'/{robot_name}'
+    return {
+        'joint_states': f'{ns}/joint_states',
+        'joint_group': f'{ns}/commands/joint_group',
+        'joint_single': f'{ns}/commands/joint_single',
+        'joint_trajectory': f'{ns}/commands/joint_trajectory',
+        'get_robot_info': f'{ns}/get_robot_info',
+        'torque_enable': f'{ns}/torque_enable',
+        'reboot_motors': f'{ns}/reboot_motors',
+        'set_operating_modes': f'{ns}/set_operating_modes',
+    }
