@@ -73,6 +73,7 @@ def recover_partial(partial_dir: str | Path, typestore: Typestore | None = None)
         mcap = bag_dir / f'{name}.mcap'
         if not mcap.is_file():
             raise RecordingError(f'cannot recover {partial_dir}: {mcap} does not exist')
+        killed_at_ns = mcap.stat().st_mtime_ns  # wall clock, like start_time_ns
         end = _end_of_complete_records(mcap)
         with mcap.open('r+b') as f:
             f.truncate(end)
@@ -80,14 +81,14 @@ def recover_partial(partial_dir: str | Path, typestore: Typestore | None = None)
             f.write(_DATA_END + _FOOTER)
         try:
             with Reader(mcap) as reader:
-                connections, count = reader.connections, reader.message_count
-                start, stop = reader.start_time, reader.end_time
+                connections, count = list(reader.connections), reader.message_count
+                start, stop = reader.start_time, reader.end_time - 1  # end_time is exclusive
         except Exception as exc:  # rosbags raises several types for broken files
             raise RecordingError(f'cannot recover {mcap}: {exc}') from exc
         if count == 0:
             raise RecordingError(f'cannot recover {partial_dir}: no complete chunk was written')
         metadata.complete = False
-        metadata.stop_time_ns = stop
+        metadata.stop_time_ns = killed_at_ns
         metadata.notes = (metadata.notes + ' ' if metadata.notes else '') + \
             f'recovered after the recorder was killed ({count} messages salvaged)'
         _write_bag_metadata(bag_dir, mcap.name, connections, start, stop, count, metadata,
@@ -101,8 +102,12 @@ def _write_bag_metadata(bag_dir: Path, file_name: str, connections: list, start:
                         stop: int, count: int, metadata: EpisodeMetadata,
                         typestore: Typestore) -> None:
     """metadata.yaml as rosbags' Writer.close writes it (rosbag2 version 9)."""
-    duration = {'nanoseconds': max(0, stop - start)}
-    starting = {'nanoseconds_since_epoch': start}
+    def duration() -> dict:  # fresh dicts: yaml would write shared ones as &id aliases
+        return {'nanoseconds': max(0, stop - start)}
+
+    def starting() -> dict:
+        return {'nanoseconds_since_epoch': start}
+
     topics = []
     for connection in connections:
         ext = connection.ext
@@ -116,10 +121,10 @@ def _write_bag_metadata(bag_dir: Path, file_name: str, connections: list, start:
             'type_description_hash': digest}, 'message_count': connection.msgcount})
     info = {
         'version': ROSBAG2_VERSION, 'storage_identifier': 'mcap',
-        'relative_file_paths': [file_name], 'duration': duration, 'starting_time': starting,
+        'relative_file_paths': [file_name], 'duration': duration(), 'starting_time': starting(),
         'message_count': count, 'topics_with_message_count': topics,
         'compression_format': '', 'compression_mode': '',
-        'files': [{'path': file_name, 'starting_time': starting, 'duration': duration,
+        'files': [{'path': file_name, 'starting_time': starting(), 'duration': duration(),
                    'message_count': count}],
         'custom_data': {EPISODE_METADATA_KEY: metadata.to_json()}, 'ros_distro': 'rosbags',
     }
