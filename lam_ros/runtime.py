@@ -28,7 +28,13 @@ class ConfigError(ValueError):
 
 
 class LamNode(Node):
-    """Base of every lam_ros node: declared parameters and a shutdown hook."""
+    """Base of every lam_ros node: declared parameters, a shutdown hook, a 'done' flag."""
+
+    def __init__(self, node_name: str, **kwargs):
+        super().__init__(node_name, **kwargs)
+        # Set by a node whose job is over (e.g. the scripted operator after N episodes):
+        # the runner then shuts the whole graph down.
+        self.done = threading.Event()
 
     def param(self, name: str, default: Any, description: str = '') -> Any:
         """Declare a parameter and return its value (YAML/launch overrides applied)."""
@@ -72,6 +78,8 @@ def run_nodes(make_nodes: Callable[[], Sequence[Node]], args: Sequence[str] | No
             executor.add_node(node)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.05)
+            if any(isinstance(n, LamNode) and n.done.is_set() for n in nodes):
+                break
         return 0
     finally:
         for node in nodes:

@@ -1,0 +1,262 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Teleop node: the operator. Turns a device into ``/lam/action`` and runs episodes.
+
+Devices (parameter ``device``):
+  scripted    the simulator's expert (``/sim/expert_action``) drives; episodes are
+              reset, recorded and saved automatically (``episodes`` of them)
+  keyboard    terminal keys jog the gripper: w/s x, a/d y, r/f z, q/e yaw,
+              space toggles the gripper; Enter start/stop an episode, x discard, Esc e-stop
+  joy         sensor_msgs/Joy on ``/joy``: left stick x/y, right stick z/yaw, button 0 gripper
+  spacemouse  a 3Dconnexion SpaceMouse through pyspacemouse (when one is attached)
+  leader      a second WidowX's joint states (``/<leader_robot_name>/joint_states``)
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from sensor_msgs.msg import JointState, Joy
+from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool, Trigger
+
+from lam_ros import topics
+from lam_ros.kinematics import arm_description
+from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.teleop import EndEffectorJog, LeaderFollower
+
+DEVICES = ('scripted', 'keyboard', 'joy', 'spacemouse', 'leader')
+KEY_JOGS = {'w': (0, 1), 's': (0, -1), 'a': (1, 1), 'd': (1, -1), 'r': (2, 1), 'f': (2, -1),
+            'q': (5, 1), 'e': (5, -1)}
+LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class TeleopNode(LamNode):
+    """Publishes operator commands and drives the recorder's episode services."""
+
+    def __init__(self, node_name: str = 'teleop', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.device = self.param('device', 'keyboard', f'one of {DEVICES}')
+        self.mode = self.param('mode', 'robot', 'robot or human (human: episodes only)')
+        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace of the follower')
+        rate_hz = self.param('rate_hz', 10.0, 'command rate')
+        self.episodes = self.param('episodes', 0, 'scripted: stop after N episodes (0: never)')
+        self.max_steps = self.param('max_steps', 120, 'scripted: steps before giving up')
+        self.linear_step = self.param('linear_step_m', 0.01, 'jog per tick at full deflection')
+        self.angular_step = self.param('angular_step_rad', 0.05, 'rotation jog per tick')
+        leader_name = self.param('leader_robot_name', 'leader', 'leader arm namespace')
+        self.leader = LeaderFollower(self.param('leader_max_start_error_rad', 0.3),
+                                     self.param('leader_ramp_s', 2.0))
+        if self.device not in DEVICES:
+            raise ConfigError(f'teleop: device {self.device!r} is not one of {list(DEVICES)}')
+        self.joint_names = list(arm_description(self.robot_model).joint_names)
+
+        self.follower: np.ndarray | None = None
+        self.leader_q: np.ndarray | None = None
+        self.jogger: EndEffectorJog | None = None
+        self.gripper = 1.0
+        self.pending_jog = np.zeros(6)
+        self.expert: JointState | None = None
+        self.success = False
+        self.episode_state = 'idle'
+        self.steps = 0
+        self.episodes_done = 0
+
+        self.action_pub = self.create_publisher(JointState, topics.ACTION, 10)
+        self.estop_pub = self.create_publisher(Bool, topics.ESTOP, LATCHED)
+        self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
+                                 self.on_follower_state, 10)
+        self.create_subscription(Bool, topics.SIM_SUCCESS, self.on_success, 10)
+        self.start_client = self.create_client(Trigger, topics.RECORDER_START)
+        self.stop_client = self.create_client(SetBool, topics.RECORDER_STOP)
+        self.discard_client = self.create_client(Trigger, topics.RECORDER_DISCARD)
+        self.reset_client = self.create_client(Trigger, topics.SIM_RESET)
+        self.status_pub = self.create_publisher(String, '~/status', 10)
+
+        if self.device == 'scripted':
+            self.create_subscription(JointState, '/sim/expert_action', self.on_expert, 10)
+        elif self.device == 'joy':
+            self.create_subscription(Joy, '/joy', self.on_joy, 10)
+        elif self.device == 'leader':
+            self.create_subscription(JointState, topics.arm_topics(leader_name)['joint_states'],
+                                     self.on_leader_state, 10)
+        elif self.device == 'keyboard':
+            threading.Thread(target=self.read_keyboard, daemon=True).start()
+        elif self.device == 'spacemouse':
+            self.spacemouse = _open_spacemouse()
+        self.create_timer(1.0 / rate_hz, self.tick)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def on_follower_state(self, msg: JointState) -> None:
+        """Current follower joints (arm only, in description order)."""
+        index = {name: i for i, name in enumerate(msg.name)}
+        if all(name in index for name in self.joint_names):
+            self.follower = np.array([msg.position[index[n]] for n in self.joint_names])
+
+    def on_leader_state(self, msg: JointState) -> None:
+        """Leader joints, and its gripper opening when it reports one."""
+        index = {name: i for i, name in enumerate(msg.name)}
+        if all(name in index for name in self.joint_names):
+            self.leader_q = np.array([msg.position[index[n]] for n in self.joint_names])
+        if topics.GRIPPER in index:
+            self.gripper = float(msg.position[index[topics.GRIPPER]])
+
+    def on_expert(self, msg: JointState) -> None:
+        """The simulator's expert suggestion for this step."""
+        self.expert = msg
+
+    def on_success(self, msg: Bool) -> None:
+        """The simulator's task success predicate."""
+        self.success = msg.data
+
+    def on_joy(self, msg: Joy) -> None:
+        """Sticks jog, button 0 toggles the gripper."""
+        axes = list(msg.axes) + [0.0] * 6
+        self.pending_jog = np.array([axes[1], axes[0], axes[4], 0.0, 0.0, axes[3]])
+        if msg.buttons and msg.buttons[0]:
+            self.gripper = 0.0 if self.gripper > 0.5 else 1.0
+
+    def read_keyboard(self) -> None:
+        """Terminal keys (raw mode when stdin is a TTY)."""
+        if not sys.stdin.isatty():
+            self.get_logger().error('keyboard teleop needs a terminal on stdin')
+            return
+        import termios
+        import tty
+        settings = termios.tcgetattr(sys.stdin)
+        try:
+            tty.setcbreak(sys.stdin.fileno())
+            while not self.done.is_set():
+                self.on_key(sys.stdin.read(1))
+        finally:
+            termios.tcsetattr(sys.stdin, termios.TCSADRAIN, settings)
+
+    def on_key(self, key: str) -> None:
+        """One key press."""
+        if key in KEY_JOGS:
+            axis, sign = KEY_JOGS[key]
+            self.pending_jog[axis] += sign
+        elif key == ' ':
+            self.gripper = 0.0 if self.gripper > 0.5 else 1.0
+        elif key in ('\n', '\r'):
+            self.toggle_episode()
+        elif key == 'x':
+            self.call(self.discard_client, Trigger.Request(), 'idle')
+        elif key == '\x1b':
+            self.estop_pub.publish(Bool(data=True))
+            self.report('e-stop sent')
+
+    # -- output -------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One command step (and, when scripted, one step of the episode loop)."""
+        if self.device == 'scripted':
+            self.scripted_episode_step()
+            return
+        if self.mode == 'human' or self.follower is None:
+            return
+        if self.device == 'leader':
+            if self.leader_q is None:
+                return
+            target, status = self.leader.target(self.leader_q, self.follower, time.monotonic())
+            if target is None:
+                self.report(status)
+                return
+            self.publish_action(target)
+            return
+        if self.device == 'spacemouse':
+            state = self.spacemouse.read()
+            self.pending_jog = np.array([state.y, -state.x, state.z, 0.0, 0.0, -state.yaw])
+        self.jogger = self.jogger or EndEffectorJog(self.robot_model, self.follower)
+        jog = np.concatenate([self.pending_jog[:3] * self.linear_step,
+                              self.pending_jog[3:] * self.angular_step])
+        self.pending_jog = np.zeros(6)
+        target, reached = self.jogger.jog(jog)
+        if not reached:
+            self.report('jog not reachable: ignored')
+        self.publish_action(target)
+
+    def publish_action(self, arm_targets: np.ndarray) -> None:
+        """``/lam/action``: arm joint targets + gripper opening."""
+        msg = JointState(name=[*self.joint_names, topics.GRIPPER],
+                         position=[*map(float, arm_targets), float(self.gripper)])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.action_pub.publish(msg)
+
+    # -- episodes -----------------------------------------------------------------------------
+    def toggle_episode(self) -> None:
+        """Enter key: start recording, or stop and save (success asked of the sim if any)."""
+        if self.episode_state == 'recording':
+            self.call(self.stop_client, SetBool.Request(data=self.success), 'idle')
+        elif self.episode_state == 'idle':
+            self.call(self.start_client, Trigger.Request(), 'recording')
+
+    def scripted_episode_step(self) -> None:
+        """Reset sim -> start -> follow the expert until success or max_steps -> stop."""
+        if self.episode_state == 'idle':
+            if self.episodes and self.episodes_done >= self.episodes:
+                self.report(f'recorded {self.episodes_done} episodes: done')
+                self.done.set()
+                return
+            self.success, self.expert = False, None
+            self.call(self.reset_client, Trigger.Request(), 'reset')
+        elif self.episode_state == 'reset':
+            self.steps = 0
+            self.call(self.start_client, Trigger.Request(), 'recording')
+        elif self.episode_state == 'recording':
+            self.steps += 1
+            if self.mode == 'robot' and self.expert is not None:
+                self.expert.header.stamp = self.get_clock().now().to_msg()
+                self.action_pub.publish(self.expert)
+            if self.success or self.steps >= self.max_steps:
+                self.episodes_done += 1
+                self.call(self.stop_client, SetBool.Request(data=self.success), 'idle')
+
+    def call(self, client, request, next_state: str) -> None:
+        """Call an episode service; move to ``next_state`` when it succeeds."""
+        if not client.service_is_ready():
+            self.report(f'waiting for {client.srv_name}', throttle=True)
+            return
+        previous, self.episode_state = self.episode_state, 'waiting'
+
+        def done(future):
+            result = future.result()
+            if result is not None and result.success:
+                self.episode_state = next_state
+                self.report(f'{client.srv_name}: {result.message}')
+            else:
+                self.episode_state = previous
+                self.report(f'{client.srv_name} failed: '
+                            f'{result.message if result else "no answer"}')
+        client.call_async(request).add_done_callback(done)
+
+    def report(self, text: str, throttle: bool = False) -> None:
+        """Status line to the log and ``~/status``."""
+        self.status_pub.publish(String(data=json.dumps({'status': text})))
+        if throttle:
+            self.get_logger().info(text, throttle_duration_sec=5.0)
+        else:
+            self.get_logger().info(text)
+
+
+def _open_spacemouse():
+    try:
+        import pyspacemouse
+    except ImportError:
+        raise ConfigError('device spacemouse needs `pip install pyspacemouse` (and hidapi)'
+                          ) from None
+    if not pyspacemouse.open():
+        raise ConfigError('no SpaceMouse found (check USB and udev permissions)')
+    return pyspacemouse
+
+
+NODE_CLASS = TeleopNode
+
+
+def main(args=None) -> int:
+    """Run the operator alone: ``ros2 run lam_ros teleop --ros-args -p device:=keyboard``."""
+    return node_main(TeleopNode, args)

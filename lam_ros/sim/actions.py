@@ -1,0 +1,97 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The two action spaces of real WidowX stacks, applied to a :class:`WidowXSim`.
+
+* ``ee_delta`` (BridgeData): ``[dx, dy, dz, droll, dpitch, dyaw, gripper]``; the delta moves
+  the *measured* end-effector pose (rotation as Rz(dyaw) Ry(dpitch) Rx(droll), world frame),
+  the result is clipped to the workspace box and solved with Interbotix' IKinSpace.
+* ``joint`` (ALOHA): absolute joint targets of the arm joints, then the gripper.
+
+The gripper is 0 = closed .. 1 = open in both. NaN or wrongly shaped actions raise; values
+outside the bounds are clipped with a warning, so a bad policy never crashes the sim.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Literal
+import warnings
+
+import numpy as np
+
+from lam_ros.sim.core import WidowXSim
+from lam_ros.sim.robot import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
+
+ActionMode = Literal['ee_delta', 'joint']
+EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
+EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
+WORKSPACE_LOW = np.array([0.12, -0.28, 0.012])    # ee_gripper_link box (m, base frame)
+WORKSPACE_HIGH = np.array([0.46, 0.28, 0.35])
+_log = logging.getLogger(__name__)
+
+
+class ActionOutOfRange(UserWarning):
+    """An action component was outside its bounds and has been clipped."""
+
+
+def check_action(action, low: np.ndarray, high: np.ndarray, mode: str) -> np.ndarray:
+    """Validate shape and finiteness (ValueError), then clip to [low, high] (with a warning)."""
+    array = np.asarray(action, dtype=np.float64)
+    if array.shape != low.shape:
+        raise ValueError(f'{mode} action must have shape {low.shape}, got {array.shape}')
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f'{mode} action contains NaN/inf: {array.tolist()}')
+    clipped = np.clip(array, low, high)
+    if np.any(clipped != array):
+        bad = np.flatnonzero(clipped != array).tolist()
+        warnings.warn(f'{mode} action components {bad} out of range, clipped: '
+                      f'{array[bad].round(4).tolist()} -> {clipped[bad].round(4).tolist()}',
+                      ActionOutOfRange, stacklevel=3)
+    return clipped
+
+
+def gripper_to_finger(opening: float) -> float:
+    """Gripper command in [0, 1] -> left_finger position (m)."""
+    return FINGER_CLOSED + float(opening) * (FINGER_OPEN - FINGER_CLOSED)
+
+
+def joint_action_bounds(sim: WidowXSim) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the ``joint`` action: arm joint limits, then gripper [0, 1]."""
+    low = [sim.joint_limits[j].lower for j in sim.arm_joint_names] + [0.0]
+    high = [sim.joint_limits[j].upper for j in sim.arm_joint_names] + [1.0]
+    return np.array(low), np.array(high)
+
+
+def apply_joint_action(sim: WidowXSim, action) -> np.ndarray:
+    """Set absolute joint targets; returns the action actually executed (after clipping)."""
+    low, high = joint_action_bounds(sim)
+    action = check_action(action, low, high, 'joint')
+    sim.set_joint_targets(np.append(action[:-1], gripper_to_finger(action[-1])))
+    return action
+
+
+def apply_ee_delta_action(sim: WidowXSim, action) -> np.ndarray:
+    """Move the end effector by a delta through IK; returns the executed (clipped) action."""
+    action = check_action(action, EE_DELTA_LOW, EE_DELTA_HIGH, 'ee_delta')
+    pose = sim.ee_pose()
+    target = np.eye(4)
+    target[:3, :3] = rpy_matrix(*action[3:6]) @ pose[:3, :3]
+    wanted = pose[:3, 3] + action[:3]
+    target[:3, 3] = np.clip(wanted, WORKSPACE_LOW, WORKSPACE_HIGH)
+    if np.any(target[:3, 3] != wanted):
+        _log.debug('ee target %s clipped to the workspace box', wanted.round(3))
+    q_guess = sim.joint_positions()[:len(sim.arm_joint_names)]
+    q, converged = solve_ik(sim.spec, target, q_guess)
+    if not converged:
+        _log.debug('IK did not converge for %s; holding the arm', target[:3, 3].round(3))
+        q = sim.joint_targets()[:-1]
+    sim.set_joint_targets(np.append(q, gripper_to_finger(action[-1])))
+    return action
+
+
+def apply_action(sim: WidowXSim, action, mode: ActionMode) -> np.ndarray:
+    """Dispatch to the ``ee_delta`` or ``joint`` action space."""
+    if mode == 'ee_delta':
+        return apply_ee_delta_action(sim, action)
+    if mode == 'joint':
+        return apply_joint_action(sim, action)
+    raise ValueError(f"action mode {mode!r}: expected 'ee_delta' or 'joint'")

@@ -1,0 +1,271 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""WidowXSim: the thread-free simulated arm a ROS node (or a gym env) owns and steps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import Literal
+
+import mujoco
+import numpy as np
+
+from lam_ros.sim.cameras import camera_info_from_fovy, CameraInfo
+from lam_ros.sim.robot import EE_SITE, FINGER_CLOSED, FINGER_JOINTS, FINGER_OPEN, robot_spec
+from lam_ros.sim.scene import (ARM_GROUP, build_model, CAMERA_NAMES, HAND_FINGER_OPEN,
+                               HAND_FINGER_TOUCH, HAND_GROUP, HAND_ORIGIN, HAND_PARK,
+                               SceneObject)
+
+Visible = Literal['robot', 'human', 'both']
+HAND_JOINTS = ('hand_x', 'hand_y', 'hand_z', 'hand_yaw', 'hand_thumb', 'hand_index')
+
+
+@dataclass(frozen=True)
+class JointLimit:
+    """Position (rad or m) and velocity limits of one joint, as get_robot_info reports them."""
+
+    lower: float
+    upper: float
+    velocity: float
+
+
+class WidowXSim:
+    """A WidowX on a table with task objects and a (hidden) human hand.
+
+    No threads, no ROS: the owner calls :meth:`set_joint_targets` and :meth:`step` at its own
+    rate. Joint targets go to Dynamixel-like position servos; ``left_finger`` is the gripper
+    (``right_finger`` mirrors it, as the Interbotix mimic joint does).
+    """
+
+    def __init__(self, robot_model: str = 'wx250s', objects: tuple[SceneObject, ...] = (),
+                 arm_source: Literal['builtin', 'menagerie'] = 'builtin') -> None:
+        self.spec = robot_spec(robot_model)
+        self.model = build_model(robot_model, tuple(objects), arm_source)
+        self.data = mujoco.MjData(self.model)
+        self.objects = {o.name: o for o in objects}
+        self.arm_joint_names = self.spec.joints
+        self.joint_names = (*self.spec.joints, *FINGER_JOINTS)
+        self.joint_limits = {
+            **{j: JointLimit(lo, hi, v) for j, lo, hi, v in zip(
+                self.spec.joints, self.spec.lower, self.spec.upper, self.spec.velocity)},
+            'left_finger': JointLimit(FINGER_CLOSED, FINGER_OPEN, 1.0),
+            'right_finger': JointLimit(-FINGER_OPEN, -FINGER_CLOSED, 1.0),
+        }
+        self._qpos = np.array([self._joint(j, 'qposadr') for j in self.joint_names])
+        self._qvel = np.array([self._joint(j, 'dofadr') for j in self.joint_names])
+        self._act = np.array([self._actuator(j) for j in self.joint_names])
+        self._hand_qpos = np.array([self._joint(j, 'qposadr') for j in HAND_JOINTS])
+        self._hand_act = np.array([self._actuator(j) for j in HAND_JOINTS])
+        self._ee_site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, EE_SITE)
+        self._hand_site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, 'hand_tcp')
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._scene_option = mujoco.MjvOption()
+        self.visible: Visible = 'robot'
+        self.reset()
+
+    # ----------------------------------------------------------------- lookup helpers
+    def _joint(self, name: str, field: str) -> int:
+        joint_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if joint_id < 0:
+            raise ValueError(f'sim model has no joint {name!r}')
+        return int(getattr(self.model, f'jnt_{field}')[joint_id])
+
+    def _actuator(self, joint_name: str) -> int:
+        joint_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, joint_name)
+        for actuator_id in range(self.model.nu):
+            if self.model.actuator_trnid[actuator_id, 0] == joint_id:
+                return actuator_id
+        raise ValueError(f'sim model has no actuator driving joint {joint_name!r}')
+
+    def _body(self, name: str) -> int:
+        body_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if body_id < 0:
+            raise ValueError(f'sim model has no body {name!r}; objects: {sorted(self.objects)}')
+        return body_id
+
+    # ----------------------------------------------------------------- state
+    def reset(self, arm_q: np.ndarray | None = None, gripper_opening: float = 1.0) -> None:
+        """Zero time and velocities, put the arm at ``arm_q`` (default: sleep), park the hand."""
+        mujoco.mj_resetData(self.model, self.data)
+        q = np.asarray(self.spec.sleep if arm_q is None else arm_q, dtype=float)
+        finger = FINGER_CLOSED + gripper_opening * (FINGER_OPEN - FINGER_CLOSED)
+        self.data.qpos[self._qpos] = [*q, finger, -finger]
+        self.data.ctrl[self._act] = [*q, finger, -finger]
+        self.set_hand(HAND_PARK + HAND_ORIGIN, 0.0, 1.0, teleport=True)
+        mujoco.mj_forward(self.model, self.data)
+
+    @property
+    def sim_time(self) -> float:
+        """Simulated seconds since the last reset."""
+        return float(self.data.time)
+
+    @property
+    def timestep(self) -> float:
+        """Physics step (s)."""
+        return float(self.model.opt.timestep)
+
+    def joint_positions(self) -> np.ndarray:
+        """Positions of ``joint_names`` (rad; fingers in m)."""
+        return self.data.qpos[self._qpos].copy()
+
+    def joint_velocities(self) -> np.ndarray:
+        """Velocities of ``joint_names``."""
+        return self.data.qvel[self._qvel].copy()
+
+    def joint_efforts(self) -> np.ndarray:
+        """Servo torques/forces of ``joint_names`` (N m; fingers N)."""
+        return self.data.actuator_force[self._act].copy()
+
+    def set_joint_targets(self, q: np.ndarray) -> None:
+        """Servo targets: arm joints, then ``left_finger`` (m); clipped to the joint limits."""
+        q = np.asarray(q, dtype=float)
+        n = len(self.arm_joint_names) + 1
+        if q.shape != (n,) or not np.all(np.isfinite(q)):
+            raise ValueError(f'joint targets must be {n} finite values '
+                             f'({", ".join(self.arm_joint_names)}, left_finger), got {q}')
+        lower = [self.joint_limits[j].lower for j in (*self.arm_joint_names, 'left_finger')]
+        upper = [self.joint_limits[j].upper for j in (*self.arm_joint_names, 'left_finger')]
+        q = np.clip(q, lower, upper)
+        self.data.ctrl[self._act] = [*q, -q[-1]]
+
+    def joint_targets(self) -> np.ndarray:
+        """The servo targets last set (arm joints, then left_finger)."""
+        return self.data.ctrl[self._act[:-1]].copy()
+
+    def step(self, duration: float | None = None) -> None:
+        """Advance physics by ``duration`` seconds (one physics step when None)."""
+        n_steps = 1 if duration is None else max(1, round(duration / self.timestep))
+        mujoco.mj_step(self.model, self.data, nstep=n_steps)
+
+    def ee_pose(self) -> np.ndarray:
+        """4x4 pose of ee_gripper_link in base_link (= world)."""
+        pose = np.eye(4)
+        pose[:3, :3] = self.data.site_xmat[self._ee_site].reshape(3, 3)
+        pose[:3, 3] = self.data.site_xpos[self._ee_site]
+        return pose
+
+    def gripper_opening(self) -> float:
+        """0 = closed, 1 = fully open, from the left_finger position."""
+        finger = self.data.qpos[self._qpos[-2]]
+        return float((finger - FINGER_CLOSED) / (FINGER_OPEN - FINGER_CLOSED))
+
+    # ----------------------------------------------------------------- hand (human demos)
+    def set_hand(self, tcp: np.ndarray, yaw: float, opening: float,
+                 teleport: bool = False) -> None:
+        """Drive the hand's fingertip centre to ``tcp`` (world), ``yaw``, opening in [0, 1]."""
+        offset = np.asarray(tcp, dtype=float) - HAND_ORIGIN
+        finger = HAND_FINGER_TOUCH + float(np.clip(opening, 0, 1)) * (
+            HAND_FINGER_OPEN - HAND_FINGER_TOUCH)
+        target = [*offset, yaw, finger, finger]
+        self.data.ctrl[self._hand_act] = target
+        if teleport:
+            self.data.qpos[self._hand_qpos] = target
+
+    def hand_pose(self) -> tuple[np.ndarray, float, float]:
+        """Hand fingertip centre (world), yaw, and opening in [0, 1]."""
+        q = self.data.qpos[self._hand_qpos]
+        opening = (q[4] - HAND_FINGER_TOUCH) / (HAND_FINGER_OPEN - HAND_FINGER_TOUCH)
+        return self.data.site_xpos[self._hand_site].copy(), float(q[3]), float(opening)
+
+    # ----------------------------------------------------------------- objects
+    def object_position(self, name: str) -> np.ndarray:
+        """World position of a task object's body."""
+        return self.data.xpos[self._body(name)].copy()
+
+    def object_yaw(self, name: str) -> float:
+        """Yaw about world z of a task object's body."""
+        rot = self.data.xmat[self._body(name)].reshape(3, 3)
+        return math.atan2(rot[1, 0], rot[0, 0])
+
+    def place_object(self, name: str, position: np.ndarray, yaw: float = 0.0) -> None:
+        """Move an object (free: via its joint; static: via the model) and recompute kinematics."""
+        body_id = self._body(name)
+        quat = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
+        joint_id = self.model.body_jntadr[body_id]
+        if joint_id >= 0:
+            adr = self.model.jnt_qposadr[joint_id]
+            self.data.qpos[adr:adr + 3] = position
+            self.data.qpos[adr + 3:adr + 7] = quat
+            self.data.qvel[self.model.jnt_dofadr[joint_id]:][:6] = 0.0
+        else:
+            self.model.body_pos[body_id] = position
+            self.model.body_quat[body_id] = quat
+        mujoco.mj_forward(self.model, self.data)
+
+    def in_contact(self, body: str, others_prefix: tuple[str, ...]) -> bool:
+        """Whether ``body`` touches any body whose name starts with one of ``others_prefix``."""
+        body_id = self._body(body)
+        for contact in self.data.contact[:self.data.ncon]:
+            bodies = self.model.geom_bodyid[[contact.geom1, contact.geom2]]
+            if body_id not in bodies:
+                continue
+            other = bodies[1] if bodies[0] == body_id else bodies[0]
+            if self.model.body(other).name.startswith(others_prefix):
+                return True
+        return False
+
+    # ----------------------------------------------------------------- cameras
+    def camera_info(self, camera_name: str, width: int, height: int) -> CameraInfo:
+        """Intrinsics (K, D, size) of ``camera_name`` rendered at ``width`` x ``height``."""
+        camera_id = self._camera(camera_name)
+        return camera_info_from_fovy(float(self.model.cam_fovy[camera_id]), width, height)
+
+    def camera_pose(self, camera_name: str) -> np.ndarray:
+        """4x4 world pose of the camera in MuJoCo's convention (looks along -z, y up)."""
+        camera_id = self._camera(camera_name)
+        pose = np.eye(4)
+        pose[:3, :3] = self.data.cam_xmat[camera_id].reshape(3, 3)
+        pose[:3, 3] = self.data.cam_xpos[camera_id]
+        return pose
+
+    def _camera(self, camera_name: str) -> int:
+        camera_id = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera_name)
+        if camera_id < 0:
+            raise ValueError(f'unknown camera {camera_name!r}; cameras: {CAMERA_NAMES}')
+        return camera_id
+
+    def render(self, camera_name: str, width: int = 128, height: int = 128,
+               depth: bool = False) -> np.ndarray:
+        """RGB (H, W, 3) uint8, or depth (H, W) float32 metres, of ``camera_name``.
+
+        ``visible`` picks whose geoms are drawn: the arm ('robot'), the hand ('human'), both.
+        """
+        renderer = self._renderer(width, height)
+        option = self._scene_option
+        option.geomgroup[ARM_GROUP] = self.visible in ('robot', 'both')
+        option.geomgroup[HAND_GROUP] = self.visible in ('human', 'both')
+        renderer.update_scene(self.data, camera=self._camera(camera_name), scene_option=option)
+        if depth:
+            renderer.enable_depth_rendering()
+            image = renderer.render().astype(np.float32)
+            renderer.disable_depth_rendering()
+            return image
+        return renderer.render()
+
+    def _renderer(self, width: int, height: int) -> mujoco.Renderer:
+        key = (int(width), int(height))
+        if key not in self._renderers:
+            self._renderers[key] = make_renderer(self.model, *key)
+        return self._renderers[key]
+
+    def close(self) -> None:
+        """Free the GL contexts."""
+        for renderer in self._renderers.values():
+            renderer.close()
+        self._renderers.clear()
+
+
+def make_renderer(model: mujoco.MjModel, width: int, height: int) -> mujoco.Renderer:
+    """An offscreen renderer; when the EGL default fails, fall back to OSMesa once."""
+    from mujoco.rendering.classic import gl_context
+    try:
+        return mujoco.Renderer(model, height=height, width=width)
+    except Exception as egl_error:  # noqa: BLE001 - any GL failure means: try software GL
+        try:
+            from mujoco.osmesa import GLContext
+        except ImportError:
+            raise egl_error from None
+        if gl_context.GLContext is GLContext:
+            raise
+        gl_context.GLContext = GLContext
+        return mujoco.Renderer(model, height=height, width=width)

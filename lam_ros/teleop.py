@@ -1,0 +1,95 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Teleoperation cores: end-effector jogging (keyboard, joystick, SpaceMouse) and leader arms.
+
+Plain Python, driven by the teleop node and by tests. Every device ends up as
+arm joint targets plus a gripper opening in [0, 1], the content of
+``/lam/action``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+
+import numpy as np
+
+from lam_ros.kinematics import arm_description, forward_kinematics, inverse_kinematics
+
+
+def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """Rotation from roll-pitch-yaw (x, then y, then z; fixed axes)."""
+    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch),
+                              math.sin(pitch), math.cos(yaw), math.sin(yaw))
+    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+                     [-sp, cp * sr, cp * cr]])
+
+
+class EndEffectorJog:
+    """Turns ``[dx, dy, dz, droll, dpitch, dyaw]`` jogs into joint targets through IK.
+
+    The commanded pose is integrated from the jogs, not re-read from the arm, so
+    small IK errors do not accumulate into drift; a jog IK cannot reach is
+    dropped and the previous target kept.
+    """
+
+    def __init__(self, robot_model: str, joint_positions) -> None:
+        self.robot_model = robot_model
+        self.joints = np.asarray(joint_positions, dtype=np.float64).copy()
+        if len(self.joints) != len(arm_description(robot_model).joint_names):
+            raise ValueError(f'{robot_model} has {len(arm_description(robot_model).joint_names)}'
+                             f' arm joints, got {len(self.joints)} positions')
+        self.pose = forward_kinematics(robot_model, self.joints)
+
+    def jog(self, delta: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Apply a base-frame translation and rotation delta; return (joint targets, reached)."""
+        delta = np.asarray(delta, dtype=np.float64)
+        if delta.shape != (6,) or not np.all(np.isfinite(delta)):
+            raise ValueError(f'jog must be 6 finite numbers [dx dy dz droll dpitch dyaw], '
+                             f'got {delta!r}')
+        pose = self.pose.copy()
+        pose[:3, 3] += delta[:3]
+        pose[:3, :3] = rpy_to_matrix(*delta[3:]) @ pose[:3, :3]
+        joints, reached = inverse_kinematics(self.robot_model, pose, self.joints)
+        if reached:
+            self.pose, self.joints = pose, joints
+        return self.joints.copy(), reached
+
+
+@dataclass
+class LeaderFollower:
+    """ALOHA-style leader arm: the follower copies the leader's joints.
+
+    Refuses to start while the two arms differ by more than
+    ``max_start_error_rad`` in any joint (the follower would jump), then ramps
+    from the follower's pose to the leader's over ``ramp_s`` seconds.
+    """
+
+    max_start_error_rad: float = 0.3
+    ramp_s: float = 2.0
+    _engaged_at: float | None = None
+    _start: np.ndarray | None = None
+
+    @property
+    def engaged(self) -> bool:
+        """True once the start guard has passed."""
+        return self._engaged_at is not None
+
+    def target(self, leader: np.ndarray, follower: np.ndarray, now_s: float
+               ) -> tuple[np.ndarray | None, str]:
+        """Joint targets for the follower (None: do not move) and a status line."""
+        leader, follower = np.asarray(leader, float), np.asarray(follower, float)
+        if leader.shape != follower.shape:
+            raise ValueError(f'leader has {leader.shape} joints, follower {follower.shape}')
+        if self._engaged_at is None:
+            error = np.max(np.abs(leader - follower))
+            if error > self.max_start_error_rad:
+                return None, (f'leader and follower differ by {error:.2f} rad '
+                              f'(> {self.max_start_error_rad}): move the leader to the follower')
+            self._engaged_at, self._start = now_s, follower.copy()
+        blend = min(1.0, (now_s - self._engaged_at) / self.ramp_s) if self.ramp_s > 0 else 1.0
+        return self._start + blend * (leader - self._start), 'ramping' if blend < 1 else 'following'
+
+    def disengage(self) -> None:
+        """Back to the guarded state (e.g. after an e-stop)."""
+        self._engaged_at, self._start = None, None
