@@ -135,17 +135,24 @@ def read_episode_metadata(bag_dir: str | Path) -> EpisodeMetadata:
     return EpisodeMetadata.from_json(custom[EPISODE_METADATA_KEY], str(bag_dir / 'metadata.yaml'))
 
 
-def _stamp_seconds(msg: Any, receive_ns: int) -> float:
-    """Header stamp in seconds; the receive time when the publisher left the stamp at zero."""
+def _stamp_ns(msg: Any, receive_ns: int) -> int:
+    """Header stamp in ns; the receive time when the publisher left the stamp at zero.
+
+    Alignment works on integer ns: float64 seconds since 1970 only resolve ~0.2 us.
+    """
     stamp = msg.header.stamp
     if stamp.sec == 0 and stamp.nanosec == 0:
-        return receive_ns * 1e-9
-    return stamp.sec + stamp.nanosec * 1e-9
+        return receive_ns
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def _ns_to_seconds(stamps_ns: np.ndarray) -> np.ndarray:
+    return (stamps_ns // 1_000_000_000) + (stamps_ns % 1_000_000_000) * 1e-9
 
 
 def _read_joint_states(reader: Reader, typestore: Typestore, topic: str,
                        bag_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Return (stamps (N,), positions (N, J) float32, joint names) of a JointState topic."""
+    """Return (stamps (N,) int64 ns, positions (N, J) float32, joint names) of a JointState."""
     connections = [c for c in reader.connections if c.topic == topic]
     stamps, rows, names = [], [], None
     for connection, receive_ns, raw in reader.messages(connections=connections):
@@ -158,12 +165,13 @@ def _read_joint_states(reader: Reader, typestore: Typestore, topic: str,
         if len(msg.position) != len(names):
             raise BagFormatError(
                 f'{bag_dir}: {topic} has {len(msg.position)} positions for {len(names)} names')
-        stamps.append(_stamp_seconds(msg, receive_ns))
+        stamps.append(_stamp_ns(msg, receive_ns))
         rows.append(np.asarray(msg.position, dtype=np.float32))
     if not rows:
         raise BagFormatError(f'{bag_dir}: topic {topic} has no messages')
-    order = np.argsort(np.asarray(stamps), kind='stable')
-    return np.asarray(stamps)[order], np.stack(rows)[order], names or []
+    stamps_ns = np.asarray(stamps, dtype=np.int64)
+    order = np.argsort(stamps_ns, kind='stable')
+    return stamps_ns[order], np.stack(rows)[order], names or []
 
 
 def _previous_sample(sample_times: np.ndarray, values: np.ndarray,
@@ -228,21 +236,22 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
             except ValueError as exc:
                 raise BagFormatError(f'{bag_dir}: topic {camera_topic} field encoding: '
                                      f'{exc}') from None
-            times.append(_stamp_seconds(msg, receive_ns))
+            times.append(_stamp_ns(msg, receive_ns))
         if not frames:
             raise BagFormatError(f'{bag_dir}: camera topic {camera_topic} has no messages')
         shapes = {f.shape for f in frames}
         if len(shapes) > 1:
             raise BagFormatError(f'{bag_dir}: {camera_topic} frame size changes: {shapes}')
-        order = np.argsort(np.asarray(times), kind='stable')
-        timestamps = np.asarray(times, dtype=np.float64)[order]
+        frame_ns = np.asarray(times, dtype=np.int64)
+        order = np.argsort(frame_ns, kind='stable')
+        frame_ns = frame_ns[order]
         metadata: dict[str, Any] = {**asdict(meta), 'bag_dir': str(bag_dir),
                                     'camera_topic': camera_topic, 'topics': topics}
 
         actions = None
         if action_topic and _check_topic(reader, action_topic, JOINT_STATE_TYPE, bag_dir):
             stamps, values, names = _read_joint_states(reader, typestore, action_topic, bag_dir)
-            actions = _previous_sample(stamps, values, timestamps)
+            actions = _previous_sample(stamps, values, frame_ns)
             metadata.update(action_topic=action_topic, action_names=names)
         elif action_topic and meta.embodiment == 'robot':
             raise BagFormatError(f'{bag_dir}: robot episode has no action topic {action_topic} '
@@ -257,13 +266,13 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
         if joint_state_topic:
             stamps, values, names = _read_joint_states(reader, typestore, joint_state_topic,
                                                        bag_dir)
-            joint_positions = _previous_sample(stamps, values, timestamps)
+            joint_positions = _previous_sample(stamps, values, frame_ns)
             metadata.update(joint_state_topic=joint_state_topic, joint_names=names)
     finally:
         reader.close()
 
     return Episode(
-        frames=np.stack(frames)[order], timestamps=timestamps,
+        frames=np.stack(frames)[order], timestamps=_ns_to_seconds(frame_ns),
         embodiment='human' if meta.embodiment == 'human' else 'robot',
         actions=actions, joint_positions=joint_positions, task=meta.task,
         instruction=meta.instruction, success=meta.success, metadata=metadata)
