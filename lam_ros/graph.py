@@ -49,6 +49,10 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
         'output_dir': LaunchArgument('~/lam_data', 'Where sessions of episodes are written'),
         'teleop': LaunchArgument('', 'Teleop device: scripted|keyboard|joy|spacemouse|leader '
                                  '(default: scripted in sim, keyboard on hardware)'),
+        'session': LaunchArgument('', 'Session name; an existing one is resumed '
+                                  '(default: date_time_mode)'),
+        'episodes': LaunchArgument('0', 'Scripted teleop: stop after this many episodes '
+                                   '(0: run until stopped)'),
     },
     'deploy': {
         **COMMON_ARGUMENTS,
@@ -117,10 +121,11 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
         if mode == 'robot':
             nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('teleop', 'teleop', parameters={
-            **robot, 'device': teleop, 'mode': mode}))
+            **robot, 'device': teleop, 'mode': mode,
+            'episodes': _integer(args['episodes'], 'episodes')}))
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
             **robot, 'mode': mode, 'cameras': cameras,
-            'output_dir': args['output_dir']}))
+            'output_dir': args['output_dir'], 'session': args['session']}))
     else:
         nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('controller', 'controller', parameters={
@@ -169,3 +174,10 @@ def _profile(text: str, name: str) -> list[int]:
     except ValueError:
         raise ConfigError(f'{name}:={text!r} must be width,height,fps') from None
     return [width, height, fps]
+
+
+def _integer(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f'{name}:={text!r} must be an integer') from None
