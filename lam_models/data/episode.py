@@ -1,0 +1,55 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The in-memory episode every part of lam_models consumes.
+
+Bags (robot or human recordings) and the simulator both end up as an
+``Episode``; models, metrics and training never see a rosbag or a MuJoCo
+object directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Embodiment = Literal['robot', 'human']
+
+
+@dataclass
+class Episode:
+    """One demonstration, time-aligned on the camera frames.
+
+    ``frames[t]`` is the camera image at ``timestamps[t]``. For robot
+    episodes ``actions[t]`` is the command issued after seeing frame t; for
+    human episodes ``actions`` is None (training code never sees the
+    demonstrator's motion) and ``hidden_motion`` may hold the simulator's
+    ground truth, only for probing metrics.
+    """
+
+    frames: np.ndarray                      # (T, H, W, 3) uint8, RGB
+    timestamps: np.ndarray                  # (T,) float64 seconds
+    embodiment: Embodiment = 'robot'
+    actions: np.ndarray | None = None       # (T, A) float32
+    joint_positions: np.ndarray | None = None  # (T, J) float32
+    hidden_motion: np.ndarray | None = None    # (T, A) float32, human only
+    pseudo_actions: np.ndarray | None = None   # (T, Z) float32, from a latent model
+    task: str = ''
+    instruction: str = ''
+    success: bool | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(
+                f'Episode.frames must be (T, H, W, 3) uint8, got {self.frames.shape} '
+                f'{self.frames.dtype}')
+        n = len(self.frames)
+        for name in ('timestamps', 'actions', 'joint_positions', 'hidden_motion',
+                     'pseudo_actions'):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise ValueError(f'Episode.{name} has {len(value)} rows, frames have {n}')
+
+    def __len__(self) -> int:
+        return len(self.frames)
