@@ -1,7 +1,6 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""
-Where the locally built ``interbotix_xs_msgs`` lives and the env that makes rclpy find it.
+"""Where the locally built ``interbotix_xs_msgs`` lives and the env that makes rclpy find it.
 
 On a robot the Interbotix packages are installed and sourced, so nothing here is needed.
 Elsewhere ``tools/build_interfaces.py`` builds the same package into ``DEFAULT_PREFIX``;
@@ -28,8 +27,7 @@ def xs_msgs_site_packages(prefix: Path) -> Path:
 
 def xs_msgs_env(prefix: Path = DEFAULT_PREFIX,
                 base_env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """
-    The variables to set for a child process that uses interbotix_xs_msgs from ``prefix``.
+    """The variables to set for a child process that uses interbotix_xs_msgs from ``prefix``.
 
     Returns only PYTHONPATH, LD_LIBRARY_PATH and AMENT_PREFIX_PATH, each with the prefix's
     entry put in front of the value in ``base_env`` (default: ``os.environ``). The rclpy
