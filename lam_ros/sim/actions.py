@@ -24,7 +24,7 @@ from lam_ros.sim.robot import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
 ActionMode = Literal['ee_delta', 'joint']
 EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
 EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
-WORKSPACE_LOW = np.array([0.12, -0.28, 0.012])    # ee_gripper_link box (m, base frame)
+WORKSPACE_LOW = np.array([0.12, -0.28, 0.015])    # ee_gripper_link box (m, base frame)
 WORKSPACE_HIGH = np.array([0.46, 0.28, 0.35])
 _log = logging.getLogger(__name__)
 
@@ -95,3 +95,16 @@ def apply_action(sim: WidowXSim, action, mode: ActionMode) -> np.ndarray:
     if mode == 'joint':
         return apply_joint_action(sim, action)
     raise ValueError(f"action mode {mode!r}: expected 'ee_delta' or 'joint'")
+
+
+def apply_hand_motion(sim: WidowXSim, motion) -> np.ndarray:
+    """Move the human hand by ``[dx, dy, dz, 0, 0, dyaw, grip]``; returns the executed motion.
+
+    The hand has no roll/pitch, so those components are zeroed in what is returned.
+    """
+    motion = check_action(motion, EE_DELTA_LOW, EE_DELTA_HIGH, 'hand')
+    tcp, yaw, _ = sim.hand_pose()
+    target = np.clip(tcp + motion[:3], WORKSPACE_LOW, WORKSPACE_HIGH)
+    sim.set_hand(target, yaw + motion[5], motion[6])
+    motion[3:5] = 0.0
+    return motion

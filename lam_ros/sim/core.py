@@ -10,11 +10,19 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from lam_ros.sim.cameras import camera_info_from_fovy, CameraInfo
+from lam_ros.sim.cameras import CameraInfo, camera_info_from_fovy
 from lam_ros.sim.robot import EE_SITE, FINGER_CLOSED, FINGER_JOINTS, FINGER_OPEN, robot_spec
-from lam_ros.sim.scene import (ARM_GROUP, build_model, CAMERA_NAMES, HAND_FINGER_OPEN,
-                               HAND_FINGER_TOUCH, HAND_GROUP, HAND_ORIGIN, HAND_PARK,
-                               SceneObject)
+from lam_ros.sim.scene import (
+    ARM_GROUP,
+    CAMERA_NAMES,
+    HAND_FINGER_OPEN,
+    HAND_FINGER_TOUCH,
+    HAND_GROUP,
+    HAND_ORIGIN,
+    HAND_PARK,
+    SceneObject,
+    build_model,
+)
 
 Visible = Literal['robot', 'human', 'both']
 HAND_JOINTS = ('hand_x', 'hand_y', 'hand_z', 'hand_yaw', 'hand_thumb', 'hand_index')

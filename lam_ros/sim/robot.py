@@ -207,19 +207,19 @@ def arm_mjcf(spec: RobotSpec) -> str:
 
     if spec.forearm_roll_at is None:
         forearm = f"""
-          <body name="lower_forearm_link" pos="0 0 0">
+          <body name="lower_forearm_link" pos="0 0 0" gravcomp="1">
             <geom class="link" fromto="0 0 0 {spec.forearm} 0 0" size="0.019"/>
-            <body name="wrist_link" pos="{spec.forearm} 0 0">"""
+            <body name="wrist_link" pos="{spec.forearm} 0 0" gravcomp="1">"""
         forearm_close = '</body></body>'
     else:
         roll_at = spec.forearm_roll_at
         forearm = f"""
-          <body name="upper_forearm_link" pos="0 0 0">
+          <body name="upper_forearm_link" pos="0 0 0" gravcomp="1">
             <geom class="link" fromto="0 0 0 {roll_at} 0 0" size="0.02"/>
-            <body name="lower_forearm_link" pos="{roll_at} 0 0">
+            <body name="lower_forearm_link" pos="{roll_at} 0 0" gravcomp="1">
               {joint('forearm_roll', '1 0 0')}
               <geom class="link" fromto="0 0 0 {spec.forearm - roll_at} 0 0" size="0.018"/>
-              <body name="wrist_link" pos="{spec.forearm - roll_at} 0 0">"""
+              <body name="wrist_link" pos="{spec.forearm - roll_at} 0 0" gravcomp="1">"""
         forearm_close = '</body></body></body>'
     actuators = '\n'.join(
         f'<position name="{j}" joint="{j}" kp="{_SERVO_KP[j]}" dampratio="1" '

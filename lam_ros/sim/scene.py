@@ -30,8 +30,10 @@ _ARM_PREFIX = 'arm__'
 
 @dataclass(frozen=True)
 class SceneObject:
-    """One task object. ``block``: free cube of half-size ``size``; ``bowl``: static bowl of
-    inner radius ``size``; ``target``: flat non-colliding disc of radius ``size``.
+    """One task object.
+
+    ``block``: free cube of half-size ``size``; ``bowl``: static bowl of inner radius
+    ``size``; ``target``: flat non-colliding disc of radius ``size``.
     """
 
     name: str

@@ -1,0 +1,74 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Scripted demonstrations rendered into :class:`lam_models.data.episode.Episode`."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from lam_models.data.episode import Episode
+from lam_ros.sim.core import WidowXSim
+from lam_ros.sim.env import WidowXEnv
+from lam_ros.sim.experts import Embodiment, ScriptedExpert
+from lam_ros.sim.tasks import make_task
+
+DEFAULT_CAMERA = {'robot': 'third_person', 'human': 'head'}
+EXTRA_STEPS_AFTER_DONE = 2  # a few still frames showing the finished scene
+
+
+@lru_cache(maxsize=8)
+def _shared_sim(robot_model: str, task: str) -> WidowXSim:
+    """One sim (and GL context) per scene: episodes reset it fully, so reuse is safe."""
+    return WidowXSim(robot_model, make_task(task).objects)
+
+
+def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
+                     camera: str | None = None, image_size: int = 64,
+                     control_dt: float = 0.1, robot_model: str = 'wx250s',
+                     max_steps: int | None = None) -> Episode:
+    """Run the scripted demonstrator and return the rendered episode.
+
+    ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action;
+    human: ``actions`` is None and the hand's motion goes to ``hidden_motion``). The last
+    frame shows the final state and is paired with a no-op (zero motion, gripper held).
+    ``camera`` defaults to ``third_person`` for the robot and ``head`` for the human.
+    """
+    camera = camera or DEFAULT_CAMERA[embodiment]
+    env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
+                    max_steps, sim=_shared_sim(robot_model, task))
+    obs, info = env.reset(seed=seed)
+    expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
+    frames, motions, joints = [obs['image']], [], [env.sim.joint_positions()]
+    extra = 0
+    for _ in range(env.max_steps):
+        obs, _, _, _, info = env.step(expert.act())
+        motions.append(info['executed_action'])
+        frames.append(obs['image'])
+        joints.append(env.sim.joint_positions())
+        extra += expert.done
+        if extra > EXTRA_STEPS_AFTER_DONE:
+            break
+    noop = np.zeros(7, dtype=np.float32)
+    noop[6] = motions[-1][6]
+    motions.append(noop)
+    motions = np.stack(motions)
+    n = len(frames)
+    return Episode(
+        frames=np.stack(frames),
+        timestamps=np.arange(n, dtype=np.float64) * control_dt,
+        embodiment=embodiment,
+        actions=motions if embodiment == 'robot' else None,
+        joint_positions=np.stack(joints).astype(np.float32) if embodiment == 'robot' else None,
+        hidden_motion=motions if embodiment == 'human' else None,
+        task=task,
+        instruction=env.task.instruction,
+        success=bool(info['success']),
+        metadata={
+            'source': 'lam_ros.sim', 'seed': seed, 'robot_model': robot_model,
+            'camera': camera, 'control_dt': control_dt, 'image_size': image_size,
+            'action_space': 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper(1=open)]',
+            'joint_names': list(env.sim.joint_names),
+            'camera_K': env.sim.camera_info(camera, image_size, image_size).K.tolist(),
+            'expert_done': expert.done,
+        })
