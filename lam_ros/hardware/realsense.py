@@ -269,8 +269,14 @@ class RealSenseCamera:
             if not os.path.isfile(self.playback_file):
                 raise CameraError(f'RealSense recording {self.playback_file} does not exist')
             config.enable_device_from_file(self.playback_file, self.repeat_playback)
-        elif self.serial is not None:
-            config.enable_device(self.serial)
+        else:
+            # Checked here because pipeline.start() waits ~15 s for a device that is absent.
+            connected = list_devices()
+            if not connected or (self.serial is not None
+                                 and self.serial not in [serial for serial, _ in connected]):
+                raise CameraError(f'{self.source} is not connected (connected: {connected})')
+            if self.serial is not None:
+                config.enable_device(self.serial)
         width, height, fps = self.color_profile
         config.enable_stream(rs.stream.color, width, height, rs.format.rgb8, fps)
         if self.depth_profile is not None:
