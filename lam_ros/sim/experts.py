@@ -66,6 +66,7 @@ class ScriptedExpert:
         self.done = False
         self._count = 0
         self._grasp_offset = 0.0
+        self._push_direction = np.zeros(2)
 
     # -------------------------------------------------------------- effector state
     def _effector(self) -> tuple[np.ndarray, float, float]:
@@ -155,11 +156,11 @@ class ScriptedExpert:
             return self._motion(tcp, tcp, yaw, 1.0)
         return self._retreat(tcp, yaw)
 
-    def _retreat(self, tcp: np.ndarray, yaw: float) -> np.ndarray:
+    def _retreat(self, tcp: np.ndarray, yaw: float, grip: float = 1.0) -> np.ndarray:
         waypoint = np.array([tcp[0], tcp[1], CARRY_Z + 0.02])
         if tcp[2] > CARRY_Z + 0.005:
             self.done = True
-        return self._motion(tcp, waypoint, yaw, 1.0)
+        return self._motion(tcp, waypoint, yaw, grip)
 
     def _push(self) -> np.ndarray:
         tcp, yaw, _ = self._effector()
@@ -182,20 +183,27 @@ class ScriptedExpert:
                 self._advance('push')
             return self._motion(tcp, waypoint, 0.0, 0.0)
         if self.phase == 'push':
-            if distance < 0.008:
-                self._advance('retreat')
-                return self._retreat(tcp, yaw)
+            if distance < 0.01:
+                self._advance('back_off')
+                self._push_direction = direction
+                return self._motion(tcp, tcp, 0.0, 0.0)
             relative = tcp[:2] - block[:2]
             along = float(relative @ direction)
             lateral = relative - along * direction
-            if np.linalg.norm(lateral) > 0.015 or along > -half:
+            if distance > 0.02 and (np.linalg.norm(lateral) > 0.015 or along > -half):
                 self._advance('lift')
                 return self._motion(tcp, np.array([*tcp[:2], 0.07]), 0.0, 0.0)
-            step = direction * min(0.02, distance + 0.004) - 0.8 * lateral
+            step = direction * min(0.02, distance) - 0.8 * lateral
             waypoint = np.array([*(tcp[:2] + step), push_z])
             return self._motion(tcp, waypoint, 0.0, 0.0)
         if self.phase == 'lift':
             if tcp[2] > 0.06:
                 self._advance('approach')
             return self._motion(tcp, np.array([*tcp[:2], 0.07]), 0.0, 0.0)
-        return self._retreat(tcp, yaw)
+        if self.phase == 'back_off':  # step away from the block before lifting off it
+            if self._count >= 2:
+                self._advance('retreat')
+            waypoint = np.array([*(tcp[:2] - 0.015 * self._push_direction), push_z])
+            self._count += 1
+            return self._motion(tcp, waypoint, 0.0, 0.0)
+        return self._retreat(tcp, yaw, grip=0.0)

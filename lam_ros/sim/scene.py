@@ -114,7 +114,7 @@ def _hand_xml() -> str:
         <body name="hand_{side}" pos="0 0 0" gravcomp="1">
           <joint name="hand_{side}" type="slide" axis="0 {sign} 0"
                  range="{HAND_FINGER_TOUCH} {HAND_FINGER_OPEN}" damping="1"/>
-          <geom type="capsule" fromto="0 0 0.075 0 0 0.006" size="0.009" condim="4"
+          <geom type="capsule" fromto="0 0 0.06 0 0 -0.009" size="0.009" condim="4"
                 friction="1.5 0.02 0.001" solref="0.004 1" rgba="0.87 0.66 0.52 1"/>
         </body>""")
     return f"""
@@ -123,10 +123,10 @@ def _hand_xml() -> str:
       <joint name="hand_y" type="slide" axis="0 1 0" range="-0.4 0.4"/>
       <joint name="hand_z" type="slide" axis="0 0 1" range="-0.2 0.8"/>
       <joint name="hand_yaw" type="hinge" axis="0 0 1" range="-3.1416 3.1416"/>
-      <geom type="box" pos="0 0 0.095" size="0.025 0.06 0.022" rgba="0.93 0.72 0.58 1"/>
-      <geom type="capsule" fromto="0.01 0 0.11 0.16 0 0.30" size="0.03" rgba="0.3 0.45 0.75 1"
+      <geom type="box" pos="0 0 0.08" size="0.025 0.06 0.022" rgba="0.93 0.72 0.58 1"/>
+      <geom type="capsule" fromto="0.01 0 0.095 0.16 0 0.285" size="0.03" rgba="0.3 0.45 0.75 1"
             contype="0" conaffinity="0"/>
-      <site name="hand_tcp" pos="0 0 0.015" size="0.005" group="4"/>
+      <site name="hand_tcp" pos="0 0 0" size="0.005" group="4"/>
       {''.join(fingers)}
     </body>"""
 
@@ -136,7 +136,7 @@ def _hand_actuators() -> str:
     <position name="hand_x" joint="hand_x" kp="600" dampratio="1" ctrlrange="-0.3 0.3"/>
     <position name="hand_y" joint="hand_y" kp="600" dampratio="1" ctrlrange="-0.4 0.4"/>
     <position name="hand_z" joint="hand_z" kp="600" dampratio="1" ctrlrange="-0.2 0.8"/>
-    <position name="hand_yaw" joint="hand_yaw" kp="8" dampratio="1" ctrlrange="-3.1416 3.1416"/>
+    <position name="hand_yaw" joint="hand_yaw" kp="4" dampratio="1" ctrlrange="-3.1416 3.1416"/>
     <position name="hand_thumb" joint="hand_thumb" kp="300" dampratio="1"
               ctrlrange="0.009 0.05" forcerange="-6 6"/>
     <position name="hand_index" joint="hand_index" kp="300" dampratio="1"
@@ -158,7 +158,7 @@ def scene_xml(objects: tuple[SceneObject, ...] = ()) -> str:
   </visual>
   <default>
     <default class="hand">
-      <joint damping="2" armature="0.1"/>
+      <joint damping="0.5" armature="0.02"/>
       <geom group="{HAND_GROUP}" density="300"/>
     </default>
   </default>
