@@ -1,0 +1,92 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Actions, determinism, tasks and experts of the simulated WidowX world."""
+import numpy as np
+import pytest
+
+from lam_models.data.episode import Episode
+from lam_ros.sim import TASKS, WidowXEnv, generate_episode
+from lam_ros.sim.actions import ActionOutOfRange
+
+
+@pytest.fixture(scope='module')
+def env():
+    env = WidowXEnv('pick_place', camera='third_person', image_size=32)
+    yield env
+    env.close()
+
+
+def test_same_seed_gives_the_same_trajectory_and_frames():
+    first = generate_episode('stack', seed=3, image_size=32)
+    second = generate_episode('stack', seed=3, image_size=32)
+    other = generate_episode('stack', seed=4, image_size=32)
+    assert np.array_equal(first.frames, second.frames)
+    assert np.array_equal(first.actions, second.actions)
+    assert np.array_equal(first.joint_positions, second.joint_positions)
+    assert not np.array_equal(first.frames[0], other.frames[0])
+
+
+def test_nan_action_raises(env):
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match='NaN'):
+        env.step(np.array([np.nan, 0, 0, 0, 0, 0, 1]))
+
+
+def test_wrong_shape_action_raises(env):
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r'shape \(7,\)'):
+        env.step(np.zeros(6))
+
+
+def test_out_of_range_action_is_clipped_with_a_warning(env):
+    env.reset(seed=0)
+    before = env.effector_state()[:3]
+    with pytest.warns(ActionOutOfRange, match='clipped'):
+        _, _, _, _, info = env.step(np.array([5.0, 0, 0, 0, 0, 0, 3.0]))
+    assert info['executed_action'][0] == pytest.approx(0.05)
+    assert info['executed_action'][6] == pytest.approx(1.0)
+    moved = env.effector_state()[0] - before[0]
+    assert 0.0 < moved <= 0.05 + 1e-3
+
+
+def test_joint_action_mode_clips_to_joint_limits():
+    env = WidowXEnv('push', action_mode='joint', camera=None)
+    env.reset(seed=0)
+    with pytest.warns(ActionOutOfRange):
+        _, _, _, _, info = env.step(np.array([0.0, -3.0, 0.5, 0.0, 0.8, 0.0, 0.5]))
+    assert info['executed_action'][1] == pytest.approx(env.sim.joint_limits['shoulder'].lower)
+    assert env.sim.joint_positions()[1] >= env.sim.joint_limits['shoulder'].lower - 0.01
+
+
+def test_observations_fit_the_spaces(env):
+    obs, _ = env.reset(seed=1)
+    assert env.observation_space.contains(obs)
+    obs, *_ = env.step(env.action_space.sample())
+    assert obs['image'].shape == (32, 32, 3) and obs['image'].dtype == np.uint8
+
+
+@pytest.mark.parametrize('task', sorted(TASKS))
+@pytest.mark.parametrize('embodiment', ['robot', 'human'])
+def test_expert_solves_task_that_is_unsolved_at_reset(task, embodiment):
+    env = WidowXEnv(task, embodiment=embodiment, camera=None)
+    _, info = env.reset(seed=11)
+    assert not info['success']
+    episode = generate_episode(task, seed=11, embodiment=embodiment, image_size=32)
+    assert isinstance(episode, Episode)
+    assert episode.success
+    assert episode.instruction == TASKS[task].instruction
+    if embodiment == 'robot':
+        assert episode.actions.shape == (len(episode), 7) and episode.hidden_motion is None
+        assert episode.joint_positions.shape == (len(episode), 8)
+    else:
+        assert episode.actions is None and episode.hidden_motion.shape == (len(episode), 7)
+        assert np.all(episode.hidden_motion[:, 3:5] == 0)  # the hand cannot roll or pitch
+
+
+def test_robot_actions_reproduce_the_episode_open_loop():
+    episode = generate_episode('push', seed=5, image_size=32)
+    env = WidowXEnv('push', camera='third_person', image_size=32)
+    obs, _ = env.reset(seed=5)
+    for action in episode.actions[:-1]:
+        obs, *_ = env.step(action)
+    assert np.array_equal(obs['image'], episode.frames[-1])
