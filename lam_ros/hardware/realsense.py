@@ -4,10 +4,12 @@
 
 One ``RealSenseCamera`` class serves a live camera (by serial), a recorded ``.db3``/``.bag``
 and an injected device (``rs.software_device`` in tests, an ``rs.recorder`` wrapping one).
-Live and recorded cameras stream through ``rs.pipeline``; an injected device cannot join a
-pipeline (``software_device.add_to`` does not make it visible to a context's device
-queries in pyrealsense2 2.59), so its sensors stream straight into an ``rs.syncer``. From the
-frameset on, all three share one path: ``rs.align(rs.stream.color)``, conversion to numpy
+A live camera streams through ``rs.pipeline``. Recorded and injected devices open their
+sensors straight into an ``rs.syncer``: a software device cannot join a pipeline
+(``software_device.add_to`` does not make it visible to a context's device queries in
+pyrealsense2 2.59), and a pipeline starts playback in real time before real-time can be
+switched off, so a short recording lost or mispaired frames. From the frameset on, all
+three share one path: ``rs.align(rs.stream.color)``, conversion to numpy
 (RGB, depth in millimetres), calibration from the stream profile and the frame timestamps.
 """
 from __future__ import annotations
@@ -166,7 +168,9 @@ class RealSenseCamera:
             return
         try:
             if self.device is not None:
-                color, depth = self._start_sensors()
+                color, depth = self._start_sensors(self.device)
+            elif self.playback_file is not None:
+                color, depth = self._start_sensors(self._load_playback())
             else:
                 color, depth = self._start_pipeline()
         except RuntimeError as err:
@@ -250,33 +254,31 @@ class RealSenseCamera:
             if remaining_ms <= 0:
                 raise CameraTimeout(f'{self.source} delivered no frames within {timeout_ms} ms '
                                     f'(unplugged, or not streaming?)')
-            slice_ms = remaining_ms
-            if self._playback is not None:
-                slice_ms = min(remaining_ms, _PLAYBACK_POLL_MS)
+            wait, playback = self._wait, self._playback   # stop() may run on another thread
+            if wait is None:
+                raise CameraError(f'{self.source} was stopped while reading')
+            slice_ms = remaining_ms if playback is None else min(remaining_ms, _PLAYBACK_POLL_MS)
             try:
-                ok, frameset = self._wait(slice_ms)
+                ok, frameset = wait(slice_ms)
             except RuntimeError as err:
                 raise CameraError(f'{self.source} failed while streaming: {err}') from err
             if ok:
                 return frameset
-            if (self._playback is not None
-                    and self._playback.current_status() == rs.playback_status.stopped):
-                raise PlaybackEnded(f'{self.source} has no more frames')
+            if playback is not None and playback.current_status() == rs.playback_status.stopped:
+                if not self.repeat_playback:
+                    raise PlaybackEnded(f'{self.source} has no more frames')
+                self.stop()
+                self.start()
 
     def _start_pipeline(self) -> tuple[rs.video_stream_profile, rs.video_stream_profile | None]:
+        # Checked here because pipeline.start() waits ~15 s for a device that is absent.
+        connected = list_devices()
+        if not connected or (self.serial is not None
+                             and self.serial not in [serial for serial, _ in connected]):
+            raise CameraError(f'{self.source} is not connected (connected: {connected})')
         config = rs.config()
-        if self.playback_file is not None:
-            if not os.path.isfile(self.playback_file):
-                raise CameraError(f'RealSense recording {self.playback_file} does not exist')
-            config.enable_device_from_file(self.playback_file, self.repeat_playback)
-        else:
-            # Checked here because pipeline.start() waits ~15 s for a device that is absent.
-            connected = list_devices()
-            if not connected or (self.serial is not None
-                                 and self.serial not in [serial for serial, _ in connected]):
-                raise CameraError(f'{self.source} is not connected (connected: {connected})')
-            if self.serial is not None:
-                config.enable_device(self.serial)
+        if self.serial is not None:
+            config.enable_device(self.serial)
         width, height, fps = self.color_profile
         config.enable_stream(rs.stream.color, width, height, rs.format.rgb8, fps)
         if self.depth_profile is not None:
@@ -284,9 +286,6 @@ class RealSenseCamera:
             config.enable_stream(rs.stream.depth, width, height, rs.format.z16, fps)
         pipeline = rs.pipeline()
         started = pipeline.start(config)
-        if self.playback_file is not None:
-            self._playback = started.get_device().as_playback()
-            self._playback.set_real_time(self.real_time)
         self._wait = pipeline.try_wait_for_frames
         self._stop_streaming = pipeline.stop
         color = started.get_stream(rs.stream.color).as_video_stream_profile()
@@ -295,11 +294,20 @@ class RealSenseCamera:
             depth = started.get_stream(rs.stream.depth).as_video_stream_profile()
         return color, depth
 
-    def _start_sensors(self) -> tuple[rs.video_stream_profile, rs.video_stream_profile | None]:
+    def _load_playback(self) -> rs.playback:
+        if not os.path.isfile(self.playback_file):
+            raise CameraError(f'RealSense recording {self.playback_file} does not exist')
+        playback = rs.context().load_device(self.playback_file).as_playback()
+        playback.set_real_time(self.real_time)
+        self._playback = playback
+        return playback
+
+    def _start_sensors(self, device: rs.device
+                       ) -> tuple[rs.video_stream_profile, rs.video_stream_profile | None]:
         wanted = [(rs.stream.color, self.color_profile)]
         if self.depth_profile is not None:
             wanted.append((rs.stream.depth, self.depth_profile))
-        sensors = self.device.query_sensors()
+        sensors = device.query_sensors()
         chosen: dict[rs.stream, tuple[int, rs.video_stream_profile]] = {}
         for index, sensor in enumerate(sensors):
             for profile in sensor.get_stream_profiles():
@@ -317,9 +325,15 @@ class RealSenseCamera:
             raise CameraError(f'{self.source} offers no {", ".join(missing)} stream')
         syncer = rs.syncer(self.frame_queue_size)
         streaming = sorted({index for index, _ in chosen.values()})
+        # Playback starts with the first sensor; held back, the first frames arrive unpaired.
+        playback = device.as_playback() if device.is_playback() else None
+        if playback is not None:
+            playback.pause()
         for index in streaming:
             sensors[index].open([p for i, p in chosen.values() if i == index])
             sensors[index].start(syncer)
+        if playback is not None:
+            playback.resume()
 
         def stop_sensors() -> None:
             for index in streaming:
