@@ -39,12 +39,16 @@ class CameraNode(LamNode):
                                     ) / 1000.0
         self.max_reconnects = self.param('max_reconnect_attempts', 5, 'then give up')
 
-        from lam_ros.hardware.realsense import RealSenseCamera
+        from lam_ros.hardware.realsense import PlaybackEnded, RealSenseCamera
+        self.playback_ended = PlaybackEnded
         try:
             self.camera = RealSenseCamera(
                 serial=serial or None, playback_file=playback_file or None,
                 color_profile=tuple(color_profile),
-                depth_profile=tuple(depth_profile) if enable_depth else None)
+                depth_profile=tuple(depth_profile) if enable_depth else None,
+                timeout_ms=int(self.timeout_s * 1000),
+                frame_id=f'{self.get_name()}_color_optical_frame',
+                depth_frame_id=f'{self.get_name()}_depth_optical_frame')
         except (CameraError, ValueError) as error:
             raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
         # Relative names: under the node's namespace and name, like realsense2_camera.
@@ -67,6 +71,9 @@ class CameraNode(LamNode):
         while not self._stop.is_set():
             try:
                 frame = self.camera.read(timeout_s=self.timeout_s)
+            except self.playback_ended:
+                self.get_logger().info('end of the recording: camera stopped')
+                return
             except CameraError as error:
                 failures += 1
                 self.report(f'{error} (reconnect {failures}/{self.max_reconnects})')
