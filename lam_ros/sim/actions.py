@@ -69,8 +69,12 @@ def apply_joint_action(sim: WidowXSim, action) -> np.ndarray:
     return action
 
 
-def apply_ee_delta_action(sim: WidowXSim, action) -> np.ndarray:
-    """Move the end effector by a delta through IK; returns the executed (clipped) action."""
+def ee_delta_joint_targets(sim: WidowXSim, action) -> tuple[np.ndarray, float]:
+    """Arm joint targets and gripper opening that execute an ee-delta action through IK.
+
+    Holds the current targets when IK does not converge. Used by ``apply_ee_delta_action``
+    and by the sim node, which publishes the targets instead of applying them.
+    """
     action = check_action(action, EE_DELTA_LOW, EE_DELTA_HIGH, 'ee_delta')
     pose = sim.ee_pose()
     target = np.eye(4)
@@ -84,7 +88,14 @@ def apply_ee_delta_action(sim: WidowXSim, action) -> np.ndarray:
     if not converged:
         _log.debug('IK did not converge for %s; holding the arm', target[:3, 3].round(3))
         q = sim.joint_targets()[:-1]
-    sim.set_joint_targets(np.append(q, gripper_to_finger(action[-1])))
+    return q, float(action[-1])
+
+
+def apply_ee_delta_action(sim: WidowXSim, action) -> np.ndarray:
+    """Move the end effector by a delta through IK; returns the executed (clipped) action."""
+    action = check_action(action, EE_DELTA_LOW, EE_DELTA_HIGH, 'ee_delta')
+    q, gripper = ee_delta_joint_targets(sim, action)
+    sim.set_joint_targets(np.append(q, gripper_to_finger(gripper)))
     return action
 
 

@@ -1,0 +1,219 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Sim node: the simulated WidowX 250s and its cameras, behind the hardware's ROS interfaces.
+
+It stands in for two pieces of hardware at once, like a Gazebo bridge would:
+the Interbotix ``xs_sdk`` driver (``/<robot_name>/joint_states``, command
+topics, ``get_robot_info`` and the motor services) and RealSense cameras
+(realsense2_camera topics). It also exposes what only a simulator knows: the
+scripted expert's next action (``/sim/expert_action``), the task success
+predicate (``/sim/success``), and ``/sim/reset`` for a new randomized scene.
+In ``mode:=human`` the arm is hidden and the simulated human demonstrator
+does the task by itself in front of the head camera.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from interbotix_xs_msgs.srv import OperatingModes, Reboot, RobotInfo, TorqueEnable
+import numpy as np
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+
+from lam_ros import topics
+from lam_ros.camera_msgs import frame_messages
+from lam_ros.hardware.camera_source import CameraFrame, CameraIntrinsics
+from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.sim.actions import apply_hand_motion, ee_delta_joint_targets
+from lam_ros.sim.env import WidowXEnv
+from lam_ros.sim.experts import ScriptedExpert
+
+LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+SIM_CAMERAS = {'robot': ('third_person', 'wrist', 'head'), 'human': ('head', 'third_person')}
+
+
+class SimNode(LamNode):
+    """Steps MuJoCo in wall-clock time and serves the xs_sdk and RealSense interfaces."""
+
+    def __init__(self, node_name: str = 'sim', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.mode = self.param('mode', 'robot', 'robot: arm demos; human: hand demos')
+        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
+        task = self.param('task', 'pick_place', 'push | pick_place | stack')
+        self.seed = self.param('seed', 0, 'seed of the first scene; each reset adds one')
+        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)')
+        self.width = self.param('image_width', 128, 'rendered width')
+        self.height = self.param('image_height', 128, 'rendered height')
+        joint_rate = self.param('joint_state_rate_hz', 100.0, 'joint_states rate')
+        camera_rate = self.param('camera_rate_hz', 10.0, 'camera rate')
+        self.control_dt = 1.0 / self.param('control_rate_hz', 10.0, 'expert / hand step rate')
+        if self.mode not in SIM_CAMERAS:
+            raise ConfigError(f'sim: mode must be robot or human, got {self.mode!r}')
+        if len(cameras) > len(SIM_CAMERAS[self.mode]):
+            raise ConfigError(f'sim: {len(cameras)} cameras asked, the {self.mode} scene has '
+                              f'{list(SIM_CAMERAS[self.mode])}')
+        try:
+            self.env = WidowXEnv(task, robot_model, self.mode, 'ee_delta', camera=None)
+        except ValueError as error:
+            raise ConfigError(f'sim: {error}') from None
+        self.sim = self.env.sim
+        self.cameras = dict(zip(cameras, SIM_CAMERAS[self.mode]))
+        self.expert: ScriptedExpert | None = None
+        self.reset_scene()
+
+        arm = topics.arm_topics(robot_name)
+        self.joint_pub = self.create_publisher(JointState, arm['joint_states'], 10)
+        self.create_subscription(JointGroupCommand, arm['joint_group'], self.on_group, 10)
+        self.create_subscription(JointSingleCommand, arm['joint_single'], self.on_single, 10)
+        self.create_service(RobotInfo, arm['get_robot_info'], self.on_robot_info)
+        self.create_service(TorqueEnable, arm['torque_enable'], self.on_torque)
+        self.create_service(Reboot, arm['reboot_motors'], lambda req, res: res)
+        self.create_service(OperatingModes, arm['set_operating_modes'], lambda req, res: res)
+        self.camera_pubs = {}
+        for camera in self.cameras:
+            names = topics.camera_topics(camera)
+            self.camera_pubs[camera] = {
+                'color': self.create_publisher(Image, names['color'], 10),
+                'color_info': self.create_publisher(CameraInfo, names['color_info'], 10)}
+        self.expert_pub = self.create_publisher(JointState, '/sim/expert_action', 10)
+        self.success_pub = self.create_publisher(Bool, topics.SIM_SUCCESS, 10)
+        self.task_pub = self.create_publisher(String, topics.TASK, LATCHED)
+        self.create_service(Trigger, topics.SIM_RESET, self.on_reset)
+        self.publish_task()
+
+        self._last_step = time.monotonic()
+        self.create_timer(1.0 / joint_rate, self.step_physics)
+        self.create_timer(1.0 / camera_rate, self.publish_cameras)
+        self.create_timer(self.control_dt, self.control_step)
+
+    # -- scene ---------------------------------------------------------------------------------
+    def reset_scene(self) -> None:
+        """A new randomized scene (next seed) and a fresh scripted demonstrator."""
+        self.env.reset(seed=self.seed)
+        self.expert = ScriptedExpert(self.env.task, self.sim, self.mode,
+                                     np.random.default_rng(self.seed + 1))
+        self.seed += 1
+
+    def on_reset(self, request, response):
+        """``/sim/reset``."""
+        self.reset_scene()
+        self.publish_task()
+        response.success, response.message = True, f'scene seed {self.seed - 1}'
+        return response
+
+    def publish_task(self) -> None:
+        """Latched task description for the recorder's episode metadata."""
+        self.task_pub.publish(String(data=json.dumps({
+            'task': self.env.task.name, 'instruction': self.env.task.instruction,
+            'seed': self.seed - 1})))
+
+    # -- xs_sdk interface ---------------------------------------------------------------------
+    def on_group(self, msg: JointGroupCommand) -> None:
+        """Arm joint targets (xs_sdk 'arm' group, position mode)."""
+        arm_joints = self.sim.arm_joint_names
+        if msg.name != 'arm' or len(msg.cmd) != len(arm_joints):
+            self.get_logger().error(f'joint_group: expected group arm with {len(arm_joints)} '
+                                    f'values, got {msg.name!r} with {len(msg.cmd)}')
+            return
+        targets = self.sim.joint_targets()
+        targets[:len(arm_joints)] = msg.cmd
+        self.sim.set_joint_targets(targets)
+
+    def on_single(self, msg: JointSingleCommand) -> None:
+        """Gripper in xs_sdk's default PWM mode: positive opens, negative closes."""
+        if msg.name != topics.GRIPPER:
+            self.get_logger().error(f'joint_single: only {topics.GRIPPER!r} is supported, '
+                                    f'got {msg.name!r}')
+            return
+        limits = self.sim.joint_limits['left_finger']
+        targets = self.sim.joint_targets()
+        targets[-1] = limits.upper if msg.cmd > 0 else limits.lower
+        self.sim.set_joint_targets(targets)
+
+    def on_robot_info(self, request, response):
+        """Limits of the 'arm' group or of the gripper, as xs_sdk reports them."""
+        if request.cmd_type == 'group' and request.name in ('arm', 'all'):
+            names = list(self.sim.arm_joint_names)
+        elif request.cmd_type == 'single' and request.name in (topics.GRIPPER, 'left_finger'):
+            names = ['left_finger']
+        else:
+            self.get_logger().error(f'get_robot_info: unknown {request.cmd_type} '
+                                    f'{request.name!r}')
+            return response
+        limits = [self.sim.joint_limits[name] for name in names]
+        all_names = list(self.sim.joint_names)
+        response.mode, response.profile_type = 'position', 'time'
+        response.joint_names = names
+        response.joint_ids = [all_names.index(n) + 1 for n in names]
+        response.joint_lower_limits = [limit.lower for limit in limits]
+        response.joint_upper_limits = [limit.upper for limit in limits]
+        response.joint_velocity_limits = [limit.velocity for limit in limits]
+        response.joint_sleep_positions = [0.0] * len(names)
+        response.joint_state_indices = [all_names.index(n) for n in names]
+        response.num_joints = len(names)
+        response.name = [request.name]
+        return response
+
+    def on_torque(self, request, response):
+        """Accepted: the simulated servos are always torqued."""
+        return response
+
+    # -- stepping -----------------------------------------------------------------------------
+    def step_physics(self) -> None:
+        """Advance physics by the wall time since the last call (capped), publish joints."""
+        now = time.monotonic()
+        elapsed, self._last_step = min(now - self._last_step, 0.05), now
+        self.sim.step(elapsed)
+        msg = JointState(name=list(self.sim.joint_names),
+                         position=self.sim.joint_positions().tolist(),
+                         velocity=self.sim.joint_velocities().tolist(),
+                         effort=self.sim.joint_efforts().tolist())
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.joint_pub.publish(msg)
+
+    def control_step(self) -> None:
+        """Success predicate; the expert's suggestion (robot) or the hand's move (human)."""
+        self.success_pub.publish(Bool(data=bool(self.env.task.success(self.sim))))
+        if self.expert is None:
+            return
+        motion = self.expert.act()
+        if self.mode == 'human':
+            apply_hand_motion(self.sim, motion)
+            return
+        arm_targets, gripper = ee_delta_joint_targets(self.sim, motion)
+        msg = JointState(name=[*self.sim.arm_joint_names, topics.GRIPPER],
+                         position=[*map(float, arm_targets), float(gripper)])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.expert_pub.publish(msg)
+
+    def publish_cameras(self) -> None:
+        """Render every camera and publish it like a RealSense would."""
+        now = time.time()
+        for camera, sim_camera in self.cameras.items():
+            info = self.sim.camera_info(sim_camera, self.width, self.height)
+            k = info.K
+            intrinsics = CameraIntrinsics.pinhole(
+                self.width, self.height, k[0, 0], k[1, 1], k[0, 2], k[1, 2],
+                f'{camera}_color_optical_frame')
+            frame = CameraFrame(self.sim.render(sim_camera, self.width, self.height), None,
+                                now, 'system_time', now, 0, intrinsics)
+            messages = frame_messages(frame)
+            for key, publisher in self.camera_pubs[camera].items():
+                publisher.publish(messages[key])
+
+    def on_shutdown(self) -> None:
+        """Free the GL contexts."""
+        self.sim.close()
+
+
+NODE_CLASS = SimNode
+
+
+def main(args=None) -> int:
+    """Run the simulated arm and cameras: ``ros2 run lam_ros sim``."""
+    return node_main(SimNode, args)
