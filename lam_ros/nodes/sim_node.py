@@ -10,10 +10,15 @@ scripted expert's next action (``/sim/expert_action``), the task success
 predicate (``/sim/success``), and ``/sim/reset`` for a new randomized scene.
 In ``mode:=human`` the arm is hidden and the simulated human demonstrator
 does the task by itself in front of the head camera.
+
+MuJoCo state and the OpenGL context belong to one thread, the simulation
+loop; ROS callbacks only queue work for it.
 """
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
@@ -86,10 +91,39 @@ class SimNode(LamNode):
         self.create_service(Trigger, topics.SIM_RESET, self.on_reset)
         self.publish_task()
 
-        self._last_step = time.monotonic()
-        self.create_timer(1.0 / joint_rate, self.step_physics)
-        self.create_timer(1.0 / camera_rate, self.publish_cameras)
-        self.create_timer(self.control_dt, self.control_step)
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.simulate, args=(
+            1.0 / joint_rate, 1.0 / camera_rate), name='sim-loop', daemon=True)
+        self._thread.start()
+
+    def simulate(self, physics_period: float, camera_period: float) -> None:
+        """The simulation loop: queued commands, physics, joint states, cameras, control."""
+        last = next_camera = next_control = next_physics = time.monotonic()
+        while not self._stop.is_set():
+            while not self._work.empty():
+                self._work.get()()
+            now = time.monotonic()
+            self.step_physics(min(now - last, 0.05))
+            last = now
+            if now >= next_control:
+                next_control += self.control_dt
+                self.control_step()
+            if now >= next_camera:
+                next_camera = max(next_camera + camera_period, now)
+                self.publish_cameras()
+            # A fixed schedule (not a fixed sleep) keeps the average joint state rate exact.
+            next_physics = max(next_physics + physics_period, time.monotonic() - 0.1)
+            time.sleep(max(0.0, next_physics - time.monotonic()))
+
+    def run_in_sim_thread(self, work, wait_s: float | None = None) -> bool:
+        """Queue ``work`` for the simulation loop; optionally wait until it has run."""
+        if wait_s is None:
+            self._work.put(work)
+            return True
+        finished = threading.Event()
+        self._work.put(lambda: (work(), finished.set()))
+        return finished.wait(wait_s)
 
     # -- scene ---------------------------------------------------------------------------------
     def reset_scene(self) -> None:
@@ -100,10 +134,10 @@ class SimNode(LamNode):
         self.seed += 1
 
     def on_reset(self, request, response):
-        """``/sim/reset``."""
-        self.reset_scene()
+        """``/sim/reset``: runs in the simulation loop; answers once the new scene exists."""
+        response.success = self.run_in_sim_thread(self.reset_scene, wait_s=5.0)
         self.publish_task()
-        response.success, response.message = True, f'scene seed {self.seed - 1}'
+        response.message = f'scene seed {self.seed - 1}' if response.success else 'timed out'
         return response
 
     def publish_task(self) -> None:
@@ -115,6 +149,10 @@ class SimNode(LamNode):
     # -- xs_sdk interface ---------------------------------------------------------------------
     def on_group(self, msg: JointGroupCommand) -> None:
         """Arm joint targets (xs_sdk 'arm' group, position mode)."""
+        self.run_in_sim_thread(lambda: self.apply_group(msg))
+
+    def apply_group(self, msg: JointGroupCommand) -> None:
+        """Set the arm servo targets (simulation thread)."""
         arm_joints = self.sim.arm_joint_names
         if msg.name != 'arm' or len(msg.cmd) != len(arm_joints):
             self.get_logger().error(f'joint_group: expected group arm with {len(arm_joints)} '
@@ -126,6 +164,10 @@ class SimNode(LamNode):
 
     def on_single(self, msg: JointSingleCommand) -> None:
         """Gripper in xs_sdk's default PWM mode: positive opens, negative closes."""
+        self.run_in_sim_thread(lambda: self.apply_single(msg))
+
+    def apply_single(self, msg: JointSingleCommand) -> None:
+        """Set the finger target (simulation thread)."""
         if msg.name != topics.GRIPPER:
             self.get_logger().error(f'joint_single: only {topics.GRIPPER!r} is supported, '
                                     f'got {msg.name!r}')
@@ -164,10 +206,8 @@ class SimNode(LamNode):
         return response
 
     # -- stepping -----------------------------------------------------------------------------
-    def step_physics(self) -> None:
-        """Advance physics by the wall time since the last call (capped), publish joints."""
-        now = time.monotonic()
-        elapsed, self._last_step = min(now - self._last_step, 0.05), now
+    def step_physics(self, elapsed: float) -> None:
+        """Advance physics by ``elapsed`` wall seconds, publish joint states."""
         self.sim.step(elapsed)
         msg = JointState(name=list(self.sim.joint_names),
                          position=self.sim.joint_positions().tolist(),
@@ -207,8 +247,11 @@ class SimNode(LamNode):
                 publisher.publish(messages[key])
 
     def on_shutdown(self) -> None:
-        """Free the GL contexts."""
-        self.sim.close()
+        """Stop the loop, then free the GL contexts (from the thread that owns them)."""
+        if self._thread.is_alive():
+            self.run_in_sim_thread(self.sim.close, wait_s=2.0)
+        self._stop.set()
+        self._thread.join(timeout=2.0)
 
 
 NODE_CLASS = SimNode
