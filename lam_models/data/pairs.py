@@ -1,0 +1,102 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Frame windows (o_{t-(K-1)n} .. o_t, o_{t+n}) cut from Episodes, batched by fancy indexing.
+
+All frames live in one uint8 tensor (N, 3, H, W); a sample is a row of frame
+indices, so a batch is a single gather rather than thousands of small copies.
+Context frames before the start of an episode repeat frame 0.
+"""
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from lam_models.data.episode import Episode
+
+TargetField = Literal['actions', 'hidden_motion']
+
+
+def summed_over_gap(values: np.ndarray, starts: np.ndarray, gap: int) -> np.ndarray:
+    """Per-step deltas (T, A) -> their sum over [t, t+gap) for each start t: (len(starts), A)."""
+    cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    return (cumulative[starts + gap] - cumulative[starts]).astype(np.float32)
+
+
+class FrameWindows:
+    """Every window of ``context_frames`` frames up to o_t plus o_{t+gap}, over many episodes.
+
+    ``target_field`` picks the ground truth summed over the gap ('actions' for
+    training/probes on robot data, 'hidden_motion' to score human episodes).
+    ``labelled_episodes`` (indices into ``episodes``) limits which rows set
+    ``has_action``; None means every episode whose target exists.
+    """
+
+    def __init__(self, episodes: Sequence[Episode], frame_gap: int = 1, context_frames: int = 1,
+                 target_field: TargetField = 'actions',
+                 labelled_episodes: Sequence[int] | None = None) -> None:
+        if not episodes:
+            raise ValueError('FrameWindows needs at least one episode')
+        shapes = {ep.frames.shape[1:] for ep in episodes}
+        if len(shapes) != 1:
+            raise ValueError(f'episodes have different frame shapes: {sorted(shapes)}')
+        action_dims = {getattr(ep, target_field).shape[1] for ep in episodes
+                       if getattr(ep, target_field) is not None}
+        if len(action_dims) > 1:
+            raise ValueError(f'episodes have different {target_field} widths: {action_dims}')
+        self.action_dim = action_dims.pop() if action_dims else 0
+        self.frame_gap, self.context_frames = frame_gap, context_frames
+        labelled = set(range(len(episodes)) if labelled_episodes is None else labelled_episodes)
+
+        frames, index_rows, targets, has_target, episode_ids = [], [], [], [], []
+        offset = 0
+        for number, episode in enumerate(episodes):
+            length = len(episode)
+            starts = np.arange(max(length - frame_gap, 0))
+            context = [np.maximum(starts - j * frame_gap, 0)
+                       for j in range(context_frames - 1, -1, -1)]
+            index_rows.append(np.stack(context + [starts + frame_gap], axis=1) + offset)
+            values = getattr(episode, target_field)
+            if values is None:
+                targets.append(np.zeros((len(starts), self.action_dim), np.float32))
+            else:
+                targets.append(summed_over_gap(values, starts, frame_gap))
+            has_target.append(np.full(len(starts), values is not None and number in labelled))
+            episode_ids.append(np.full(len(starts), number))
+            frames.append(torch.from_numpy(episode.frames).permute(0, 3, 1, 2))
+            offset += length
+        self.frames = torch.cat(frames)                                  # (N, 3, H, W) uint8
+        self.indices = torch.from_numpy(np.concatenate(index_rows))      # (S, K+1)
+        self.targets = torch.from_numpy(np.concatenate(targets))         # (S, A)
+        self.has_target = torch.from_numpy(np.concatenate(has_target))   # (S,)
+        self.episode_ids = np.concatenate(episode_ids)                   # (S,)
+        if len(self.indices) == 0:
+            raise ValueError(f'no window fits: every episode has <= frame_gap={frame_gap} frames')
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def batch(self, rows: torch.Tensor | np.ndarray, device: str | torch.device = 'cpu'
+              ) -> dict[str, torch.Tensor]:
+        """Samples ``rows`` as a training batch (see lam_models.latent.base), on ``device``."""
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        window = self.frames[self.indices[rows]].to(device)
+        return {
+            'window': window.float().div_(255.0),
+            'action': self.targets[rows].to(device),
+            'has_action': self.has_target[rows].to(device),
+        }
+
+    def normalization_stats(self) -> dict[str, torch.Tensor]:
+        """Per-channel image mean/std and action mean/std (labelled rows) for the model buffers."""
+        sample = self.frames[:: max(1, len(self.frames) // 2000)].float().div(255.0)
+        stats = {
+            'image_mean': sample.mean(dim=(0, 2, 3)),
+            'image_std': sample.std(dim=(0, 2, 3)).clamp(min=1e-3),
+        }
+        labelled = self.targets[self.has_target]
+        if len(labelled) > 1:
+            stats['action_mean'] = labelled.mean(0)
+            stats['action_std'] = labelled.std(0).clamp(min=1e-6)
+        return stats

@@ -1,0 +1,28 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lam_models.latent.base import LatentConfig
+
+
+@dataclass
+class StaMoConfig(LatentConfig):
+    """StaMo (arXiv 2510.05057): two-token state + flow-matching DiT decoder; z = s' - s."""
+
+    num_state_tokens: int = 2   # z_dim = num_state_tokens * token_dim
+    patch_size: int = 8
+    dit_dim: int = 128
+    dit_depth: int = 3
+    dit_heads: int = 4
+    sample_steps: int = 12      # Euler steps when decoding an image
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.z_dim % self.num_state_tokens:
+            raise ValueError(f'StaMoConfig.z_dim={self.z_dim} must be divisible by '
+                             f'num_state_tokens={self.num_state_tokens}')
+        if self.image_size % self.patch_size:
+            raise ValueError(f'StaMoConfig.image_size={self.image_size} must be divisible by '
+                             f'patch_size={self.patch_size}')

@@ -1,0 +1,202 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Train a latent motion model on Episodes.
+
+    python -m lam_models.latent.train model=como data=path/to/episode_cache train.steps=2000
+    torchrun --nproc_per_node=2 -m lam_models.latent.train model=clam data=... train.out_dir=...
+
+``train_latent_model`` is the loop; it takes a list of Episodes, so bags, the
+simulator or the on-disk cache all plug in the same way. Rank 0 writes
+``<out_dir>/checkpoint.pt`` (weights + model config + normalization stats +
+optimizer + step); rerunning with the same out_dir resumes from it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from lam_models.data.episode import Episode
+from lam_models.data.pairs import FrameWindows
+from lam_models.latent.base import (
+    LatentActionModel,
+    check_config_matches,
+    load_state,
+    make_latent_model,
+    read_checkpoint,
+    save_checkpoint,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'latent'
+CHECKPOINT_NAME = 'checkpoint.pt'
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping knobs (``train.*`` in config/latent/train.yaml)."""
+
+    out_dir: str = 'runs/latent'
+    steps: int = 2000
+    batch_size: int = 64            # global: split across DDP ranks
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    seed: int = 0
+    labelled_fraction: float = 0.1  # share of robot episodes whose actions a model may use
+    log_every: int = 25
+    save_every: int = 500
+    resume: bool = True             # continue from out_dir/checkpoint.pt if it exists
+    device: str = 'auto'            # auto | cpu | cuda
+    figure: bool = True             # write out_dir/latents.png at the end
+    progress: bool = True
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world_size); initializes the process group under torchrun."""
+    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    return (dist.get_rank(), world_size) if world_size > 1 else (0, 1)
+
+
+def _device(requested: str) -> torch.device:
+    if requested == 'auto':
+        requested = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if requested == 'cuda':
+        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')))
+    return torch.device(requested)
+
+
+def _batch_rows(step: int, num_samples: int, batch_size: int, seed: int, rank: int,
+                world_size: int) -> np.ndarray:
+    """Sample rows of this rank for ``step``: a fresh permutation per epoch, so resume is exact."""
+    per_epoch = max(num_samples // batch_size, 1)
+    epoch, position = divmod(step, per_epoch)
+    order = np.random.default_rng(seed + epoch).permutation(num_samples)
+    rows = np.resize(order, per_epoch * batch_size)[position * batch_size:][:batch_size]
+    return rows[rank::world_size]
+
+
+def train_latent_model(model_name: str, model_config: dict[str, Any],
+                       episodes: Sequence[Episode], config: TrainConfig
+                       ) -> LatentActionModel:
+    """Train (or resume) ``model_name`` on ``episodes``; returns the unwrapped model."""
+    rank, world_size = _distributed()
+    device = _device(config.device)
+    torch.manual_seed(config.seed)
+    model = make_latent_model(model_name, **model_config)
+    robot = [i for i, ep in enumerate(episodes) if ep.actions is not None]
+    labelled = robot[:math.ceil(config.labelled_fraction * len(robot))]
+    windows = FrameWindows(episodes, model.config.frame_gap, model.config.context_frames,
+                           labelled_episodes=labelled)
+    model.set_normalization(windows.normalization_stats())
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+
+    out_dir = Path(config.out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    start_step = 0
+    if config.resume and checkpoint_path.exists():
+        payload = read_checkpoint(checkpoint_path)
+        check_config_matches(checkpoint_path, payload, model_name, model.config.to_dict())
+        load_state(checkpoint_path, model, payload['state_dict'])
+        if 'optimizer' not in payload or 'step' not in payload:
+            raise ValueError(f'{checkpoint_path}: an exported model, not a training state '
+                             '(no optimizer/step); use a fresh out_dir')
+        optimizer.load_state_dict(payload['optimizer'])
+        start_step = int(payload['step'])
+
+    trainable = model
+    if world_size > 1:
+        trainable = DistributedDataParallel(model, device_ids=[device.index]
+                                            if device.type == 'cuda' else None)
+    writer = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(out_dir / 'tensorboard'))
+
+    def save(step: int) -> None:
+        if rank == 0:
+            save_checkpoint(checkpoint_path, model, step=step,
+                            optimizer=optimizer.state_dict(), train_config=asdict(config),
+                            world_size=world_size)
+
+    model.train()
+    progress = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps,
+                    desc=f'train {model_name}', disable=rank != 0 or not config.progress)
+    for step in progress:
+        rows = _batch_rows(step, len(windows), config.batch_size, config.seed, rank, world_size)
+        loss, metrics = trainable(windows.batch(rows, device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
+            writer.add_scalar('loss/total', loss.item(), step)
+            writer.add_scalar('grad_norm', grad_norm.item(), step)
+            for key, value in metrics.items():
+                writer.add_scalar(f'loss/{key}', value, step)
+            progress.set_postfix(loss=f'{loss.item():.4f}')
+        if (step + 1) % config.save_every == 0:
+            save(step + 1)
+    if start_step < config.steps:
+        save(config.steps)
+    if writer is not None:
+        writer.close()
+    model.eval()
+    if rank == 0 and config.figure:
+        from lam_models.latent.figures import save_latent_figure
+        save_latent_figure(model, [episodes[i] for i in robot[-4:]] or episodes[-4:],
+                           out_dir / 'latents.png')
+    if world_size > 1:
+        dist.barrier()
+    return model
+
+
+def _register_model_configs() -> None:
+    """Expose config/latent/<name>.yaml (each with a ``name`` key) as hydra's ``model`` group."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    store = ConfigStore.instance()
+    for path in sorted(CONFIG_DIR.glob('*.yaml')):
+        node = OmegaConf.load(path)
+        if 'name' in node:
+            store.store(group='model', name=path.stem, node=node)
+
+
+def main() -> None:
+    """Hydra entry point: episodes from the on-disk cache at ``data``."""
+    import hydra
+    from omegaconf import DictConfig, OmegaConf
+
+    from lam_models.latent.episode_cache import load_episodes
+
+    _register_model_configs()
+
+    @hydra.main(version_base='1.3', config_path=str(CONFIG_DIR), config_name='train')
+    def run(cfg: DictConfig) -> None:
+        model_config = OmegaConf.to_container(cfg.model, resolve=True)
+        name = model_config.pop('name')
+        train_values = OmegaConf.to_container(cfg.train, resolve=True)
+        known = {f.name for f in fields(TrainConfig)}
+        if set(train_values) - known:
+            raise ValueError(f'config/latent/train.yaml: unknown train fields '
+                             f'{sorted(set(train_values) - known)}')
+        train_latent_model(name, model_config, load_episodes(cfg.data),
+                           TrainConfig(**train_values))
+
+    run()
+
+
+if __name__ == '__main__':
+    main()
