@@ -9,20 +9,10 @@ arm joint targets plus a gripper opening in [0, 1], the content of
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 
 import numpy as np
 
-from lam_ros.kinematics import arm_description, forward_kinematics, inverse_kinematics
-
-
-def rpy_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """Rotation from roll-pitch-yaw (x, then y, then z; fixed axes)."""
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch),
-                              math.sin(pitch), math.cos(yaw), math.sin(yaw))
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])
+from lam_ros.kinematics import robot_spec, rpy_matrix, solve_ik
 
 
 class EndEffectorJog:
@@ -34,12 +24,12 @@ class EndEffectorJog:
     """
 
     def __init__(self, robot_model: str, joint_positions) -> None:
-        self.robot_model = robot_model
+        self.spec = robot_spec(robot_model)
         self.joints = np.asarray(joint_positions, dtype=np.float64).copy()
-        if len(self.joints) != len(arm_description(robot_model).joint_names):
-            raise ValueError(f'{robot_model} has {len(arm_description(robot_model).joint_names)}'
-                             f' arm joints, got {len(self.joints)} positions')
-        self.pose = forward_kinematics(robot_model, self.joints)
+        if len(self.joints) != len(self.spec.joints):
+            raise ValueError(f'{robot_model} has {len(self.spec.joints)} arm joints, '
+                             f'got {len(self.joints)} positions')
+        self.pose = self.spec.fk(self.joints)
 
     def jog(self, delta: np.ndarray) -> tuple[np.ndarray, bool]:
         """Apply a base-frame translation and rotation delta; return (joint targets, reached)."""
@@ -49,8 +39,8 @@ class EndEffectorJog:
                              f'got {delta!r}')
         pose = self.pose.copy()
         pose[:3, 3] += delta[:3]
-        pose[:3, :3] = rpy_to_matrix(*delta[3:]) @ pose[:3, :3]
-        joints, reached = inverse_kinematics(self.robot_model, pose, self.joints)
+        pose[:3, :3] = rpy_matrix(*delta[3:]) @ pose[:3, :3]
+        joints, reached = solve_ik(self.spec, pose, self.joints)
         if reached:
             self.pose, self.joints = pose, joints
         return self.joints.copy(), reached

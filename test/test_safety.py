@@ -4,11 +4,11 @@
 import numpy as np
 import pytest
 
-from lam_ros.kinematics import arm_description, forward_kinematics
+from lam_ros.kinematics import robot_spec
 from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
 
-ARM = arm_description('wx250s')
-LIMITS = JointLimits(ARM.joint_names,
+SPEC = robot_spec('wx250s')
+LIMITS = JointLimits(SPEC.joints,
                      lower=np.array([-3.14, -1.88, -2.15, -3.14, -1.75, -3.14]),
                      upper=np.array([3.14, 1.99, 1.60, 3.14, 2.15, 3.14]),
                      velocity=np.full(6, 3.14))
@@ -17,7 +17,7 @@ READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
 
 def make_filter(**config) -> SafetyFilter:
     safety = SafetyFilter(LIMITS, SafetyConfig(**config),
-                          lambda q: forward_kinematics('wx250s', q)[:3, 3])
+                          lambda q: SPEC.fk(q)[:3, 3])
     safety.observe(READY, stamp_s=100.0)
     return safety
 
@@ -69,14 +69,12 @@ def test_malformed_targets_are_refused(target):
 def test_leaving_the_workspace_is_refused_but_returning_to_it_is_allowed():
     safety = make_filter(max_step_rad=10.0, workspace_min=(0.05, -0.45, 0.15))
     down = READY + np.array([0, 0.9, 0.6, 0, 0.3, 0])   # ee down into the table
-    assert forward_kinematics('wx250s', down)[2, 3] < 0.15
+    assert SPEC.fk(down)[2, 3] < 0.15
     assert safety.filter(down, now_s=100.1).refused
     safety.observe(down, stamp_s=100.2)                  # somehow there: moving up is fine
     assert not safety.filter(READY, now_s=100.3).refused
 
 
-def test_fk_matches_the_interbotix_home_pose():
-    np.testing.assert_allclose(forward_kinematics('wx250s', np.zeros(6))[:3, 3],
-                               [0.458325, 0.0, 0.36065])
-    with pytest.raises(ValueError, match="unknown robot_model 'wx999'"):
-        forward_kinematics('wx999', np.zeros(6))
+def test_unknown_robot_model_is_named():
+    with pytest.raises(ValueError, match="robot_model 'wx999' is not supported"):
+        robot_spec('wx999')

@@ -4,7 +4,7 @@
 # Debian packages the Python wheels need at run time: libusb for pyrealsense2,
 # EGL/OSMesa for MuJoCo's offscreen rendering. Installs only what is missing.
 set -euo pipefail
-needed=(libusb-1.0-0 libegl1 libosmesa6 libgl1)
+needed=(libusb-1.0-0 libegl1 libosmesa6 libgl1 cmake g++)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

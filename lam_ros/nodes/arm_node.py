@@ -21,7 +21,7 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
 from lam_ros import topics
-from lam_ros.kinematics import forward_kinematics
+from lam_ros.kinematics import robot_spec
 from lam_ros.runtime import LamNode, node_main
 from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
 
@@ -78,8 +78,8 @@ class ArmNode(LamNode):
         limits = JointLimits(tuple(info.joint_names), np.array(info.joint_lower_limits),
                              np.array(info.joint_upper_limits),
                              np.array(info.joint_velocity_limits))
-        self.safety = SafetyFilter(limits, self.safety_config,
-                                   lambda q: forward_kinematics(self.robot_model, q)[:3, 3])
+        spec = robot_spec(self.robot_model)
+        self.safety = SafetyFilter(limits, self.safety_config, lambda q: spec.fk(q)[:3, 3])
         if self._pending_estop:
             self.safety.engage_estop()
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')

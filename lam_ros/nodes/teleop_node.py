@@ -25,7 +25,7 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
 from lam_ros import topics
-from lam_ros.kinematics import arm_description
+from lam_ros.kinematics import robot_spec
 from lam_ros.runtime import ConfigError, LamNode, node_main
 from lam_ros.teleop import EndEffectorJog, LeaderFollower
 
@@ -54,7 +54,7 @@ class TeleopNode(LamNode):
                                      self.param('leader_ramp_s', 2.0))
         if self.device not in DEVICES:
             raise ConfigError(f'teleop: device {self.device!r} is not one of {list(DEVICES)}')
-        self.joint_names = list(arm_description(self.robot_model).joint_names)
+        self.joint_names = list(robot_spec(self.robot_model).joints)
 
         self.follower: np.ndarray | None = None
         self.leader_q: np.ndarray | None = None

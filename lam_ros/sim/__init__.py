@@ -29,6 +29,7 @@ import os
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
+from lam_ros.kinematics import ROBOT_SPECS, robot_spec, solve_ik  # noqa: E402
 from lam_ros.sim.actions import (  # noqa: E402
     EE_DELTA_HIGH,
     EE_DELTA_LOW,
@@ -41,7 +42,6 @@ from lam_ros.sim.core import JointLimit, WidowXSim  # noqa: E402
 from lam_ros.sim.env import WidowXEnv  # noqa: E402
 from lam_ros.sim.episodes import generate_episode  # noqa: E402
 from lam_ros.sim.experts import ScriptedExpert  # noqa: E402
-from lam_ros.sim.robot import ROBOT_SPECS, robot_spec, solve_ik  # noqa: E402
 from lam_ros.sim.scene import CAMERA_NAMES  # noqa: E402
 from lam_ros.sim.tasks import TASKS, make_task  # noqa: E402
 

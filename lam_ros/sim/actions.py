@@ -18,8 +18,8 @@ import warnings
 
 import numpy as np
 
+from lam_ros.kinematics import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
 from lam_ros.sim.core import WidowXSim
-from lam_ros.sim.robot import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
 
 ActionMode = Literal['ee_delta', 'joint']
 EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])

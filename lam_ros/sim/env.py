@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from lam_ros.kinematics import matrix_rpy, solve_ik, top_down_rotation
 from lam_ros.sim.actions import (
     EE_DELTA_HIGH,
     EE_DELTA_LOW,
@@ -18,7 +19,6 @@ from lam_ros.sim.actions import (
 )
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.experts import Embodiment
-from lam_ros.sim.robot import matrix_rpy, solve_ik, top_down_rotation
 from lam_ros.sim.tasks import make_task
 
 READY_TCP = np.array([0.25, 0.0, 0.14])  # where every episode starts (+- a few cm)

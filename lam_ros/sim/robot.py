@@ -1,189 +1,21 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Kinematics of the Interbotix WidowX arms and the MJCF the simulator builds from them.
+"""The MJCF of the WidowX arms, built from ``lam_ros.kinematics`` (the one description).
 
-The product-of-exponentials description (``M``, ``Slist``) is the one Interbotix ships in
-``interbotix_xs_modules/mr_descriptions.py`` and uses for its own IK; the link offsets and
-joint limits come from ``interbotix_xsarm_descriptions/urdf/<model>.urdf.xacro``. The MJCF
-uses primitive geoms only, so it renders fast on a CPU.
+Primitive geoms only, so it renders fast on a CPU.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-import math
-
-import modern_robotics as mr
-import numpy as np
-
-ARM_JOINTS_6DOF = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate')
-ARM_JOINTS_5DOF = ('waist', 'shoulder', 'elbow', 'wrist_angle', 'wrist_rotate')
-FINGER_JOINTS = ('left_finger', 'right_finger')
-FINGER_CLOSED = 0.015   # left_finger position (m) with the pads touching
-FINGER_OPEN = 0.037     # left_finger position (m) fully open
-EE_SITE = 'ee_gripper_link'
-WAIST_HEIGHT = 0.072    # base_link -> waist joint
-SHOULDER_HEIGHT = 0.03865  # waist -> shoulder joint
-GRIPPER_TO_TCP = 0.093575  # wrist_rotate joint -> ee_gripper_link (0.043 + 0.023 + 0.027575)
-GRIPPER_TO_FINGERS = 0.066  # wrist_rotate joint -> fingers_link
-
-
-@dataclass(frozen=True)
-class RobotSpec:
-    """Geometry, limits and PoE kinematics of one Interbotix X-series arm."""
-
-    name: str
-    joints: tuple[str, ...]
-    upper_arm: tuple[float, float]   # shoulder -> elbow offset (x, z) at zero pose
-    forearm: float                   # elbow -> wrist_angle along x
-    forearm_roll_at: float | None    # elbow -> forearm_roll along x (None: 5 DOF)
-    wrist: float                     # wrist_angle -> wrist_rotate along x
-    lower: tuple[float, ...]         # rad, per arm joint
-    upper: tuple[float, ...]
-    sleep: tuple[float, ...]         # Interbotix sleep_positions (arm joints)
-    M: np.ndarray                    # home pose of ee_gripper_link
-    Slist: np.ndarray                # (6, n) space-frame screw axes
-
-    @property
-    def velocity(self) -> tuple[float, ...]:
-        """Per-arm-joint velocity limit (rad/s), pi for every X-series joint in the URDF."""
-        return (math.pi,) * len(self.joints)
-
-    def fk(self, q: np.ndarray) -> np.ndarray:
-        """Pose (4x4) of ee_gripper_link in base_link for arm joint angles ``q``."""
-        return mr.FKinSpace(self.M, self.Slist, np.asarray(q, dtype=float))
-
-
-_PI = math.pi - 1e-5  # the URDFs use pi - pi_offset for the continuous-looking joints
-
-ROBOT_SPECS: dict[str, RobotSpec] = {
-    'wx250s': RobotSpec(
-        name='wx250s', joints=ARM_JOINTS_6DOF, upper_arm=(0.04975, 0.25), forearm=0.25,
-        forearm_roll_at=0.175, wrist=0.065,
-        lower=(-_PI, math.radians(-108), math.radians(-123), -_PI, math.radians(-100), -_PI),
-        upper=(_PI, math.radians(114), math.radians(92), _PI, math.radians(123), _PI),
-        sleep=(0.0, -1.80, 1.55, 0.0, 0.8, 0.0),
-        M=np.array([[1.0, 0.0, 0.0, 0.458325],
-                    [0.0, 1.0, 0.0, 0.0],
-                    [0.0, 0.0, 1.0, 0.36065],
-                    [0.0, 0.0, 0.0, 1.0]]),
-        Slist=np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.11065, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.36065, 0.0, 0.04975],
-                        [1.0, 0.0, 0.0, 0.0, 0.36065, 0.0],
-                        [0.0, 1.0, 0.0, -0.36065, 0.0, 0.29975],
-                        [1.0, 0.0, 0.0, 0.0, 0.36065, 0.0]]).T),
-    'wx250': RobotSpec(
-        name='wx250', joints=ARM_JOINTS_5DOF, upper_arm=(0.04975, 0.25), forearm=0.25,
-        forearm_roll_at=None, wrist=0.065,
-        lower=(-_PI, math.radians(-108), math.radians(-123), math.radians(-100), -_PI),
-        upper=(_PI, math.radians(114), math.radians(92), math.radians(123), _PI),
-        sleep=(0.0, -1.80, 1.55, 0.8, 0.0),
-        M=np.array([[1.0, 0.0, 0.0, 0.458325],
-                    [0.0, 1.0, 0.0, 0.0],
-                    [0.0, 0.0, 1.0, 0.36065],
-                    [0.0, 0.0, 0.0, 1.0]]),
-        Slist=np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.11065, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.36065, 0.0, 0.04975],
-                        [0.0, 1.0, 0.0, -0.36065, 0.0, 0.29975],
-                        [1.0, 0.0, 0.0, 0.0, 0.36065, 0.0]]).T),
-    'wx200': RobotSpec(
-        name='wx200', joints=ARM_JOINTS_5DOF, upper_arm=(0.05, 0.2), forearm=0.2,
-        forearm_roll_at=None, wrist=0.065,
-        lower=(-_PI, math.radians(-108), math.radians(-108), math.radians(-100), -_PI),
-        upper=(_PI, math.radians(113), math.radians(93), math.radians(123), _PI),
-        sleep=(0.0, -1.80, 1.55, 0.8, 0.0),
-        M=np.array([[1.0, 0.0, 0.0, 0.408575],
-                    [0.0, 1.0, 0.0, 0.0],
-                    [0.0, 0.0, 1.0, 0.31065],
-                    [0.0, 0.0, 0.0, 1.0]]),
-        Slist=np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.11065, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, -0.31065, 0.0, 0.05],
-                        [0.0, 1.0, 0.0, -0.31065, 0.0, 0.25],
-                        [1.0, 0.0, 0.0, 0.0, 0.31065, 0.0]]).T),
-}
-
-
-def robot_spec(robot_model: str) -> RobotSpec:
-    """Return the spec of ``robot_model``; unknown names raise a ValueError listing the known."""
-    try:
-        return ROBOT_SPECS[robot_model]
-    except KeyError:
-        raise ValueError(
-            f'robot_model {robot_model!r} is not supported; choose one of '
-            f'{sorted(ROBOT_SPECS)}') from None
-
-
-def top_down_rotation(yaw: float) -> np.ndarray:
-    """Gripper pointing straight down (its x axis along -z), rotated by ``yaw`` about z."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    ry = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
-    return rz @ ry
-
-
-def gripper_yaw(rotation: np.ndarray) -> float:
-    """Yaw about world z of a (near) top-down gripper rotation."""
-    return math.atan2(-rotation[0, 1], rotation[1, 1])
-
-
-def solve_ik(spec: RobotSpec, target: np.ndarray, q_guess: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Joint angles reaching the 4x4 ``target`` with Interbotix's IKinSpace, wrapped and clipped.
-
-    5-DOF arms cannot choose yaw freely: as in Interbotix' ``set_ee_pose_components`` the
-    target is first projected onto the reachable set (yaw follows the waist).
-    """
-    target = np.array(target, dtype=float)
-    if len(spec.joints) == 5:
-        target[:3, :3] = _project_5dof(target)
-    q, ok = mr.IKinSpace(spec.Slist, spec.M, target, np.asarray(q_guess, dtype=float),
-                         1e-3, 1e-4)
-    q = (np.asarray(q) + math.pi) % (2.0 * math.pi) - math.pi
-    q = np.clip(q, spec.lower, spec.upper)
-    return q, bool(ok)
-
-
-def _project_5dof(target: np.ndarray) -> np.ndarray:
-    rot = target[:3, :3]
-    pitch = math.asin(float(np.clip(-rot[2, 0], -1.0, 1.0)))
-    if abs(math.cos(pitch)) < 1e-3:   # pointing straight down/up: keep the yaw about z
-        effective_yaw = math.atan2(-rot[0, 1], rot[1, 1])
-        waist = math.atan2(target[1, 3], target[0, 3])
-        roll = waist - effective_yaw
-    else:
-        roll = math.atan2(rot[2, 1], rot[2, 2])
-        waist = math.atan2(target[1, 3], target[0, 3])
-    return _rz(waist) @ _ry(pitch) @ _rx(roll)
-
-
-def _rx(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-
-
-def _ry(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
-def _rz(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """Rotation Rz(yaw) Ry(pitch) Rx(roll), the convention of the ee-delta actions."""
-    return _rz(yaw) @ _ry(pitch) @ _rx(roll)
-
-
-def matrix_rpy(rotation: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rpy_matrix` (roll, pitch, yaw) away from pitch = +-pi/2."""
-    pitch = math.asin(float(np.clip(-rotation[2, 0], -1.0, 1.0)))
-    roll = math.atan2(rotation[2, 1], rotation[2, 2])
-    yaw = math.atan2(rotation[1, 0], rotation[0, 0])
-    return np.array([roll, pitch, yaw])
-
+from lam_ros.kinematics import (
+    EE_SITE,
+    FINGER_CLOSED,
+    FINGER_OPEN,
+    GRIPPER_TO_FINGERS,
+    GRIPPER_TO_TCP,
+    SHOULDER_HEIGHT,
+    WAIST_HEIGHT,
+    RobotSpec,
+)
 
 # Position-servo gains per arm joint, Dynamixel-like: settle in ~0.15 s without overshoot.
 # (kp in N m / rad; the reflected rotor inertia `armature` dominates the link inertia.)
