@@ -97,12 +97,13 @@ def write_bag(bag_dir: Path, embodiment: str = 'robot', with_action: bool = True
     return frames
 
 
-def test_nearest_previous_action_and_human_episode(tmp_path):
+def test_action_decided_on_each_frame_and_human_episode(tmp_path):
     frames = write_bag(tmp_path / 'robot')
     episode = read_episode(tmp_path / 'robot', camera_topic=CAMERA)
     np.testing.assert_array_equal(episode.frames, frames)
-    # Action i is stamped 1 ns after frame i: frame i sees action i-1 (frame 0 the first one).
-    np.testing.assert_array_equal(episode.actions[:, 0], [1, 1, 1, 2])
+    # Action i is stamped 1 ns after frame i, so it is the one decided on frame i
+    # (frame 0 had none: it takes the first action).
+    np.testing.assert_array_equal(episode.actions[:, 0], [1, 1, 2, 3])
     assert episode.joint_positions is None and episode.success is False
 
     write_bag(tmp_path / 'human', embodiment='human', with_action=False)

@@ -181,6 +181,17 @@ def _previous_sample(sample_times: np.ndarray, values: np.ndarray,
     return values[np.clip(index, 0, len(values) - 1)]
 
 
+def _next_sample(sample_times: np.ndarray, values: np.ndarray,
+                 query_times: np.ndarray) -> np.ndarray:
+    """Value of the first sample at or after each query time (the last one after it).
+
+    An action belongs to the frame it was decided on: the command issued right
+    after the frame arrived, as in an observe-then-act control loop.
+    """
+    index = np.searchsorted(sample_times, query_times, side='left')
+    return values[np.clip(index, 0, len(values) - 1)]
+
+
 def _check_topic(reader: Reader, topic: str, msgtype: str, bag_dir: Path) -> bool:
     """True if ``topic`` is in the bag with ``msgtype``; raise if it has another type."""
     found = {c.msgtype for c in reader.connections if c.topic == topic}
@@ -208,9 +219,9 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
                  typestore: Typestore | None = None) -> Episode:
     """Load one episode bag as an Episode aligned on the camera frames.
 
-    Frame times are the camera header stamps. Actions and joint positions are
-    resampled to them by nearest-previous sample (frames before the first
-    sample take the first one). ``joint_state_topic=None`` picks the one
+    Frame times are the camera header stamps. ``actions[t]`` is the first
+    command at or after frame t (the one decided on it); joint positions are
+    the latest state at or before it. ``joint_state_topic=None`` picks the one
     ``*joint_states`` JointState topic if there is one. A robot episode must
     have ``action_topic``; a human one may lack it (actions stay None).
     """
@@ -251,7 +262,7 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
         actions = None
         if action_topic and _check_topic(reader, action_topic, JOINT_STATE_TYPE, bag_dir):
             stamps, values, names = _read_joint_states(reader, typestore, action_topic, bag_dir)
-            actions = _previous_sample(stamps, values, frame_ns)
+            actions = _next_sample(stamps, values, frame_ns)
             metadata.update(action_topic=action_topic, action_names=names)
         elif action_topic and meta.embodiment == 'robot':
             raise BagFormatError(f'{bag_dir}: robot episode has no action topic {action_topic} '
