@@ -18,14 +18,13 @@ def conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequentia
 
 
 class ConvEncoder(nn.Module):
-    """Image (B,C,H,W) -> feature map (B,width,H/8,W/8): three stride-2 stages."""
+    """Image (B,C,H,W) -> feature map (B, width, H/2^stages, W/2^stages)."""
 
-    def __init__(self, in_channels: int, width: int) -> None:
+    def __init__(self, in_channels: int, width: int, stages: int = 3) -> None:
         super().__init__()
+        channels = [in_channels, width // 2] + [width] * (stages - 1)
         self.net = nn.Sequential(
-            conv_block(in_channels, width // 2, 2),
-            conv_block(width // 2, width, 2),
-            conv_block(width, width, 2),
+            *(conv_block(c_in, c_out, 2) for c_in, c_out in zip(channels, channels[1:])),
             conv_block(width, width, 1),
         )
 
@@ -35,20 +34,21 @@ class ConvEncoder(nn.Module):
 
 
 class ForwardDynamicsDecoder(nn.Module):
-    """FDM: predict o_{t+n} from o_t and a latent z.
+    """
+    FDM: predict o_{t+n} from o_t and a latent z.
 
-    A small U-Net whose bottleneck is modulated by z (FiLM). The output is a
-    residual added to o_t, so "copy o_t" is the trivial solution the collapse
-    diagnostic compares against.
+    A small U-Net; z is tiled over the image and fed both at the input and at
+    the bottleneck, so convolutions can turn it into local displacements. The
+    output is a residual added to o_t, so "copy o_t" is the trivial solution
+    the collapse diagnostic compares against.
     """
 
     def __init__(self, z_dim: int, width: int) -> None:
         super().__init__()
-        self.down1 = conv_block(3, width // 2, 2)          # H/2
+        self.down1 = conv_block(3 + z_dim, width // 2, 2)  # H/2
         self.down2 = conv_block(width // 2, width, 2)      # H/4
         self.down3 = conv_block(width, width, 2)           # H/8
-        self.film = nn.Sequential(nn.Linear(z_dim, width), nn.SiLU(), nn.Linear(width, 2 * width))
-        self.mid = conv_block(width, width, 1)
+        self.mid = conv_block(width + z_dim, width, 1)
         self.up3 = nn.Sequential(nn.Upsample(scale_factor=2), conv_block(2 * width, width, 1))
         self.up2 = nn.Sequential(nn.Upsample(scale_factor=2), conv_block(2 * width, width // 2, 1))
         self.up1 = nn.Sequential(nn.Upsample(scale_factor=2), conv_block(width, width // 2, 1))
@@ -58,11 +58,13 @@ class ForwardDynamicsDecoder(nn.Module):
 
     @override
     def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        h1 = self.down1(image)
+        def tiled(like: torch.Tensor) -> torch.Tensor:
+            return z[:, :, None, None].expand(-1, -1, *like.shape[-2:])
+
+        h1 = self.down1(torch.cat([image, tiled(image)], dim=1))
         h2 = self.down2(h1)
         h3 = self.down3(h2)
-        scale, shift = self.film(z)[:, :, None, None].chunk(2, dim=1)
-        h = self.mid(h3 * (1 + scale) + shift)
+        h = self.mid(torch.cat([h3, tiled(h3)], dim=1))
         h = self.up3(torch.cat([h, h3], dim=1))
         h = self.up2(torch.cat([h, h2], dim=1))
         h = self.up1(torch.cat([h, h1], dim=1))

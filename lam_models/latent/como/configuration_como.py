@@ -14,5 +14,5 @@ class CoMoConfig(LatentConfig):
     num_queries: int = 4        # learned queries of the IDM
     query_dim: int = 64
     num_heads: int = 4
-    contrastive_weight: float = 0.1   # 0 disables the time-reversed negative loss
+    contrastive_weight: float = 0.0   # > 0 adds the time-reversed negative loss
     contrastive_margin: float = 0.0   # push cos(z_fwd, z_rev) below -margin

@@ -22,8 +22,10 @@ class QueryIDM(nn.Module):
 
     def __init__(self, config: CoMoConfig) -> None:
         super().__init__()
-        tokens = (config.image_size // 8) ** 2
-        self.token_proj = nn.Linear(2 * config.width, config.query_dim)
+        tokens = (config.image_size // 4) ** 2
+        self.token_proj = nn.Sequential(  # per-token: mixes F_t and D before pooling
+            nn.Linear(2 * config.width, config.query_dim), nn.GELU(),
+            nn.Linear(config.query_dim, config.query_dim))
         self.position = nn.Parameter(torch.randn(1, tokens, config.query_dim) * 0.02)
         self.queries = nn.Parameter(torch.randn(1, config.num_queries, config.query_dim) * 0.02)
         self.attention = nn.MultiheadAttention(config.query_dim, config.num_heads,
@@ -49,7 +51,7 @@ class CoMoModel(LatentActionModel):
 
     def __init__(self, config: CoMoConfig) -> None:
         super().__init__(config)
-        self.frame_encoder = ConvEncoder(3, config.width)
+        self.frame_encoder = ConvEncoder(3, config.width, stages=2)  # H/4 tokens
         self.idm = QueryIDM(config)
         self.fdm = ForwardDynamicsDecoder(config.z_dim, config.width)
 

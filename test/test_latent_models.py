@@ -1,0 +1,129 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+import numpy as np
+import pytest
+from test_latent_world import make_toy_episode, make_toy_episodes
+import torch
+
+from lam_models.data.pairs import FrameWindows
+from lam_models.latent import (
+    CheckpointError,
+    available_models,
+    label_episode,
+    load_latent_model,
+    make_latent_model,
+)
+from lam_models.latent.base import read_checkpoint
+
+SMALL = {'image_size': 32, 'width': 16}
+
+
+@pytest.fixture(scope='module')
+def windows():
+    return FrameWindows(make_toy_episodes(2, length=8), frame_gap=1, context_frames=2)
+
+
+def small_model(name):
+    torch.manual_seed(0)
+    extra = {'dit_dim': 32, 'dit_depth': 1, 'sample_steps': 2} if name == 'stamo' else {}
+    return make_latent_model(name, **SMALL, **extra)
+
+
+def batch_for(model, windows):
+    batch = windows.batch(torch.arange(6))
+    batch['window'] = batch['window'][:, -model.window_size:]
+    return batch
+
+
+def test_registry_lists_every_method_and_rejects_unknown_names():
+    assert available_models() == ['clam', 'como', 'stamo', 'vq']
+    with pytest.raises(KeyError, match='unknown latent model'):
+        make_latent_model('lapa')
+    with pytest.raises(ValueError, match='no field'):
+        make_latent_model('como', zdim=3)
+
+
+@pytest.mark.parametrize('name', ['como', 'stamo', 'clam', 'vq'])
+def test_loss_trains_every_parameter_and_encode_is_small(name, windows):
+    model = small_model(name)
+    loss, metrics = model.loss(batch_for(model, windows))
+    loss.backward()
+    assert torch.isfinite(loss) and metrics
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert unused == []  # DDP needs every parameter in the graph
+    o_t, o_next = batch_for(model, windows)['window'][:, -2:].unbind(1)
+    assert model.encode(o_t, o_next).shape == (6, model.config.z_dim)
+    assert model.predict_next(o_t, o_next).shape == o_next.shape
+
+
+@pytest.mark.parametrize('name', ['como', 'stamo', 'clam', 'vq'])
+def test_save_load_gives_identical_encodings(name, windows, tmp_path):
+    model = small_model(name).eval()
+    stats = windows.normalization_stats()
+    model.set_normalization(stats)
+    model.save(tmp_path / 'model.pt')
+    loaded = load_latent_model(tmp_path / 'model.pt')
+    window = batch_for(model, windows)['window']
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode_window(window), model.encode_window(window),
+                                   rtol=0, atol=0)
+    torch.testing.assert_close(loaded.image_mean, stats['image_mean'])
+    assert loaded.config == model.config
+
+
+def test_corrupted_and_foreign_checkpoints_name_the_file(tmp_path):
+    model = small_model('como')
+    path = tmp_path / 'como.pt'
+    model.save(path)
+    truncated = tmp_path / 'truncated.pt'
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match='truncated.pt.*not a readable'):
+        load_latent_model(truncated)
+    foreign = tmp_path / 'foreign.pt'
+    torch.save({'weights': torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match='foreign.pt.*expected format'):
+        read_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match='does not exist'):
+        load_latent_model(tmp_path / 'missing.pt')
+
+
+def test_mismatched_weights_are_reported_by_name(tmp_path):
+    path = tmp_path / 'vq.pt'
+    small_model('vq').save(path)
+    payload = torch.load(path, weights_only=True)
+    payload['model_config']['codebook_size'] = 4  # the saved codebook has 8 rows
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=r'vq.pt.*codebook.weight'):
+        load_latent_model(path)
+
+
+@pytest.mark.parametrize('name', ['como', 'clam'])
+def test_label_episode_is_aligned_with_frames(name):
+    model = small_model(name).eval()
+    episode = make_toy_episode(1, length=9)
+    labels = label_episode(model, episode)
+    assert labels.shape == (9, model.config.z_dim) and labels.dtype == np.float32
+    np.testing.assert_array_equal(labels[-1], labels[-2])  # the last frame is padded
+    frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2).float() / 255
+    window = frames[4 - model.window_size + 1:5].unsqueeze(0)  # ... o_3, o_4
+    with torch.no_grad():
+        np.testing.assert_allclose(labels[3], model.encode_window(window)[0].numpy(), atol=1e-5)
+
+
+def test_vq_latents_come_from_the_codebook(windows):
+    model = small_model('vq')
+    z = model.encode_window(batch_for(model, windows)['window'])
+    distances = torch.cdist(z, model.codebook.weight).min(dim=1).values
+    assert torch.all(distances < 1e-5)
+
+
+def test_stamo_motion_is_a_state_difference_and_interpolation_hits_both_ends(windows):
+    model = small_model('stamo').eval()
+    o_a, o_b = batch_for(model, windows)['window'][:2, -2:].unbind(1)
+    with torch.no_grad():
+        z = model.encode(o_a, o_b)
+        torch.testing.assert_close(z, (model.state(o_b) - model.state(o_a)).flatten(1))
+        path = model.interpolate(o_a, o_b, steps=3)
+        assert path.shape == (3, 2, 3, 32, 32)
+        torch.testing.assert_close(path[0], model.decode(model.state(o_a)))
+        torch.testing.assert_close(path[-1], model.decode(model.state(o_b)))

@@ -1,0 +1,85 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+from test_latent_world import make_toy_episodes
+import torch
+
+from lam_models.latent import CheckpointError, load_latent_model
+from lam_models.latent.base import read_checkpoint
+from lam_models.latent.episode_cache import load_episodes, save_episodes
+from lam_models.latent.train import TrainConfig, train_latent_model
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {'image_size': 32, 'width': 16}
+
+
+def quick(out_dir, steps, **overrides):
+    return TrainConfig(out_dir=str(out_dir), steps=steps, batch_size=8, save_every=5,
+                       figure=False, progress=False, **overrides)
+
+
+def test_episode_cache_reads_back_exactly(tmp_path):
+    episodes = make_toy_episodes(2, length=5) + make_toy_episodes(1, 'human', length=5)
+    episodes[0].metadata = {'camera': 'front'}
+    save_episodes(episodes, tmp_path)
+    loaded = load_episodes(tmp_path)
+    for original, copy in zip(episodes, loaded):
+        assert (copy.frames == original.frames).all()
+        assert copy.embodiment == original.embodiment and copy.metadata == original.metadata
+        assert (copy.actions is None) == (original.actions is None)
+    (tmp_path / 'episode_00001.npz').write_bytes(b'garbage')
+    with pytest.raises(ValueError, match='episode_00001.npz'):
+        load_episodes(tmp_path)
+
+
+def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):
+    episodes = make_toy_episodes(3, length=10)
+    straight = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'a', 10))
+    train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 5))
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['step'] == 5
+    resumed = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 10))
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['step'] == 10
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
+    episodes = make_toy_episodes(2, length=8)
+    train_latent_model('como', SMALL, episodes, quick(tmp_path, 2))
+    with pytest.raises(CheckpointError, match=r'checkpoint.pt.*z_dim: checkpoint=8 config=4'):
+        train_latent_model('como', {**SMALL, 'z_dim': 4}, episodes, quick(tmp_path, 4))
+    with pytest.raises(CheckpointError, match="checkpoint is model 'como'"):
+        train_latent_model('vq', SMALL, episodes, quick(tmp_path, 4))
+
+
+def test_torchrun_two_processes_write_a_resumable_checkpoint(tmp_path):
+    save_episodes(make_toy_episodes(4, length=12), tmp_path / 'cache')
+    out_dir = tmp_path / 'run'
+    environment = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
+
+    def torchrun(steps):
+        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
+                   '--nproc_per_node=2',
+                   '-m', 'lam_models.latent.train', 'model=vq',
+                   f'data={tmp_path / "cache"}', f'train.out_dir={out_dir}',
+                   f'train.steps={steps}', 'train.batch_size=8', 'train.save_every=100',
+                   'train.progress=false', 'model.image_size=32', 'model.width=16']
+        result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    torchrun(12)
+    payload = read_checkpoint(out_dir / 'checkpoint.pt')
+    assert payload['step'] == 12 and payload['world_size'] == 2
+    first = payload['state_dict']['codebook.weight'].clone()
+    torchrun(20)
+    payload = read_checkpoint(out_dir / 'checkpoint.pt')
+    assert payload['step'] == 20
+    assert not torch.equal(payload['state_dict']['codebook.weight'], first)
+    assert load_latent_model(out_dir / 'checkpoint.pt').config.image_size == 32
+    assert (out_dir / 'latents.png').stat().st_size > 0
