@@ -107,13 +107,13 @@ class SimNode(LamNode):
             self.step_physics(min(now - last, 0.05))
             last = now
             if now >= next_control:
-                next_control += self.control_dt
+                next_control = _next_tick(next_control, self.control_dt, now)
                 self.control_step()
             if now >= next_camera:
-                next_camera = max(next_camera + camera_period, now)
+                next_camera = _next_tick(next_camera, camera_period, now)
                 self.publish_cameras()
             # A fixed schedule (not a fixed sleep) keeps the average joint state rate exact.
-            next_physics = max(next_physics + physics_period, time.monotonic() - 0.1)
+            next_physics = _next_tick(next_physics, physics_period, time.monotonic())
             time.sleep(max(0.0, next_physics - time.monotonic()))
 
     def run_in_sim_thread(self, work, wait_s: float | None = None) -> bool:
@@ -252,6 +252,16 @@ class SimNode(LamNode):
             self.run_in_sim_thread(self.sim.close, wait_s=2.0)
         self._stop.set()
         self._thread.join(timeout=2.0)
+
+
+def _next_tick(previous: float, period: float, now: float) -> float:
+    """Next tick of a fixed-rate schedule.
+
+    Late ticks are caught up, so rates hold on a busy machine; only a stall of
+    over a second resynchronises instead of bursting.
+    """
+    upcoming = previous + period
+    return upcoming if upcoming > now - 1.0 else now
 
 
 NODE_CLASS = SimNode

@@ -1,0 +1,96 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The collect graph on the simulated WidowX, in one process, through real rclpy nodes."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import Reader
+
+from lam_models.data.bags import read_episode_metadata, read_session
+from lam_ros import topics
+from lam_ros.cli import run_graph
+
+CAMERA = topics.camera_topics('camera')['color']
+JOINT_STATES = topics.arm_topics('wx250s')['joint_states']
+
+
+def run_collect(output_dir, *assignments: str, stop_after_s: float | None = None) -> int:
+    stop = threading.Event()
+    if stop_after_s is not None:
+        threading.Timer(stop_after_s, stop.set).start()
+    return run_graph('collect', [f'output_dir:={output_dir}', *assignments], stop=stop)
+
+
+def stamps_by_topic(bag_dir) -> dict[str, np.ndarray]:
+    """Receive times (s) of every message, per topic."""
+    with Reader(bag_dir) as reader:
+        by_topic: dict[str, list[int]] = {}
+        for connection, timestamp, _ in reader.messages():
+            by_topic.setdefault(connection.topic, []).append(timestamp)
+    return {topic: np.array(ns) / 1e9 for topic, ns in by_topic.items()}
+
+
+def test_collect_graph_runs_in_process_and_shuts_down_cleanly(tmp_path, ros_env):
+    assert run_collect(tmp_path, 'session:=s', stop_after_s=4.0) == 0
+    # Stopped mid-episode: the episode in progress is kept, marked incomplete.
+    episodes = sorted((tmp_path / 's').glob('episode_*'))
+    assert episodes and not any(p.name.endswith('.partial') for p in episodes)
+    assert read_episode_metadata(episodes[-1]).complete is False
+
+
+@pytest.fixture(scope='module')
+def sessions(tmp_path_factory):
+    """5 robot and 5 human episodes recorded by the scripted operator through the nodes."""
+    output_dir = tmp_path_factory.mktemp('collect')
+    mp = pytest.MonkeyPatch()
+    from conftest import unique_domain_id
+    mp.setenv('ROS_DOMAIN_ID', str(unique_domain_id()))
+    mp.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    mp.setenv('ROS_LOG_DIR', str(output_dir / 'ros_log'))
+    try:
+        for mode in ('robot', 'human'):
+            assert run_collect(output_dir, f'mode:={mode}', f'session:={mode}',
+                               'episodes:=5') == 0
+    finally:
+        mp.undo()
+    return output_dir
+
+
+@pytest.mark.parametrize('mode', ['robot', 'human'])
+def test_scripted_session_records_five_successful_episodes(sessions, mode):
+    episodes = read_session(sessions / mode, camera_topic=CAMERA)
+    assert len(episodes) == 5
+    for index, episode in enumerate(episodes):
+        assert episode.embodiment == mode and episode.metadata['episode_index'] == index
+        assert episode.success, f'{mode} episode {index} failed its task'
+        assert episode.task == 'pick_place' and 'bowl' in episode.instruction
+        assert episode.frames.shape[1:] == (128, 128, 3) and len(episode) >= 20
+        if mode == 'robot':
+            assert episode.actions.shape == (len(episode), 7)
+            assert episode.joint_positions.shape[0] == len(episode)
+        else:
+            assert episode.actions is None and 'joint_states' not in str(episode.metadata)
+
+
+def test_message_counts_match_configured_rates_within_two_percent(sessions):
+    for bag_dir in sorted((sessions / 'robot').glob('episode_*')):
+        rates = read_episode_metadata(bag_dir).rates_hz
+        stamps = stamps_by_topic(bag_dir)
+        for topic in (CAMERA, JOINT_STATES):
+            times = stamps[topic]
+            achieved = (len(times) - 1) / (times[-1] - times[0])
+            assert achieved == pytest.approx(rates[topic], rel=0.02), (bag_dir, topic)
+
+
+def test_actions_align_with_the_frames_they_were_decided_on(sessions):
+    for bag_dir in sorted((sessions / 'robot').glob('episode_*')):
+        stamps = stamps_by_topic(bag_dir)
+        frames, actions = stamps[CAMERA], stamps[topics.ACTION]
+        # Every action follows a frame by less than one 10 Hz control period.
+        lag = actions[:, None] - frames[None, :]
+        lag[lag < 0] = np.inf
+        assert np.all(lag.min(axis=1)[1:] < 0.1 + 0.02), bag_dir
+        assert abs(len(actions) - len(frames)) <= 2
