@@ -94,8 +94,8 @@ def publish(stream: str, seconds: float) -> None:
 
     period_ns = round(1e9 / rate_hz)
     count = int(seconds * rate_hz)
-    t0_ns = time.time_ns() + 1_000_000_000  # the bench opens the episode meanwhile
-    print('go', flush=True)
+    print('ready', flush=True)
+    t0_ns = int(sys.stdin.readline())  # the same start for every stream, set by the bench
     late_ns = []
     for i in range(count):
         due_ns = t0_ns + i * period_ns
@@ -296,16 +296,21 @@ def run_publishers(seconds: float, env: dict[str, str], recorder_pid: int, label
                    on_go: Callable[[], None]) -> tuple[dict, dict]:
     """Run the publisher processes to the end; their summaries, and CPU % while publishing.
 
-    ``on_go`` runs once every publisher sees the recorder and is about to start (1 s later).
+    ``on_go`` runs once every publisher sees the recorder, before they all start together.
     """
     procs = {s: subprocess.Popen([sys.executable, __file__, '--publish', s, '--seconds',
-                                  str(seconds)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                 text=True) for s in [*CAMERAS, 'joints']}
+                                  str(seconds)], cwd=REPO, env=env, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for s in [*CAMERAS, 'joints']}
     for stream, proc in procs.items():
         assert proc.stdout is not None
-        if proc.stdout.readline().strip() != 'go':
+        if proc.stdout.readline().strip() != 'ready':
             sys.exit(f'bench: publisher {stream} failed ({proc.wait()})')
     on_go()
+    t0_ns = time.time_ns() + 300_000_000
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.write(f'{t0_ns}\n')
+        proc.stdin.close()
     pids = {'recorder': recorder_pid, **{s: p.pid for s, p in procs.items()}}
     cpu0, start = {k: cpu_seconds(pid) for k, pid in pids.items()}, time.monotonic()
     for _ in tqdm(range(round(seconds)), desc=f'publishing ({label})', unit='s', leave=False):
@@ -314,7 +319,8 @@ def run_publishers(seconds: float, env: dict[str, str], recorder_pid: int, label
            for k, pid in pids.items()}
     summaries = {}
     for stream, proc in procs.items():
-        out, _ = proc.communicate(timeout=60)
+        out = proc.stdout.read() if proc.stdout else ''
+        proc.wait(60)
         if proc.returncode != 0:
             sys.exit(f'bench: publisher {stream} failed ({proc.returncode})')
         summaries.update(json.loads(out.strip().splitlines()[-1]))
@@ -350,8 +356,11 @@ def read_back(bag_dir: Path, published: dict) -> dict:
     for topic, info in published.items():
         times = np.sort(np.asarray(receive[topic]))
         span_s = (times[-1] - times[0]) * 1e-9 if len(times) > 1 else 0.0
-        report[topic] = {'in_bag': len(seen[topic]),
-                         'missing': len(set(range(info['published'])) - set(seen[topic])),
+        missing = sorted(set(range(info['published'])) - set(seen[topic]))
+        report[topic] = {'in_bag': len(seen[topic]), 'missing': len(missing),
+                         'missing_s': (f'{missing[0] * info["period_ns"] * 1e-9:.1f}-'
+                                       f'{missing[-1] * info["period_ns"] * 1e-9:.1f}'
+                                       if missing else '-'),
                          'bag_hz': (len(times) - 1) / span_s if span_s else 0.0}
     return report
 
@@ -374,6 +383,7 @@ def record_once(label: str, seconds: float, out: Path, env: dict[str, str],
                 robot_mode: bool) -> None:
     """One recording under load, then its report and a raw disk write of the same size."""
     os.environ.update(env)  # this process's operator node joins the same domain
+    os.sync()  # an earlier run's dirty pages must not stall this one's writer
     recorder = start_recorder(out, env, robot_mode)
     client = RecorderClient() if robot_mode else None
     try:
@@ -402,14 +412,14 @@ def record_once(label: str, seconds: float, out: Path, env: dict[str, str],
 
     print(f'\n== {label}')
     print(f'{"topic":52s} {"pub":>5s} {"bag":>5s} {"Hz bag/cfg":>12s} {"missing":>7s} '
-          f'{"overflow":>8s} {"pub late p99":>12s}')
+          f'{"overflow":>8s} {"missing at s":>12s} {"pub late p99":>12s}')
     missing = sum(row['missing'] for row in report.values())
     overflow = sum(stats.get(t, {}).get('overflow_drops', 0) for t in published)
     for topic, info in published.items():
         row = report[topic]
         print(f'{topic:52s} {info["published"]:5d} {row["in_bag"]:5d} '
               f'{row["bag_hz"]:6.2f}/{rates[topic]:<5g} {row["missing"]:7d} '
-              f'{stats.get(topic, {}).get("overflow_drops", 0):8d} '
+              f'{stats.get(topic, {}).get("overflow_drops", 0):8d} {row["missing_s"]:>12s} '
               f'{info["late_ms_p99"]:9.1f} ms')
     total = sum(counts.values())
     print(f'dropped: {missing} of {total} messages missing from the bag '
