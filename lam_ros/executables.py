@@ -13,6 +13,5 @@ NODE_EXECUTABLES: dict[str, str] = {
     'sim': 'lam_ros.nodes.sim_node:main',
     'teleop': 'lam_ros.nodes.teleop_node:main',
     'recorder': 'lam_ros.nodes.recorder_node:main',
-    'labeler': 'lam_ros.nodes.labeler_node:main',
     'controller': 'lam_ros.nodes.controller_node:main',
 }
