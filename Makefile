@@ -15,6 +15,7 @@ export PYOPENGL_PLATFORM ?= egl
 export PYTHONPATH := $(XS_PREFIX)/lib/python3.11/site-packages$(if $(PYTHONPATH),:$(PYTHONPATH))
 export LD_LIBRARY_PATH := $(XS_PREFIX)/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 export AMENT_PREFIX_PATH := $(XS_PREFIX):$(CURDIR)/$(VENV)$(if $(AMENT_PREFIX_PATH),:$(AMENT_PREFIX_PATH))
+export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds.xml
 
 .PHONY: demo test setup clean
 setup: $(PKG_STAMP) $(XS_STAMP)

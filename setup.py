@@ -44,7 +44,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/config/latent', glob('config/latent/*.yaml')),
         ('share/' + PACKAGE + '/config/policy', glob('config/policy/*.yaml')),
         ('lib/' + PACKAGE, node_wrappers()),

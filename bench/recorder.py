@@ -157,35 +157,8 @@ def plain_recorder(output_dir: str) -> None:
 # and the reliable repair waits for a heartbeat (every 3 s) by which time the keep-last
 # history (depth 10) has let it go. A segment that holds several frames removes the
 # loss; a 50 ms heartbeat repairs whatever a transport still drops within the history.
-TUNED_FASTDDS_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
-<profiles xmlns="http://www.eprosima.com">
-  <transport_descriptors>
-    <transport_descriptor>
-      <transport_id>shm_32mb</transport_id>
-      <type>SHM</type>
-      <segment_size>33554432</segment_size>
-    </transport_descriptor>
-    <transport_descriptor>
-      <transport_id>udp</transport_id>
-      <type>UDPv4</type>
-    </transport_descriptor>
-  </transport_descriptors>
-  <participant profile_name="lam_participant" is_default_profile="true">
-    <rtps>
-      <userTransports>
-        <transport_id>shm_32mb</transport_id>
-        <transport_id>udp</transport_id>
-      </userTransports>
-      <useBuiltinTransports>false</useBuiltinTransports>
-    </rtps>
-  </participant>
-  <data_writer profile_name="lam_writer" is_default_profile="true">
-    <times>
-      <heartbeat_period><sec>0</sec><nanosec>50000000</nanosec></heartbeat_period>
-    </times>
-  </data_writer>
-</profiles>
-"""
+TUNED_FASTDDS_PROFILE = (Path(__file__).resolve().parent.parent / 'config' / 'fastdds.xml'
+                         ).read_text()
 
 
 # -- the run -------------------------------------------------------------------------------

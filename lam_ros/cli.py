@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from lam_ros.executables import NODE_EXECUTABLES
@@ -46,8 +47,14 @@ def params_file_for(graph: str, given: dict[str, str]) -> str:
     return path
 
 
+def use_fastdds_profile() -> None:
+    """The project's Fast DDS profile (config/fastdds.xml) unless the user chose one."""
+    os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(config_file('fastdds.xml')))
+
+
 def run_graph(graph: str, assignments: list[str], stop=None) -> int:
     """Run a whole graph in this process until SIGINT/SIGTERM (or ``stop`` is set)."""
+    use_fastdds_profile()
     given = parse_assignments(assignments)
     specs = describe(graph, given)
     params_file = params_file_for(graph, given)
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == 'run':
             cls = node_class(args.node)
+            use_fastdds_profile()
             return run_nodes(lambda: [cls()], args=['lam-ros', *args.ros_args])
         raise AssertionError(args.command)
     except (ConfigError, FileNotFoundError) as error:

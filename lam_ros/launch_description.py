@@ -8,7 +8,7 @@ which a stock ROS 2 install has and the pip environment does not.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -36,4 +36,9 @@ def generate(graph: str) -> LaunchDescription:
                               **({'choices': list(arg.choices)} if arg.choices else {}))
         for name, arg in GRAPH_ARGUMENTS[graph].items()
     ]
-    return LaunchDescription([*arguments, OpaqueFunction(function=launch_nodes)])
+    # The project's Fast DDS profile, unless the user set one (see config/fastdds.xml).
+    fastdds = os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE') or os.path.join(
+        get_package_share_directory('lam_ros'), 'config', 'fastdds.xml')
+    return LaunchDescription([
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', fastdds),
+        *arguments, OpaqueFunction(function=launch_nodes)])

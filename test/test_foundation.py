@@ -120,6 +120,7 @@ def _fake_launch_modules(monkeypatch, values: dict[str, str]):
     actions = types.ModuleType('launch.actions')
     actions.DeclareLaunchArgument = _Recorder
     actions.OpaqueFunction = _Recorder
+    actions.SetEnvironmentVariable = _Recorder
     substitutions = types.ModuleType('launch.substitutions')
 
     class LaunchConfiguration:
@@ -157,7 +158,8 @@ def test_launch_files_start_exactly_the_graph_the_in_process_runner_runs(monkeyp
     source = REPO / 'launch' / f'{graph}.launch.py'
     exec(compile(source.read_text(), str(source), 'exec'), namespace)
     description = namespace['generate_launch_description']()
-    entities = description.args[0]
+    environment, *entities = description.args[0]
+    assert environment.args[0] == 'FASTDDS_DEFAULT_PROFILES_FILE'
     declared = {e.args[0]: e.kwargs['default_value'] for e in entities[:-1]}
     assert declared == {name: arg.default for name, arg in GRAPH_ARGUMENTS[graph].items()}
     assert 'use_sim' in declared and declared['robot_model'] == 'wx250s'

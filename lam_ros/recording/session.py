@@ -59,7 +59,7 @@ class RecordingSession:
                  embodiment: str = 'robot', topics: Sequence[TopicSpec] = (),
                  operator: str = '', resume: bool = False,
                  software_version: str = lam_ros.__version__,
-                 typestore: Typestore | None = None, max_queue_messages: int = 512) -> None:
+                 typestore: Typestore | None = None, max_queue_messages: int = 4096) -> None:
         if embodiment not in ('robot', 'human'):
             raise RecordingError(f'embodiment must be robot or human, got {embodiment!r}')
         if not session_name or '/' in session_name or session_name.startswith('.'):
