@@ -32,6 +32,7 @@ class CameraNode(LamNode):
         super().__init__(node_name, **kwargs)
         serial = self.param('serial', '', "device serial number ('' = the only one attached)")
         playback_file = self.param('playback_file', '', 'play a recorded .db3/.bag instead')
+        repeat = self.param('repeat_playback', False, 'loop the recording')
         color_profile = self.param('color_profile', [640, 480, 30], 'width, height, fps')
         depth_profile = self.param('depth_profile', [640, 480, 30], 'width, height, fps')
         enable_depth = self.param('enable_depth', True, 'publish depth aligned to color')
@@ -46,7 +47,7 @@ class CameraNode(LamNode):
                 serial=serial or None, playback_file=playback_file or None,
                 color_profile=tuple(color_profile),
                 depth_profile=tuple(depth_profile) if enable_depth else None,
-                timeout_ms=int(self.timeout_s * 1000),
+                timeout_ms=int(self.timeout_s * 1000), repeat_playback=repeat,
                 frame_id=f'{self.get_name()}_color_optical_frame',
                 depth_frame_id=f'{self.get_name()}_depth_optical_frame')
         except (CameraError, ValueError) as error:

@@ -1,0 +1,48 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Teleop cores: end-effector jogging through IK and the leader-arm start guard."""
+import numpy as np
+import pytest
+
+from lam_ros.kinematics import robot_spec
+from lam_ros.teleop import EndEffectorJog, LeaderFollower
+
+READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
+
+
+def test_jog_moves_the_gripper_by_the_requested_delta():
+    jog = EndEffectorJog('wx250s', READY)
+    start = robot_spec('wx250s').fk(READY)[:3, 3]
+    for _ in range(5):
+        joints, reached = jog.jog(np.array([0.01, 0.0, -0.005, 0.0, 0.0, 0.0]))
+        assert reached
+    np.testing.assert_allclose(robot_spec('wx250s').fk(joints)[:3, 3] - start,
+                               [0.05, 0.0, -0.025], atol=1e-3)
+
+
+def test_unreachable_jog_keeps_the_previous_target():
+    jog = EndEffectorJog('wx250s', READY)
+    before, _ = jog.jog(np.zeros(6))
+    after, reached = jog.jog(np.array([2.0, 0.0, 0.0, 0.0, 0.0, 0.0]))   # 2 m: out of reach
+    assert not reached
+    np.testing.assert_allclose(after, before)
+    with pytest.raises(ValueError, match='6 finite numbers'):
+        jog.jog(np.array([np.nan, 0, 0, 0, 0, 0]))
+
+
+def test_leader_refuses_to_start_far_from_the_follower_then_ramps():
+    leader = LeaderFollower(max_start_error_rad=0.3, ramp_s=2.0)
+    follower = np.zeros(6)
+    target, status = leader.target(np.full(6, 0.5), follower, now_s=0.0)
+    assert target is None and 'differ by 0.50 rad' in status and not leader.engaged
+
+    close = np.full(6, 0.2)
+    target, status = leader.target(close, follower, now_s=1.0)
+    np.testing.assert_allclose(target, follower)         # ramp starts at the follower
+    target, _ = leader.target(close, follower, now_s=2.0)
+    np.testing.assert_allclose(target, close / 2)        # halfway through the ramp
+    target, status = leader.target(close, follower, now_s=3.5)
+    np.testing.assert_allclose(target, close)
+    assert status == 'following'
+    leader.disengage()
+    assert leader.target(np.full(6, 1.0), close, now_s=4.0)[0] is None
