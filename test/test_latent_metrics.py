@@ -55,11 +55,11 @@ def test_copying_the_frame_has_collapse_ratio_one():
 
 
 def test_trained_como_beats_untrained_and_discrete_baseline_on_lp_mse(tmp_path):
-    fit = make_toy_episodes(24)
+    fit = make_toy_episodes(30)
     held_out = make_toy_episodes(8, first_seed=100)
     humans = make_toy_episodes(4, 'human', first_seed=200)
-    small = {'image_size': 32, 'width': 16}
-    train = TrainConfig(steps=250, batch_size=32, resume=False, figure=False, progress=False)
+    small = {'image_size': 32, 'width': 32}
+    train = TrainConfig(steps=300, batch_size=32, resume=False, figure=False, progress=False)
 
     def trained(name, steps):
         config = TrainConfig(**{**train.__dict__, 'steps': steps,
@@ -67,7 +67,7 @@ def test_trained_como_beats_untrained_and_discrete_baseline_on_lp_mse(tmp_path):
         return evaluate_latent_model(train_latent_model(name, small, fit, config),
                                      fit, held_out, humans)
 
-    como, untrained, vq = trained('como', 250), trained('como', 0), trained('vq', 250)
+    como, untrained, vq = trained('como', 300), trained('como', 0), trained('vq', 300)
     assert como.lp_mse < 0.85 * min(untrained.lp_mse, vq.lp_mse)
     assert como.s_pcfc < 0.8
     assert como.collapse_ratio < 0.9  # the latent helps predict o_{t+n}

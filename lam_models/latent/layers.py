@@ -34,8 +34,7 @@ class ConvEncoder(nn.Module):
 
 
 class ForwardDynamicsDecoder(nn.Module):
-    """
-    FDM: predict o_{t+n} from o_t and a latent z.
+    """FDM: predict o_{t+n} from o_t and a latent z.
 
     A small U-Net; z is tiled over the image and fed both at the input and at
     the bottleneck, so convolutions can turn it into local displacements. The
