@@ -94,5 +94,5 @@ def test_actions_align_with_the_frames_they_were_decided_on(sessions):
         lag = actions[:, None] - frames[None, :]
         lag[lag < 0] = np.inf
         lag = lag.min(axis=1)[1:]
-        assert np.median(lag) < 0.1 and np.max(lag) < 0.2, (bag_dir, lag.round(3))
+        assert np.median(lag) < 0.1 and np.quantile(lag, 0.9) < 0.12, (bag_dir, lag.round(3))
         assert abs(len(actions) - len(frames)) <= 2

@@ -2,4 +2,4 @@
 # SPDX-License-Identifier: Apache-2.0
 from lam_models.data.episode import Episode
 
-__all__ = ["Episode"]
+__all__ = ['Episode']
