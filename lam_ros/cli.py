@@ -20,7 +20,7 @@ import sys
 from lam_ros.executables import NODE_EXECUTABLES
 from lam_ros.graph import GRAPH_ARGUMENTS, NodeSpec, describe, load_params_file, parse_assignments
 from lam_ros.paths import config_file
-from lam_ros.runtime import ConfigError, overrides, run_nodes
+from lam_ros.runtime import ConfigError, exit_process, overrides, run_nodes
 
 
 def node_class(executable: str):
@@ -64,6 +64,10 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lam-ros``."""
+    return exit_process(_main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog='lam-ros', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
     for graph in GRAPH_ARGUMENTS:

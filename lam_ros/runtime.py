@@ -11,6 +11,7 @@ and a second signal during shutdown is acknowledged and ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import os
 import signal
 import sys
 import threading
@@ -101,7 +102,22 @@ def run_nodes(make_nodes: Callable[[], Sequence[Node]], args: Sequence[str] | No
 
 def node_main(node_class: type[Node], args: Sequence[str] | None = None) -> int:
     """``main()`` of a single-node executable."""
-    return run_nodes(lambda: [node_class()], args)
+    return exit_process(run_nodes(lambda: [node_class()], args))
+
+
+def exit_process(code: int) -> int:
+    """Exit now when librealsense is loaded next to Fast DDS, else return ``code``.
+
+    With a DDS participant and a RealSense playback in one process, a C++ static
+    destructor crashes at interpreter exit (SIGSEGV in exit handlers, reproducible
+    with nothing else loaded). Everything of ours is closed by now, so the
+    remaining exit handlers are skipped.
+    """
+    if 'pyrealsense2' in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:

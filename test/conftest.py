@@ -74,3 +74,23 @@ def wait_for_messages(node, executor, msg_type, topic: str, count: int = 1,
 def python_executable() -> str:
     """The interpreter running the tests (the project's .venv under ``make test``)."""
     return sys.executable
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Remember the run's exit status for ``pytest_unconfigure``."""
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config) -> None:
+    """Leave without C++ exit handlers when librealsense shares the process with Fast DDS.
+
+    The same native crash at exit that ``lam_ros.runtime.exit_process`` avoids for the
+    camera node: the suite's result is final by now and is what the process returns.
+    """
+    if 'pyrealsense2' in sys.modules and _exit_status:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

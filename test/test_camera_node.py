@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
+import signal
+import subprocess
+import sys
 
 from conftest import wait_for_messages
 import numpy as np
@@ -16,8 +20,6 @@ from test_realsense import COLOR_H, COLOR_W, DEPTH_H, DEPTH_W, FPS, SoftwareReal
 from lam_models.data.images import image_to_array
 from lam_ros import topics
 from lam_ros.hardware.realsense import RealSenseCamera
-from lam_ros.nodes.camera_node import CameraNode
-from lam_ros.runtime import overrides
 
 
 def record_db3(path) -> None:
@@ -34,27 +36,35 @@ def record_db3(path) -> None:
     gc.collect()   # the recorder writes the file when destroyed
 
 
-def test_camera_node_plays_a_recorded_db3_on_realsense_topics(tmp_path, rclpy_context):
+def test_camera_node_plays_a_recorded_db3_on_realsense_topics(tmp_path, ros_env,
+                                                             rclpy_context):
     path = tmp_path / 'camera.db3'
-    record_db3(path)
-    node = CameraNode(node_name='camera', namespace='camera', context=rclpy_context,
-                      parameter_overrides=overrides({
-                          'playback_file': str(path), 'repeat_playback': True,
-                          'color_profile': [COLOR_W, COLOR_H, FPS],
-                          'depth_profile': [DEPTH_W, DEPTH_H, FPS]}))
+    # librealsense devices and a DDS participant in one process crash at exit (see
+    # lam_ros.runtime.exit_process): record in a child process, like the camera node runs.
+    subprocess.run([sys.executable, '-c', f'from test_camera_node import record_db3; '
+                    f'record_db3({str(path)!r})'], check=True, env=ros_env,
+                   cwd=str(Path(__file__).parent), timeout=60)
+    camera = subprocess.Popen(
+        [sys.executable, '-m', 'lam_ros.cli', 'run', 'camera', '--ros-args',
+         '-r', '__ns:=/camera', '-r', '__node:=camera', '-p', f'playback_file:={path}',
+         '-p', 'repeat_playback:=true', '-p', f'color_profile:=[{COLOR_W},{COLOR_H},{FPS}]',
+         '-p', f'depth_profile:=[{DEPTH_W},{DEPTH_H},{FPS}]'],
+        env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     listener = rclpy.create_node('listener', context=rclpy_context)
     executor = SingleThreadedExecutor(context=rclpy_context)
-    for n in (node, listener):
-        executor.add_node(n)
+    executor.add_node(listener)
     names = topics.camera_topics('camera')
-    got: dict[str, list] = {'color': [], 'depth': [], 'color_info': []}
+    got: dict[str, list] = {'depth': [], 'color_info': []}
     listener.create_subscription(Image, names['depth'], got['depth'].append, 10)
     listener.create_subscription(CameraInfo, names['color_info'], got['color_info'].append, 10)
     try:
-        got['color'] = wait_for_messages(listener, executor, Image, names['color'], count=3)
+        color = wait_for_messages(listener, executor, Image, names['color'], count=3,
+                                  timeout_s=20.0)[0]
     finally:
-        node.on_shutdown()
-    color = got['color'][0]
+        camera.send_signal(signal.SIGINT)
+        output, _ = camera.communicate(timeout=20)
+        listener.destroy_node()
+    assert camera.returncode == 0, output
     assert color.encoding == 'rgb8' and color.header.frame_id == 'camera_color_optical_frame'
     pixels = image_to_array(color)
     matches = [n for n in range(6) if np.array_equal(pixels, SoftwareRealSense.color_image(n))]
