@@ -31,7 +31,7 @@ from std_srvs.srv import Trigger
 
 from lam_ros import topics
 from lam_ros.camera_msgs import frame_messages
-from lam_ros.hardware.camera_source import CameraFrame, CameraIntrinsics
+from lam_ros.hardware.camera_source import CameraFrame
 from lam_ros.runtime import ConfigError, LamNode, node_main
 from lam_ros.sim.actions import apply_hand_motion, ee_delta_joint_targets
 from lam_ros.sim.env import WidowXEnv
@@ -235,11 +235,8 @@ class SimNode(LamNode):
         """Render every camera and publish it like a RealSense would."""
         now = time.time()
         for camera, sim_camera in self.cameras.items():
-            info = self.sim.camera_info(sim_camera, self.width, self.height)
-            k = info.K
-            intrinsics = CameraIntrinsics.pinhole(
-                self.width, self.height, k[0, 0], k[1, 1], k[0, 2], k[1, 2],
-                f'{camera}_color_optical_frame')
+            intrinsics = self.sim.camera_info(sim_camera, self.width, self.height,
+                                              f'{camera}_color_optical_frame')
             frame = CameraFrame(self.sim.render(sim_camera, self.width, self.height), None,
                                 now, 'system_time', now, 0, intrinsics)
             messages = frame_messages(frame)

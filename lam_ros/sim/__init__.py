@@ -37,7 +37,7 @@ from lam_ros.sim.actions import (  # noqa: E402
     WORKSPACE_LOW,
     apply_action,
 )
-from lam_ros.sim.cameras import CameraInfo, depth_to_uint16_mm  # noqa: E402
+from lam_ros.sim.cameras import depth_to_uint16_mm  # noqa: E402
 from lam_ros.sim.core import JointLimit, WidowXSim  # noqa: E402
 from lam_ros.sim.env import WidowXEnv  # noqa: E402
 from lam_ros.sim.episodes import generate_episode  # noqa: E402
@@ -46,7 +46,7 @@ from lam_ros.sim.scene import CAMERA_NAMES  # noqa: E402
 from lam_ros.sim.tasks import TASKS, make_task  # noqa: E402
 
 __all__ = [
-    'apply_action', 'CAMERA_NAMES', 'CameraInfo', 'depth_to_uint16_mm', 'EE_DELTA_HIGH',
+    'apply_action', 'CAMERA_NAMES', 'depth_to_uint16_mm', 'EE_DELTA_HIGH',
     'EE_DELTA_LOW', 'generate_episode', 'JointLimit', 'make_task', 'robot_spec',
     'ROBOT_SPECS', 'ScriptedExpert', 'solve_ik', 'TASKS', 'WidowXEnv', 'WidowXSim',
     'WORKSPACE_HIGH', 'WORKSPACE_LOW',

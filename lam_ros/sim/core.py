@@ -10,8 +10,9 @@ from typing import Literal
 import mujoco
 import numpy as np
 
+from lam_ros.hardware.camera_source import CameraIntrinsics
 from lam_ros.kinematics import EE_SITE, FINGER_CLOSED, FINGER_JOINTS, FINGER_OPEN, robot_spec
-from lam_ros.sim.cameras import CameraInfo, camera_info_from_fovy
+from lam_ros.sim.cameras import camera_info_from_fovy
 from lam_ros.sim.scene import (
     ARM_GROUP,
     CAMERA_NAMES,
@@ -213,10 +214,12 @@ class WidowXSim:
         return False
 
     # ----------------------------------------------------------------- cameras
-    def camera_info(self, camera_name: str, width: int, height: int) -> CameraInfo:
+    def camera_info(self, camera_name: str, width: int, height: int,
+                    frame_id: str = 'camera_color_optical_frame') -> CameraIntrinsics:
         """Intrinsics (K, D, size) of ``camera_name`` rendered at ``width`` x ``height``."""
         camera_id = self._camera(camera_name)
-        return camera_info_from_fovy(float(self.model.cam_fovy[camera_id]), width, height)
+        return camera_info_from_fovy(float(self.model.cam_fovy[camera_id]), width, height,
+                                     frame_id)
 
     def camera_pose(self, camera_name: str) -> np.ndarray:
         """4x4 world pose of the camera in MuJoCo's convention (looks along -z, y up)."""

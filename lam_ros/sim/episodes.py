@@ -69,6 +69,6 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'camera': camera, 'control_dt': control_dt, 'image_size': image_size,
             'action_space': 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper(1=open)]',
             'joint_names': list(env.sim.joint_names),
-            'camera_K': env.sim.camera_info(camera, image_size, image_size).K.tolist(),
+            'camera_K': env.sim.camera_info(camera, image_size, image_size).k.tolist(),
             'expert_done': expert.done,
         })
