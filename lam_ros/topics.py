@@ -6,6 +6,11 @@ Camera topics follow realsense2_camera (``/<namespace>/<name>/color/image_raw``
 with namespace = name = the camera's name); arm topics follow Interbotix
 xs_sdk (``/<robot_name>/joint_states``, ``/<robot_name>/commands/...``).
 """
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+
+# Latched topics (TASK, ESTOP): a late subscriber still gets the last value. Publisher and
+# subscriber must both use it, or the subscriber sees only what is sent after it joined.
+LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
 ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop
@@ -43,3 +48,12 @@ def arm_topics(robot_name: str) -> dict[str, str]:
         'reboot_motors': f'{ns}/reboot_motors',
         'set_operating_modes': f'{ns}/set_operating_modes',
     }
+
+
+def positions_by_name(msg, names) -> list[float] | None:
+    """Positions of ``names`` from a JointState (any joint order), or None if one is missing."""
+    index = {name: i for i, name in enumerate(msg.name)}
+    try:
+        return [msg.position[index[name]] for name in names]
+    except (KeyError, IndexError):
+        return None

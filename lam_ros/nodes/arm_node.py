@@ -52,7 +52,7 @@ class ArmNode(LamNode):
         self.status_pub = self.create_publisher(String, '~/status', 10)
         self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
         self.create_subscription(JointState, topics.ACTION, self.on_action, 10)
-        self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, 10)
+        self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, topics.LATCHED)
         self.create_service(SetBool, '~/estop', self.on_estop_service)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
@@ -88,12 +88,9 @@ class ArmNode(LamNode):
         """Feed measured arm positions (by name) to the watchdog and step limiter."""
         if self.safety is None:
             return
-        index = {name: i for i, name in enumerate(msg.name)}
-        try:
-            positions = [msg.position[index[name]] for name in self.safety.limits.names]
-        except (KeyError, IndexError):
-            return
-        self.safety.observe(np.array(positions), time.monotonic())
+        positions = topics.positions_by_name(msg, self.safety.limits.names)
+        if positions is not None:
+            self.safety.observe(np.array(positions), time.monotonic())
 
     def on_action(self, msg: JointState) -> None:
         """Filter one requested target and forward it to the driver."""

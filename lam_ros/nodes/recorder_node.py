@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
@@ -24,7 +24,6 @@ from lam_ros.recording.session import RecordingSession
 from lam_ros.recording.writer import RecordingError, TopicSpec
 from lam_ros.runtime import ConfigError, LamNode, node_main
 
-LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 MSG_CLASSES = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/CameraInfo': CameraInfo,
                'sensor_msgs/msg/JointState': JointState}
 
@@ -82,7 +81,7 @@ class RecorderNode(LamNode):
             msg_class = MSG_CLASSES.get(spec.msgtype) or _xs_msg_class(spec.msgtype)
             self.create_subscription(msg_class, spec.topic, self._writer_for(spec.topic),
                                      QoSProfile(depth=100), raw=True)
-        self.create_subscription(String, topics.TASK, self.on_task, LATCHED)
+        self.create_subscription(String, topics.TASK, self.on_task, topics.LATCHED)
         self.create_service(Trigger, topics.RECORDER_START, self.on_start)
         self.create_service(SetBool, topics.RECORDER_STOP, self.on_stop)
         self.create_service(Trigger, topics.RECORDER_DISCARD, self.on_discard)

@@ -24,7 +24,6 @@ import time
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import OperatingModes, Reboot, RobotInfo, TorqueEnable
 import numpy as np
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
@@ -37,7 +36,6 @@ from lam_ros.sim.actions import apply_hand_motion, ee_delta_joint_targets
 from lam_ros.sim.env import WidowXEnv
 from lam_ros.sim.experts import ScriptedExpert
 
-LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 SIM_CAMERAS = {'robot': ('third_person', 'wrist', 'head'), 'human': ('head', 'third_person')}
 
 
@@ -87,7 +85,7 @@ class SimNode(LamNode):
                 'color_info': self.create_publisher(CameraInfo, names['color_info'], 10)}
         self.expert_pub = self.create_publisher(JointState, '/sim/expert_action', 10)
         self.success_pub = self.create_publisher(Bool, topics.SIM_SUCCESS, 10)
-        self.task_pub = self.create_publisher(String, topics.TASK, LATCHED)
+        self.task_pub = self.create_publisher(String, topics.TASK, topics.LATCHED)
         self.create_service(Trigger, topics.SIM_RESET, self.on_reset)
         self.publish_task()
 

@@ -19,7 +19,6 @@ import threading
 import time
 
 import numpy as np
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
@@ -32,7 +31,6 @@ from lam_ros.teleop import EndEffectorJog, LeaderFollower
 DEVICES = ('scripted', 'keyboard', 'joy', 'spacemouse', 'leader')
 KEY_JOGS = {'w': (0, 1), 's': (0, -1), 'a': (1, 1), 'd': (1, -1), 'r': (2, 1), 'f': (2, -1),
             'q': (5, 1), 'e': (5, -1)}
-LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class TeleopNode(LamNode):
@@ -68,7 +66,7 @@ class TeleopNode(LamNode):
         self.episodes_done = 0
 
         self.action_pub = self.create_publisher(JointState, topics.ACTION, 10)
-        self.estop_pub = self.create_publisher(Bool, topics.ESTOP, LATCHED)
+        self.estop_pub = self.create_publisher(Bool, topics.ESTOP, topics.LATCHED)
         self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
                                  self.on_follower_state, 10)
         self.create_subscription(Bool, topics.SIM_SUCCESS, self.on_success, 10)
@@ -94,17 +92,18 @@ class TeleopNode(LamNode):
     # -- inputs -------------------------------------------------------------------------------
     def on_follower_state(self, msg: JointState) -> None:
         """Current follower joints (arm only, in description order)."""
-        index = {name: i for i, name in enumerate(msg.name)}
-        if all(name in index for name in self.joint_names):
-            self.follower = np.array([msg.position[index[n]] for n in self.joint_names])
+        positions = topics.positions_by_name(msg, self.joint_names)
+        if positions is not None:
+            self.follower = np.array(positions)
 
     def on_leader_state(self, msg: JointState) -> None:
         """Leader joints, and its gripper opening when it reports one."""
-        index = {name: i for i, name in enumerate(msg.name)}
-        if all(name in index for name in self.joint_names):
-            self.leader_q = np.array([msg.position[index[n]] for n in self.joint_names])
-        if topics.GRIPPER in index:
-            self.gripper = float(msg.position[index[topics.GRIPPER]])
+        positions = topics.positions_by_name(msg, self.joint_names)
+        if positions is not None:
+            self.leader_q = np.array(positions)
+        gripper = topics.positions_by_name(msg, [topics.GRIPPER])
+        if gripper is not None:
+            self.gripper = float(gripper[0])
 
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion for this step."""
