@@ -302,29 +302,16 @@ def run_publishers(seconds: float, env: dict[str, str], recorder_pid: int, label
 
 def read_back(bag_dir: Path, published: dict) -> dict:
     """Per topic: messages in the bag, publisher sequence numbers missing, rate in the bag."""
-    from rosbags.rosbag2 import Reader
-
-    from lam_models.data.bags import make_typestore, read_episode_metadata
+    from lam_models.data.bags import read_episode_metadata, read_topic_stamps
 
     if not read_episode_metadata(bag_dir).complete:
         sys.exit(f'bench: {bag_dir} was saved with complete=false')
-    typestore = make_typestore()
-    seen: dict[str, list[int]] = {t: [] for t in published}
-    receive: dict[str, list[int]] = {t: [] for t in published}
-    reader = Reader(bag_dir)
-    reader.open()
-    try:
-        connections = [c for c in reader.connections if c.topic in published]
-        for connection, receive_ns, raw in tqdm(reader.messages(connections=connections),
-                                                total=sum(c.msgcount for c in connections),
-                                                desc='reading bag', leave=False):
-            stamp = typestore.deserialize_cdr(raw, connection.msgtype).header.stamp
-            info = published[connection.topic]
-            seq = (stamp.sec * 1_000_000_000 + stamp.nanosec - info['t0_ns']) / info['period_ns']
-            seen[connection.topic].append(round(seq))
-            receive[connection.topic].append(receive_ns)
-    finally:
-        reader.close()
+    stamps = read_topic_stamps(bag_dir, list(published))
+    seen, receive = {}, {}
+    for topic, info in published.items():
+        seen[topic] = np.round((stamps[topic].header_ns - info['t0_ns'])
+                               / info['period_ns']).astype(int).tolist()
+        receive[topic] = stamps[topic].receive_ns
     report = {}
     for topic, info in published.items():
         times = np.sort(np.asarray(receive[topic]))

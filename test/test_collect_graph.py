@@ -7,9 +7,8 @@ import threading
 
 import numpy as np
 import pytest
-from rosbags.rosbag2 import Reader
 
-from lam_models.data.bags import read_episode_metadata, read_session
+from lam_models.data.bags import read_episode_metadata, read_session, read_topic_stamps
 from lam_ros import topics
 from lam_ros.cli import run_graph
 
@@ -26,11 +25,8 @@ def run_collect(output_dir, *assignments: str, stop_after_s: float | None = None
 
 def stamps_by_topic(bag_dir) -> dict[str, np.ndarray]:
     """Receive times (s) of every message, per topic."""
-    with Reader(bag_dir) as reader:
-        by_topic: dict[str, list[int]] = {}
-        for connection, timestamp, _ in reader.messages():
-            by_topic.setdefault(connection.topic, []).append(timestamp)
-    return {topic: np.array(ns) / 1e9 for topic, ns in by_topic.items()}
+    return {topic: stamps.receive_ns / 1e9
+            for topic, stamps in read_topic_stamps(bag_dir, headers=False).items()}
 
 
 def test_collect_graph_runs_in_process_and_shuts_down_cleanly(tmp_path, ros_env):

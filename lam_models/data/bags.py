@@ -289,6 +289,46 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
         instruction=meta.instruction, success=meta.success, metadata=metadata)
 
 
+@dataclass
+class TopicStamps:
+    """When each message of one topic was received and what its header says (ns)."""
+
+    receive_ns: np.ndarray
+    header_ns: np.ndarray | None   # None for headerless types or with headers=False
+
+
+def read_topic_stamps(bag_dir: str | Path, topics: list[str] | None = None,
+                      headers: bool = True) -> dict[str, TopicStamps]:
+    """Per topic, in bag order: receive times and header stamps (rates, drops, alignment).
+
+    ``headers=False`` skips deserializing messages (cheap for large images).
+    """
+    bag_dir = Path(bag_dir)
+    typestore = make_typestore()
+    receive: dict[str, list[int]] = {}
+    header: dict[str, list[int]] = {}
+    with Reader(bag_dir) as reader:
+        connections = [c for c in reader.connections if topics is None or c.topic in topics]
+        missing = sorted(set(topics or ()) - {c.topic for c in connections})
+        if missing:
+            raise BagFormatError(f'{bag_dir}: topics {missing} not in bag')
+        for connection, receive_ns, raw in reader.messages(connections=connections):
+            receive.setdefault(connection.topic, []).append(receive_ns)
+            if headers and has_header(typestore, connection.msgtype):
+                msg = typestore.deserialize_cdr(raw, connection.msgtype)
+                header.setdefault(connection.topic, []).append(_stamp_ns(msg, receive_ns))
+    return {topic: TopicStamps(np.asarray(ns, dtype=np.int64),
+                               np.asarray(header[topic], dtype=np.int64)
+                               if topic in header else None)
+            for topic, ns in receive.items()}
+
+
+def has_header(typestore: Typestore, msgtype: str) -> bool:
+    """Whether messages of ``msgtype`` start with a std_msgs/Header."""
+    first_field = typestore.fielddefs[msgtype][1][:1]
+    return bool(first_field) and first_field[0][1][1] == 'std_msgs/msg/Header'
+
+
 def list_episodes(session_dir: str | Path) -> list[Path]:
     """Return the finished episode bag directories of a session, in index order."""
     session_dir = Path(session_dir)

@@ -20,7 +20,7 @@ from rosbags.interfaces import Qos
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
-from lam_models.data.bags import EPISODE_METADATA_KEY, EpisodeMetadata, make_typestore
+from lam_models.data.bags import EPISODE_METADATA_KEY, EpisodeMetadata, has_header, make_typestore
 from lam_ros.recording.stats import StreamStats, rate_warnings
 
 ROSBAG2_VERSION = 9
@@ -75,12 +75,11 @@ class EpisodeWriter:
         if msgtype not in self.typestore.fielddefs:
             raise RecordingError(f'{self.bag_dir}: topic {topic} has type {msgtype} which the '
                                  'typestore does not know (register its .msg text)')
-        first_field = self.typestore.fielddefs[msgtype][1][:1]
-        has_header = bool(first_field) and first_field[0][1][1] == 'std_msgs/msg/Header'
         with self._writer_lock:
             self._connections[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=self.typestore, offered_qos_profiles=list(qos))
-        self.streams[topic] = StreamStats(topic, msgtype, rate_hz, has_header)
+        self.streams[topic] = StreamStats(topic, msgtype, rate_hz,
+                                          has_header(self.typestore, msgtype))
         if rate_hz:
             self.metadata.rates_hz[topic] = float(rate_hz)
 
