@@ -28,6 +28,47 @@ GRIPPER_TO_FINGERS = 0.066  # wrist_rotate joint -> fingers_link
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """Axis-aligned box (m, base frame) the end effector (``ee_gripper_link``) must stay in.
+
+    One box per robot model, owned by its :class:`RobotSpec`: the arm's safety filter
+    refuses targets that leave it and the simulator clips ee-delta targets to it, so a
+    demonstration can never ask for a pose the safety layer would refuse.
+    """
+
+    low: tuple[float, float, float]
+    high: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if len(self.low) != 3 or len(self.high) != 3:
+            raise ValueError(f'workspace corners must be (x, y, z): {self.low}, {self.high}')
+        if not all(math.isfinite(v) for v in (*self.low, *self.high)):
+            raise ValueError(f'workspace corners must be finite: {self.low}, {self.high}')
+        if any(lo >= hi for lo, hi in zip(self.low, self.high)):
+            raise ValueError(f'workspace low {list(self.low)} must be below high '
+                             f'{list(self.high)} on every axis')
+
+    def clip(self, position: np.ndarray) -> np.ndarray:
+        """The nearest point of the box."""
+        return np.clip(position, self.low, self.high)
+
+    def distance_outside(self, position: np.ndarray) -> float:
+        """0 inside the box, else the distance (m) to it."""
+        position = np.asarray(position, dtype=float)
+        low, high = np.asarray(self.low), np.asarray(self.high)
+        return float(np.linalg.norm(np.maximum(low - position, 0)
+                                    + np.maximum(position - high, 0)))
+
+    def contains(self, other: Workspace) -> bool:
+        """True when ``other`` lies inside this box."""
+        return all(lo <= o_lo and o_hi <= hi for lo, hi, o_lo, o_hi
+                   in zip(self.low, self.high, other.low, other.high))
+
+    def __str__(self) -> str:
+        return f'{list(self.low)}..{list(self.high)}'
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """Geometry, limits and PoE kinematics of one Interbotix X-series arm."""
 
@@ -40,6 +81,7 @@ class RobotSpec:
     lower: tuple[float, ...]         # rad, per arm joint
     upper: tuple[float, ...]
     sleep: tuple[float, ...]         # Interbotix sleep_positions (arm joints)
+    workspace: Workspace             # where the end effector may go (tabletop in front)
     M: np.ndarray                    # home pose of ee_gripper_link
     Slist: np.ndarray                # (6, n) space-frame screw axes
 
@@ -62,6 +104,7 @@ ROBOT_SPECS: dict[str, RobotSpec] = {
         lower=(-_PI, math.radians(-108), math.radians(-123), -_PI, math.radians(-100), -_PI),
         upper=(_PI, math.radians(114), math.radians(92), _PI, math.radians(123), _PI),
         sleep=(0.0, -1.80, 1.55, 0.0, 0.8, 0.0),
+        workspace=Workspace((0.12, -0.28, 0.015), (0.46, 0.28, 0.40)),
         M=np.array([[1.0, 0.0, 0.0, 0.458325],
                     [0.0, 1.0, 0.0, 0.0],
                     [0.0, 0.0, 1.0, 0.36065],
@@ -78,6 +121,7 @@ ROBOT_SPECS: dict[str, RobotSpec] = {
         lower=(-_PI, math.radians(-108), math.radians(-123), math.radians(-100), -_PI),
         upper=(_PI, math.radians(114), math.radians(92), math.radians(123), _PI),
         sleep=(0.0, -1.80, 1.55, 0.8, 0.0),
+        workspace=Workspace((0.12, -0.28, 0.015), (0.46, 0.28, 0.40)),
         M=np.array([[1.0, 0.0, 0.0, 0.458325],
                     [0.0, 1.0, 0.0, 0.0],
                     [0.0, 0.0, 1.0, 0.36065],
@@ -93,6 +137,7 @@ ROBOT_SPECS: dict[str, RobotSpec] = {
         lower=(-_PI, math.radians(-108), math.radians(-108), math.radians(-100), -_PI),
         upper=(_PI, math.radians(113), math.radians(93), math.radians(123), _PI),
         sleep=(0.0, -1.80, 1.55, 0.8, 0.0),
+        workspace=Workspace((0.10, -0.24, 0.015), (0.38, 0.24, 0.34)),   # shorter reach
         M=np.array([[1.0, 0.0, 0.0, 0.408575],
                     [0.0, 1.0, 0.0, 0.0],
                     [0.0, 0.0, 1.0, 0.31065],

@@ -7,8 +7,9 @@ checking limits, so this is the only thing between a bad policy output and
 the hardware. It is plain Python so the rules are tested directly.
 
 Order of checks, each one able to refuse the command (the arm then holds):
-e-stop, stale observation, non-finite / wrong-size target, then clamping to
-joint limits (minus a margin), limiting the per-step change, and refusing a
+e-stop, a bad joint state (non-finite, short, missing a joint: held until a good
+one arrives), stale observation, non-finite / wrong-size target, then clamping
+to joint limits (minus a margin), limiting the per-step change, and refusing a
 target whose end effector leaves the workspace box.
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from lam_ros.kinematics import Workspace
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,15 @@ class JointLimits:
             raise ValueError(f'JointLimits: lower >= upper for joints {bad}')
 
 
+# Allowed range of each tunable (inclusive): the arm node validates its parameters against
+# these at start-up, so a negative step or margin can never reverse or widen a limit.
+SAFETY_PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    'joint_margin_rad': (0.0, 0.5),
+    'max_step_rad': (0.001, 0.5),
+    'stale_after_s': (0.01, 5.0),
+}
+
+
 @dataclass(frozen=True)
 class SafetyConfig:
     """Tunable margins; defaults are conservative for a WidowX 250 at 10-50 Hz control."""
@@ -46,8 +58,13 @@ class SafetyConfig:
     joint_margin_rad: float = 0.05
     max_step_rad: float = 0.15           # largest change of any joint per command
     stale_after_s: float = 0.5           # no joint state for this long: refuse to move
-    workspace_min: tuple[float, float, float] = (0.05, -0.45, 0.02)   # metres, base frame
-    workspace_max: tuple[float, float, float] = (0.55, 0.45, 0.60)
+    workspace: Workspace | None = None   # end-effector box; None only where FK is not given
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in SAFETY_PARAMETER_RANGES.items():
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ValueError(f'SafetyConfig.{name}={value!r} is outside [{low}, {high}]')
 
 
 @dataclass
@@ -70,10 +87,13 @@ class SafetyFilter:
                  forward_kinematics: Callable[[np.ndarray], np.ndarray] | None = None):
         self.limits = limits
         self.config = config or SafetyConfig()
+        if self.config.workspace is not None and forward_kinematics is None:
+            raise ValueError('SafetyFilter: a workspace box needs forward_kinematics')
         self.forward_kinematics = forward_kinematics
         self.estopped = False
         self._last_observation_time: float | None = None
         self._current: np.ndarray | None = None
+        self._state_fault: str | None = None
 
     def engage_estop(self) -> None:
         """Latch the e-stop: nothing moves until ``release_estop``."""
@@ -83,15 +103,45 @@ class SafetyFilter:
         """Release the latched e-stop."""
         self.estopped = False
 
-    def observe(self, positions: np.ndarray, stamp_s: float) -> None:
-        """Record the latest measured joint positions (same order as ``limits.names``)."""
-        self._current = np.asarray(positions, dtype=np.float64).copy()
+    def observe(self, positions, stamp_s: float) -> str | None:
+        """Record measured joint positions (order of ``limits.names``).
+
+        A state with the wrong number of positions or a NaN/inf is not a measurement:
+        it is refused (returns the reason) and the arm holds until a good one arrives,
+        since the step limit and workspace check would otherwise compute with it.
+        """
+        positions = np.asarray(positions, dtype=np.float64)
+        n = len(self.limits.names)
+        if positions.shape != (n,):
+            return self.reject_state(f'joint state has {positions.size} positions for the {n} '
+                                     f'joints {list(self.limits.names)}')
+        if not np.all(np.isfinite(positions)):
+            bad = [name for name, value in zip(self.limits.names, positions)
+                   if not np.isfinite(value)]
+            return self.reject_state(f'joint state is not finite for {bad}')
+        self._current = positions.copy()
         self._last_observation_time = stamp_s
+        self._state_fault = None
+        return None
+
+    def reject_state(self, reason: str) -> str:
+        """Forget the measured state: nothing moves until ``observe`` gets a good one."""
+        self._current = None
+        self._last_observation_time = None
+        self._state_fault = reason
+        return reason
+
+    @property
+    def state_fault(self) -> str | None:
+        """Why the last joint state was refused, or None when it was good."""
+        return self._state_fault
 
     def filter(self, target, now_s: float) -> SafetyDecision:
         """Apply every rule to one requested target, in the order of the module docstring."""
         if self.estopped:
             return SafetyDecision(None, ['e-stop engaged'])
+        if self._state_fault is not None:
+            return SafetyDecision(None, [f'bad joint state: {self._state_fault}'])
         if self._current is None or self._last_observation_time is None:
             return SafetyDecision(None, ['no joint state received yet'])
         age = now_s - self._last_observation_time
@@ -121,20 +171,15 @@ class SafetyFilter:
             reasons.append(f'step scaled down from {largest:.3f} to '
                            f'{self.config.max_step_rad} rad')
 
-        if self.forward_kinematics is not None:
+        workspace = self.config.workspace
+        if workspace is not None:
             # Outside the box is allowed only when it gets the arm closer to it (e.g. out
             # of the sleep pose); never further away.
-            outside_after = self._distance_outside_workspace(clamped)
-            if outside_after > 1e-6 and \
-                    outside_after > self._distance_outside_workspace(self._current) - 1e-6:
-                position = np.asarray(self.forward_kinematics(clamped))[:3]
+            position = np.asarray(self.forward_kinematics(clamped))[:3]
+            outside_after = workspace.distance_outside(position)
+            outside_now = workspace.distance_outside(self.forward_kinematics(self._current)[:3])
+            if outside_after > 1e-6 and outside_after > outside_now - 1e-6:
                 return SafetyDecision(None, reasons + [
                     f'end effector {np.round(position, 3).tolist()} outside workspace '
-                    f'{list(self.config.workspace_min)}..{list(self.config.workspace_max)}'])
+                    f'{workspace}'])
         return SafetyDecision(clamped, reasons)
-
-    def _distance_outside_workspace(self, joints: np.ndarray) -> float:
-        position = np.asarray(self.forward_kinematics(joints))[:3]
-        low = np.asarray(self.config.workspace_min)
-        high = np.asarray(self.config.workspace_max)
-        return float(np.linalg.norm(np.maximum(low - position, 0) + np.maximum(position - high, 0)))

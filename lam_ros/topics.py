@@ -6,11 +6,17 @@ Camera topics follow realsense2_camera (``/<namespace>/<name>/color/image_raw``
 with namespace = name = the camera's name); arm topics follow Interbotix
 xs_sdk (``/<robot_name>/joint_states``, ``/<robot_name>/commands/...``).
 """
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
 # Latched topics (TASK, ESTOP): a late subscriber still gets the last value. Publisher and
 # subscriber must both use it, or the subscriber sees only what is sent after it joined.
 LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+# Matches every publisher, whatever its reliability and durability (a latched subscription
+# matches only latched publishers): the e-stop listens with both.
+ANY_PUBLISHER = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.BEST_EFFORT,
+                           durability=QoSDurabilityPolicy.VOLATILE)
+# One token of a ROS name (camera names, robot_name): what a topic namespace may hold.
+NAME_PATTERN = r'[A-Za-z][A-Za-z0-9_]*'
 
 ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
 ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop

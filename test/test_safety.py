@@ -4,8 +4,8 @@
 import numpy as np
 import pytest
 
-from lam_ros.kinematics import robot_spec
-from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
+from lam_ros.kinematics import Workspace, robot_spec
+from lam_ros.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 
 SPEC = robot_spec('wx250s')
 LIMITS = JointLimits(SPEC.joints,
@@ -16,6 +16,7 @@ READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
 
 
 def make_filter(**config) -> SafetyFilter:
+    config.setdefault('workspace', SPEC.workspace)
     safety = SafetyFilter(LIMITS, SafetyConfig(**config),
                           lambda q: SPEC.fk(q)[:3, 3])
     safety.observe(READY, stamp_s=100.0)
@@ -30,8 +31,11 @@ def test_small_valid_step_passes_unchanged():
 
 
 def test_targets_beyond_joint_limits_are_clamped_inside_the_margin():
-    safety = make_filter(max_step_rad=10.0, workspace_min=(-9, -9, -9), workspace_max=(9, 9, 9))
-    target = READY.copy()
+    safety = make_filter(workspace=None)
+    near_limit = READY.copy()
+    near_limit[1] = 1.85
+    safety.observe(near_limit, stamp_s=100.0)
+    target = near_limit.copy()
     target[1] = 5.0     # shoulder far past its upper limit
     decision = safety.filter(target, now_s=100.1)
     assert decision.command[1] == pytest.approx(LIMITS.upper[1] - 0.05)
@@ -67,9 +71,9 @@ def test_malformed_targets_are_refused(target):
 
 
 def test_leaving_the_workspace_is_refused_but_returning_to_it_is_allowed():
-    safety = make_filter(max_step_rad=10.0, workspace_min=(0.05, -0.45, 0.15))
-    down = READY + np.array([0, 0.9, 0.6, 0, 0.3, 0])   # ee down into the table
-    assert SPEC.fk(down)[2, 3] < 0.15
+    safety = make_filter(max_step_rad=0.5)
+    down = READY + np.array([0, 0.5, 0.5, 0, 0.3, 0])   # ee down into the table
+    assert SPEC.fk(down)[2, 3] < SPEC.workspace.low[2]
     assert safety.filter(down, now_s=100.1).refused
     safety.observe(down, stamp_s=100.2)                  # somehow there: moving up is fine
     assert not safety.filter(READY, now_s=100.3).refused
@@ -78,3 +82,51 @@ def test_leaving_the_workspace_is_refused_but_returning_to_it_is_allowed():
 def test_unknown_robot_model_is_named():
     with pytest.raises(ValueError, match="robot_model 'wx999' is not supported"):
         robot_spec('wx999')
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+def test_a_non_finite_joint_state_holds_the_arm_until_a_good_one_arrives(bad):
+    safety = make_filter()
+    state = READY.copy()
+    state[2] = bad
+    assert 'elbow' in safety.observe(state, stamp_s=100.05)
+    for target in (READY + 0.01, READY + np.array([1.2, 0, 0, 0, 0, 0])):
+        decision = safety.filter(target, now_s=100.1)
+        assert decision.refused and 'bad joint state' in decision.reasons[0]
+    assert safety.observe(READY, stamp_s=100.2) is None
+    decision = safety.filter(READY + np.array([1.2, 0, 0, 0, 0, 0]), now_s=100.25)
+    assert not decision.refused and np.all(np.isfinite(decision.command))
+    assert np.max(np.abs(decision.command - READY)) == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize('state', [READY[:5], np.append(READY, 0.0), np.zeros((2, 6))])
+def test_a_joint_state_of_the_wrong_size_holds_the_arm(state):
+    safety = make_filter()
+    assert 'positions' in safety.observe(state, stamp_s=100.05)
+    assert safety.filter(READY, now_s=100.1).refused
+
+
+def test_a_state_rejected_by_name_holds_the_arm():
+    safety = make_filter()
+    safety.reject_state("missing joints ['wrist_rotate']")
+    decision = safety.filter(READY, now_s=100.1)
+    assert decision.refused and 'wrist_rotate' in decision.reasons[0]
+
+
+@pytest.mark.parametrize('name', sorted(SAFETY_PARAMETER_RANGES))
+@pytest.mark.parametrize('sign', [-1.0, 100.0])
+def test_out_of_range_tunables_are_rejected(name, sign):
+    with pytest.raises(ValueError, match=name):
+        SafetyConfig(**{name: sign * getattr(SafetyConfig(), name) or -1.0})
+
+
+def test_a_workspace_needs_forward_kinematics():
+    with pytest.raises(ValueError, match='forward_kinematics'):
+        SafetyFilter(LIMITS, SafetyConfig(workspace=SPEC.workspace))
+
+
+def test_workspace_rejects_inverted_or_non_finite_corners():
+    with pytest.raises(ValueError, match='below'):
+        Workspace((0.5, 0.0, 0.0), (0.1, 0.1, 0.1))
+    with pytest.raises(ValueError, match='finite'):
+        Workspace((0.0, 0.0, np.nan), (0.1, 0.1, 0.1))

@@ -70,6 +70,9 @@ def test_joint_limits_are_the_interbotix_ones(sim):
 def test_targets_beyond_limits_are_clipped(sim):
     sim.reset(HOME)
     sim.set_joint_targets([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.05])
+    commanded = sim.joint_targets()     # the servo setpoints themselves, not where physics ended
+    assert commanded[1] == pytest.approx(sim.joint_limits['shoulder'].upper)
+    assert commanded[6] == pytest.approx(sim.joint_limits['left_finger'].upper)
     sim.step(1.0)
     q = sim.joint_positions()
     assert q[1] <= sim.joint_limits['shoulder'].upper + 0.01

@@ -16,14 +16,15 @@ import time
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import RobotInfo
 import numpy as np
+from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
 from lam_ros import topics
-from lam_ros.kinematics import robot_spec
-from lam_ros.runtime import LamNode, node_main
-from lam_ros.safety import JointLimits, SafetyConfig, SafetyFilter
+from lam_ros.kinematics import ROBOT_SPECS, Workspace, robot_spec
+from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 
 
 class ArmNode(LamNode):
@@ -31,17 +32,28 @@ class ArmNode(LamNode):
 
     def __init__(self, node_name: str = 'arm', **kwargs):
         super().__init__(node_name, **kwargs)
-        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
-        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
+        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
+                                      choices=sorted(ROBOT_SPECS))
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace',
+                                pattern=topics.NAME_PATTERN)
         self.arm_group = self.param('arm_group', 'arm', 'xs_sdk joint group of the arm')
-        self.gripper_pwm = self.param('gripper_pwm', 250.0, 'PWM sent to open/close the gripper')
+        self.gripper_pwm = self.param('gripper_pwm', 250.0, 'PWM sent to open/close the gripper',
+                                      above=0.0, high=885.0)
         defaults = SafetyConfig()
-        self.safety_config = SafetyConfig(
-            joint_margin_rad=self.param('joint_margin_rad', defaults.joint_margin_rad),
-            max_step_rad=self.param('max_step_rad', defaults.max_step_rad),
-            stale_after_s=self.param('stale_after_s', defaults.stale_after_s),
-            workspace_min=tuple(self.param('workspace_min', list(defaults.workspace_min))),
-            workspace_max=tuple(self.param('workspace_max', list(defaults.workspace_max))))
+        tunables = {name: self.param(name, getattr(defaults, name), low=low, high=high)
+                    for name, (low, high) in SAFETY_PARAMETER_RANGES.items()}
+        # The model's box is the widest allowed; parameters may only shrink it.
+        model_box = robot_spec(self.robot_model).workspace
+        workspace = Workspace(
+            tuple(self.param('workspace_min', list(model_box.low), 'end-effector box corner (m)',
+                             length=3)),
+            tuple(self.param('workspace_max', list(model_box.high), 'end-effector box corner (m)',
+                             length=3)))
+        if not model_box.contains(workspace):
+            raise ConfigError(f'node {self.get_name()!r}: workspace {workspace} must lie inside '
+                              f'the {self.robot_model} workspace {model_box}')
+        self.safety_config = SafetyConfig(**tunables, workspace=workspace)
+        self._state_fault_reported: str | None = None
 
         self.safety: SafetyFilter | None = None
         self._pending_estop = False
@@ -52,7 +64,14 @@ class ArmNode(LamNode):
         self.status_pub = self.create_publisher(String, '~/status', 10)
         self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
         self.create_subscription(JointState, topics.ACTION, self.on_action, 10)
-        self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, topics.LATCHED)
+        # Two subscriptions so that every e-stop publisher matches one: the latched one
+        # catches an e-stop sent before this node started, the best-effort volatile one
+        # any other publisher (a latched subscription ignores volatile publishers).
+        # Each publisher is incompatible with one of the two by design: no warning for that.
+        quiet = SubscriptionEventCallbacks(incompatible_qos=lambda _event: None)
+        for qos in (topics.LATCHED, topics.ANY_PUBLISHER):
+            self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, qos,
+                                     event_callbacks=quiet)
         self.create_service(SetBool, '~/estop', self.on_estop_service)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
@@ -68,12 +87,12 @@ class ArmNode(LamNode):
             self._info_future.add_done_callback(self.on_robot_info)
 
     def on_robot_info(self, future) -> None:
-        """Build the safety filter from the driver's reported limits."""
-        info = future.result()
+        """Build the safety filter from the driver's reported limits, once they make sense."""
         self._info_future = None
-        if info is None or not info.joint_names:
-            self.get_logger().error(f'get_robot_info returned nothing for group '
-                                    f'{self.arm_group!r}')
+        info = future.result()
+        problem = self._robot_info_problem(info)
+        if problem:
+            self.report(f'refused: get_robot_info: {problem}')   # asked again in 0.5 s
             return
         limits = JointLimits(tuple(info.joint_names), np.array(info.joint_lower_limits),
                              np.array(info.joint_upper_limits),
@@ -84,13 +103,40 @@ class ArmNode(LamNode):
             self.safety.engage_estop()
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
 
+    def _robot_info_problem(self, info) -> str | None:
+        """Why the driver's answer cannot be used (the filter would compute nonsense)."""
+        if info is None or not info.joint_names:
+            return f'nothing for group {self.arm_group!r}'
+        expected = robot_spec(self.robot_model).joints
+        if tuple(info.joint_names) != expected:
+            return (f'joints {list(info.joint_names)} are not those of robot_model '
+                    f'{self.robot_model} {list(expected)}')
+        limits = (info.joint_lower_limits, info.joint_upper_limits, info.joint_velocity_limits)
+        if any(len(values) != len(expected) or not np.all(np.isfinite(values))
+               for values in limits) or \
+                np.any(np.asarray(info.joint_lower_limits) >= np.asarray(info.joint_upper_limits)):
+            return f'limits are not {len(expected)} finite lower < upper pairs'
+        return None
+
     def on_joint_states(self, msg: JointState) -> None:
-        """Feed measured arm positions (by name) to the watchdog and step limiter."""
+        """Feed measured arm positions (by name) to the watchdog and step limiter.
+
+        A state missing a joint, short or non-finite makes the arm hold until a good one
+        arrives; the status says why once, and again when it clears.
+        """
         if self.safety is None:
             return
         positions = topics.positions_by_name(msg, self.safety.limits.names)
-        if positions is not None:
-            self.safety.observe(np.array(positions), time.monotonic())
+        if positions is None:
+            missing = [n for n in self.safety.limits.names if n not in msg.name]
+            fault = self.safety.reject_state(
+                f'missing joints {missing}' if missing else
+                f'{len(msg.position)} positions for {len(msg.name)} names')
+        else:
+            fault = self.safety.observe(positions, time.monotonic())
+        if fault != self._state_fault_reported:
+            self._state_fault_reported = fault
+            self.report(f'holding: bad joint state: {fault}' if fault else 'joint state good')
 
     def on_action(self, msg: JointState) -> None:
         """Filter one requested target and forward it to the driver."""

@@ -33,8 +33,6 @@ from lam_ros.kinematics import ROBOT_SPECS, robot_spec, solve_ik  # noqa: E402
 from lam_ros.sim.actions import (  # noqa: E402
     EE_DELTA_HIGH,
     EE_DELTA_LOW,
-    WORKSPACE_HIGH,
-    WORKSPACE_LOW,
     apply_action,
 )
 from lam_ros.sim.cameras import depth_to_uint16_mm  # noqa: E402
@@ -49,5 +47,4 @@ __all__ = [
     'apply_action', 'CAMERA_NAMES', 'depth_to_uint16_mm', 'EE_DELTA_HIGH',
     'EE_DELTA_LOW', 'generate_episode', 'JointLimit', 'make_task', 'robot_spec',
     'ROBOT_SPECS', 'ScriptedExpert', 'solve_ik', 'TASKS', 'WidowXEnv', 'WidowXSim',
-    'WORKSPACE_HIGH', 'WORKSPACE_LOW',
 ]

@@ -4,7 +4,8 @@
 
 * ``ee_delta`` (BridgeData): ``[dx, dy, dz, droll, dpitch, dyaw, gripper]``; the delta moves
   the *measured* end-effector pose (rotation as Rz(dyaw) Ry(dpitch) Rx(droll), world frame),
-  the result is clipped to the workspace box and solved with Interbotix' IKinSpace.
+  the result is clipped to the robot's workspace box (the one the arm's safety filter
+  enforces, ``RobotSpec.workspace``) and solved with Interbotix' IKinSpace.
 * ``joint`` (ALOHA): absolute joint targets of the arm joints, then the gripper.
 
 The gripper is 0 = closed .. 1 = open in both. NaN or wrongly shaped actions raise; values
@@ -24,8 +25,6 @@ from lam_ros.sim.core import WidowXSim
 ActionMode = Literal['ee_delta', 'joint']
 EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
 EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
-WORKSPACE_LOW = np.array([0.12, -0.28, 0.015])    # ee_gripper_link box (m, base frame)
-WORKSPACE_HIGH = np.array([0.46, 0.28, 0.35])
 _log = logging.getLogger(__name__)
 
 
@@ -80,7 +79,7 @@ def ee_delta_joint_targets(sim: WidowXSim, action) -> tuple[np.ndarray, float]:
     target = np.eye(4)
     target[:3, :3] = rpy_matrix(*action[3:6]) @ pose[:3, :3]
     wanted = pose[:3, 3] + action[:3]
-    target[:3, 3] = np.clip(wanted, WORKSPACE_LOW, WORKSPACE_HIGH)
+    target[:3, 3] = sim.spec.workspace.clip(wanted)
     if np.any(target[:3, 3] != wanted):
         _log.debug('ee target %s clipped to the workspace box', wanted.round(3))
     q_guess = sim.joint_positions()[:len(sim.arm_joint_names)]
@@ -115,7 +114,7 @@ def apply_hand_motion(sim: WidowXSim, motion) -> np.ndarray:
     """
     motion = check_action(motion, EE_DELTA_LOW, EE_DELTA_HIGH, 'hand')
     tcp, yaw, _ = sim.hand_pose()
-    target = np.clip(tcp + motion[:3], WORKSPACE_LOW, WORKSPACE_HIGH)
+    target = sim.spec.workspace.clip(tcp + motion[:3])
     sim.set_hand(target, yaw + motion[5], motion[6])
     motion[3:5] = 0.0
     return motion

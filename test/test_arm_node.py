@@ -1,0 +1,180 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The arm node over Fast DDS: bad states hold it, any e-stop stops it, bad parameters fail.
+
+A stand-in xs_sdk driver answers get_robot_info and records the commands it is sent.
+"""
+from __future__ import annotations
+
+from conftest import spin_until
+from interbotix_xs_msgs.msg import JointGroupCommand
+from interbotix_xs_msgs.srv import RobotInfo
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, String
+
+from lam_ros import topics
+from lam_ros.kinematics import robot_spec
+from lam_ros.nodes.arm_node import ArmNode
+from lam_ros.runtime import ConfigError
+
+SPEC = robot_spec('wx250s')
+READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
+ARM = topics.arm_topics('wx250s')
+
+
+class Rig:
+    """An ArmNode plus a driver stand-in and an operator, spun by one executor."""
+
+    def __init__(self, context, joint_names=SPEC.joints, **parameters):
+        self.driver = rclpy.create_node('driver', context=context)
+        self.commands: list[np.ndarray] = []
+        self.status: list[str] = []
+        self.driver.create_subscription(JointGroupCommand, ARM['joint_group'],
+                                        lambda m: self.commands.append(np.array(m.cmd)), 10)
+        self.driver.create_service(RobotInfo, ARM['get_robot_info'], self._robot_info)
+        self.joint_names = joint_names
+        self.state_pub = self.driver.create_publisher(JointState, ARM['joint_states'], 10)
+        self.action_pub = self.driver.create_publisher(JointState, topics.ACTION, 10)
+        self.driver.create_subscription(String, '/arm/status',
+                                        lambda m: self.status.append(m.data), 50)
+        self.arm = ArmNode(context=context, parameter_overrides=[
+            Parameter(k, value=v) for k, v in parameters.items()])
+        self.executor = SingleThreadedExecutor(context=context)
+        for node in (self.driver, self.arm):
+            self.executor.add_node(node)
+
+    def _robot_info(self, request, response):
+        response.joint_names = list(self.joint_names)
+        response.joint_lower_limits = list(SPEC.lower[:len(self.joint_names)])
+        response.joint_upper_limits = list(SPEC.upper[:len(self.joint_names)])
+        response.joint_velocity_limits = [3.14] * len(self.joint_names)
+        return response
+
+    def spin(self, seconds: float) -> None:
+        spin_until(self.executor, lambda: False, timeout_s=seconds)
+
+    def ready(self) -> None:
+        assert spin_until(self.executor, lambda: self.arm.safety is not None, 10.0), \
+            'arm node never got robot info'
+        self.send_state(READY)
+        self.spin(0.2)
+
+    def send_state(self, positions, names=SPEC.joints) -> None:
+        self.state_pub.publish(JointState(name=list(names), position=list(positions)))
+
+    def send_action(self, target) -> None:
+        self.action_pub.publish(JointState(name=[*SPEC.joints, topics.GRIPPER],
+                                           position=[*target, 1.0]))
+
+    def commands_after_actions(self, targets, state=None) -> list[np.ndarray]:
+        """Commands the driver received for ``targets`` (state re-sent so it never goes stale)."""
+        self.spin(0.2)
+        self.commands.clear()
+        for target in targets:
+            if state is not None:
+                self.send_state(*state)
+            self.send_action(target)
+            self.spin(0.05)
+        self.spin(0.3)
+        return list(self.commands)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.arm.destroy_node()
+        self.driver.destroy_node()
+
+
+@pytest.fixture
+def rig(rclpy_context):
+    rig = Rig(rclpy_context)
+    rig.ready()
+    yield rig
+    rig.close()
+
+
+def test_good_states_and_actions_are_forwarded(rig):
+    sent = rig.commands_after_actions([READY + 0.01] * 3, state=(READY,))
+    assert len(sent) >= 2
+    np.testing.assert_allclose(sent[-1], READY + 0.01, atol=1e-6)
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf])
+def test_a_non_finite_joint_state_holds_the_arm_until_a_good_one(rig, bad):
+    broken = READY.copy()
+    broken[2] = bad
+    far = READY + np.array([1.2, 0, 0, 0, 0, 0])
+    outside = READY + np.array([0, 0.5, 0.5, 0, 0.3, 0])      # ee below the table
+    assert rig.commands_after_actions([far, outside, READY + 0.01] * 3, state=(broken,)) == []
+    assert any('bad joint state' in s and 'elbow' in s for s in rig.status)
+    sent = rig.commands_after_actions([far] * 2, state=(READY,))
+    assert sent and all(np.all(np.isfinite(c)) for c in sent)
+    assert np.max(np.abs(sent[0] - READY)) <= rig.arm.safety_config.max_step_rad + 1e-6
+    assert 'joint state good' in rig.status
+
+
+@pytest.mark.parametrize('names, positions', [
+    (SPEC.joints[:5], READY[:5]),                # a joint missing
+    (SPEC.joints, READY[:4]),                    # short position array
+])
+def test_a_state_missing_a_joint_holds_the_arm(rig, names, positions):
+    assert rig.commands_after_actions([READY + 0.01] * 3, state=(positions, names)) == []
+    assert any(s.startswith('holding: bad joint state') for s in rig.status)
+
+
+@pytest.mark.parametrize('qos', [QoSProfile(depth=10), qos_profile_sensor_data, topics.LATCHED],
+                         ids=['default', 'best_effort', 'latched'])
+def test_an_estop_from_any_publisher_stops_every_command(rig, rclpy_context, qos):
+    operator = rclpy.create_node('operator', context=rclpy_context)
+    rig.executor.add_node(operator)
+    estop = operator.create_publisher(Bool, topics.ESTOP, qos)
+    assert rig.commands_after_actions([READY + 0.01] * 2, state=(READY,)), 'not moving before'
+    assert spin_until(rig.executor, lambda: estop.get_subscription_count() >= 1, 5.0)
+    rig.spin(0.3)       # discovery of the arm's subscriptions settles
+    for _ in range(3):
+        estop.publish(Bool(data=True))
+        if spin_until(rig.executor, lambda: rig.arm.safety.estopped, 1.0):
+            break
+    assert rig.arm.safety.estopped, 'the e-stop never arrived'
+    assert rig.commands_after_actions([READY + 0.02] * 20, state=(READY,)) == []
+    operator.destroy_node()
+
+
+@pytest.mark.parametrize('name, value, message', [
+    ('max_step_rad', -0.15, r'max_step_rad=-0.15 must be in \[0.001, 0.5\]'),
+    ('joint_margin_rad', -0.5, r'joint_margin_rad=-0.5 must be in \[0.0, 0.5\]'),
+    ('stale_after_s', -1.0, r'stale_after_s=-1.0 must be in'),
+    ('robot_model', 'wx999', r"robot_model='wx999' must be one of \['wx200'"),
+    ('max_step_rad', 'fast', r"max_step_rad='fast' must be a number"),
+    ('workspace_min', [0.0, -0.5, 0.0], r'must lie inside the wx250s workspace'),
+    ('workspace_max', [0.3, 0.2], r'workspace_max=.* must have 3 items'),
+    ('robot_name', 'my robot', r"robot_name='my robot' must be matching"),
+])
+def test_bad_parameters_are_refused_at_start_up_naming_node_and_parameter(
+        rclpy_context, name, value, message):
+    with pytest.raises(ConfigError, match=f"node 'arm': parameter {message}|{message}"):
+        ArmNode(context=rclpy_context, parameter_overrides=[Parameter(name, value=value)])
+
+
+def test_an_integer_where_a_float_is_expected_is_accepted(rclpy_context):
+    arm = ArmNode(context=rclpy_context, parameter_overrides=[
+        Parameter('stale_after_s', value=1), Parameter('gripper_pwm', value=200)])
+    assert arm.gripper_pwm == 200.0 and isinstance(arm.gripper_pwm, float)
+    assert arm.safety_config.stale_after_s == 1.0
+    arm.destroy_node()
+
+
+def test_robot_info_of_another_model_is_refused_without_crashing(rclpy_context):
+    rig = Rig(rclpy_context, joint_names=SPEC.joints[:5])
+    try:
+        rig.spin(1.5)
+        assert rig.arm.safety is None
+        assert any('not those of robot_model wx250s' in s for s in rig.status)
+        assert rig.commands_after_actions([READY] * 2, state=(READY,)) == []
+    finally:
+        rig.close()
