@@ -37,8 +37,9 @@ $(XS_STAMP): $(DEPS_STAMP) tools/build_interfaces.py $(wildcard interfaces/inter
 demo: setup
 	$(PY) -m lam_ros.demo
 
-test: setup
-	$(PY) -m pytest test -q -p no:cacheprovider
+TESTS ?= test
+test: setup  # one file: make test TESTS=test/test_safety.py
+	$(PY) -m pytest $(TESTS) -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) build *.egg-info

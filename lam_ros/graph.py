@@ -9,15 +9,18 @@ Neither keeps its own copy of which nodes run with which parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from typing import Any
 
 import yaml
 
+from lam_models.data.episode import EMBODIMENTS
 from lam_ros.executables import NODE_EXECUTABLES
 from lam_ros.runtime import ConfigError
+from lam_ros.topics import NAME_PATTERN
 
 ROBOT_MODELS = ('wx250s', 'wx250', 'wx200')
-MODES = ('robot', 'human')
+MODES = EMBODIMENTS
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
     cameras = [c.strip() for c in args['cameras'].split(',') if c.strip()]
     if not cameras:
         raise ConfigError('cameras:= names no camera')
+    for name in (*cameras, robot_name):
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ConfigError(f'{name!r} (in cameras:= or robot_name:=) is not a valid ROS '
+                              f'name: letters, digits and _, starting with a letter')
     robot = {'robot_model': args['robot_model'], 'robot_name': robot_name}
 
     nodes: list[NodeSpec] = []
@@ -122,7 +129,7 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('teleop', 'teleop', parameters={
             **robot, 'device': teleop, 'mode': mode,
-            'episodes': _integer(args['episodes'], 'episodes')}))
+            'episodes': _integer(args['episodes'], 'episodes', low=0)}))
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
             **robot, 'mode': mode, 'cameras': cameras,
             'output_dir': args['output_dir'], 'session': args['session']}))
@@ -176,8 +183,11 @@ def _profile(text: str, name: str) -> list[int]:
     return [width, height, fps]
 
 
-def _integer(text: str, name: str) -> int:
+def _integer(text: str, name: str, low: int) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ConfigError(f'{name}:={text!r} must be an integer') from None
+    if value < low:
+        raise ConfigError(f'{name}:={value} must be >= {low}')
+    return value

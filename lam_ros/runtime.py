@@ -11,7 +11,9 @@ and a second signal during shutdown is acknowledged and ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -37,18 +39,89 @@ class LamNode(Node):
         # the runner then shuts the whole graph down.
         self.done = threading.Event()
 
-    def param(self, name: str, default: Any, description: str = '') -> Any:
-        """Declare a parameter and return its value (YAML/launch overrides applied)."""
+    def param(self, name: str, default: Any, description: str = '', *,
+              low: float | None = None, high: float | None = None, above: float | None = None,
+              choices: Sequence[Any] | None = None, length: int | None = None,
+              min_length: int | None = None, pattern: str | None = None) -> Any:
+        """Declare a parameter and return its value (YAML/launch overrides applied), checked.
+
+        The value must have the default's type (an integer where a float is expected is
+        converted, as YAML writers expect), numbers (or each number of a list) must lie in
+        ``[low, high]`` and be ``> above``, and be one of ``choices``; a list must have
+        ``length`` (or at least ``min_length``) items, strings must match ``pattern``
+        (e.g. ``topics.NAME_PATTERN``). Anything else is a ConfigError
+        naming the node and the parameter, raised at start-up instead of a traceback or
+        a silently wrong value later.
+        """
         from rcl_interfaces.msg import ParameterDescriptor
 
-        value = self.declare_parameter(
-            name, default, ParameterDescriptor(description=description)).value
-        if isinstance(default, (list, tuple)) and value is not None:
-            return list(value)
+        checks = _describe_checks(low, high, above, choices, length, min_length, pattern)
+        descriptor = ParameterDescriptor(
+            description=f'{description} ({checks})' if checks else description,
+            dynamic_typing=True)
+        value = self.declare_parameter(name, default, descriptor).value
+        where = f'node {self.get_name()!r}: parameter {name}={value!r}'
+        value = _coerce(value, default, where)
+        items = value if isinstance(value, list) else [value]
+        if length is not None and len(value) != length:
+            raise ConfigError(f'{where} must have {length} items')
+        if min_length is not None and len(value) < min_length:
+            raise ConfigError(f'{where} must have at least {min_length} item(s)')
+        for item in items:
+            if (low is not None and item < low) or (high is not None and item > high) or \
+                    (above is not None and not item > above) or \
+                    (choices is not None and item not in choices) or \
+                    (pattern is not None and not re.fullmatch(pattern, item)):
+                raise ConfigError(f'{where} must be {checks}')
         return value
 
     def on_shutdown(self) -> None:
         """Release hardware / finalize files; called once before the node is destroyed."""
+
+
+def _describe_checks(low, high, above, choices, length, min_length, pattern) -> str:
+    parts = []
+    if above is not None:
+        parts.append(f'> {above}')
+    if low is not None or high is not None:
+        parts.append(f'in [{"-inf" if low is None else low}, {"inf" if high is None else high}]')
+    if choices is not None:
+        parts.append(f'one of {list(choices)}')
+    if length is not None:
+        parts.append(f'{length} items')
+    if min_length is not None:
+        parts.append(f'at least {min_length} item(s)')
+    if pattern is not None:
+        parts.append(f'matching {pattern}')
+    return ', '.join(parts)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """``value`` as the default's type; ints are accepted (and converted) where floats are."""
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)) and not hasattr(value, 'tolist'):
+            raise ConfigError(f'{where} must be a list')
+        value = list(value.tolist() if hasattr(value, 'tolist') else value)
+        if default:
+            return [_coerce(item, default[0], where) for item in value]
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f'{where} must be true or false')
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f'{where} must be an integer')
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f'{where} must be a number')
+        if not math.isfinite(value):
+            raise ConfigError(f'{where} must be finite')
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f'{where} must be a string')
+    return value
 
 
 def overrides(parameters: dict[str, Any]) -> list[Parameter]:

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 Embodiment = Literal['robot', 'human']
+EMBODIMENTS: tuple[Embodiment, ...] = ('robot', 'human')
 
 
 @dataclass

@@ -33,12 +33,14 @@ class CameraNode(LamNode):
         serial = self.param('serial', '', "device serial number ('' = the only one attached)")
         playback_file = self.param('playback_file', '', 'play a recorded .db3/.bag instead')
         repeat = self.param('repeat_playback', False, 'loop the recording')
-        color_profile = self.param('color_profile', [640, 480, 30], 'width, height, fps')
-        depth_profile = self.param('depth_profile', [640, 480, 30], 'width, height, fps')
+        color_profile = self.param('color_profile', [640, 480, 30], 'width, height, fps',
+                                   length=3, above=0)
+        depth_profile = self.param('depth_profile', [640, 480, 30], 'width, height, fps',
+                                   length=3, above=0)
         enable_depth = self.param('enable_depth', True, 'publish depth aligned to color')
-        self.timeout_s = self.param('frame_timeout_ms', 1000, 'no frame for this long: error'
-                                    ) / 1000.0
-        self.max_reconnects = self.param('max_reconnect_attempts', 5, 'then give up')
+        self.timeout_s = self.param('frame_timeout_ms', 1000, 'no frame for this long: error',
+                                    low=1, high=60000) / 1000.0
+        self.max_reconnects = self.param('max_reconnect_attempts', 5, 'then give up', low=0)
 
         from lam_ros.hardware.realsense import PlaybackEnded, RealSenseCamera
         self.playback_ended = PlaybackEnded

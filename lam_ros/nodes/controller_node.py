@@ -28,17 +28,18 @@ class ControllerNode(LamNode):
 
     def __init__(self, node_name: str = 'controller', **kwargs):
         super().__init__(node_name, **kwargs)
-        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
-        cameras = self.param('cameras', ['camera'], 'camera names')
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace',
+                                pattern=topics.NAME_PATTERN)
+        cameras = self.param('cameras', ['camera'], 'camera names', min_length=1,
+                             pattern=topics.NAME_PATTERN)
         checkpoint = self.param('checkpoint', '', 'learned policy checkpoint')
-        self.policy = self.param('policy', 'expert', f'one of {POLICIES} or a checkpoint')
-        rate_hz = self.param('rate_hz', 10.0, 'control rate')
-        self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations')
+        self.policy = self.param('policy', 'expert', 'policy to run', choices=POLICIES)
+        rate_hz = self.param('rate_hz', 10.0, 'control rate', above=0.0, high=1000.0)
+        self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations',
+                                    above=0.0)
         if checkpoint:
             raise ConfigError(f'controller: checkpoint:={checkpoint} given, but no learned '
                               f'policy type exists yet; use policy:=expert in sim')
-        if self.policy not in POLICIES:
-            raise ConfigError(f'controller: policy {self.policy!r} is not one of {POLICIES}')
         self.last_seen = {'image': None, 'joints': None}
         self.suggestion: JointState | None = None
         self.action_pub = self.create_publisher(JointState, topics.ACTION, 10)

@@ -8,6 +8,14 @@ disk I/O, so 2 cameras with depth at 30 Hz fit on a 2-core machine.
 Services ``/recorder/start``, ``/recorder/stop`` (SetBool: task success) and
 ``/recorder/discard``; on SIGINT/SIGTERM an episode in progress is saved
 marked incomplete.
+
+A write error (disk full) stops only the episode in progress (kept as
+``episode_NNNNNN.partial/`` for ``recover_partial``); the node stays up, its
+status says why, and ``/recorder/start`` answers success=false ("... no space
+left on device ...") while less than ``min_free_mb`` is free. ``~/status``
+(1 Hz, String JSON) holds per-topic counters of the episode in progress and,
+under ``"recorder"``, ``state`` (idle, recording, failed, no_space),
+``session_dir``, ``episode``, ``error`` and ``start_refused``.
 """
 from __future__ import annotations
 
@@ -19,7 +27,9 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
+from lam_models.data.episode import EMBODIMENTS
 from lam_ros import topics
+from lam_ros.kinematics import ROBOT_SPECS
 from lam_ros.recording.session import RecordingSession
 from lam_ros.recording.writer import RecordingError, TopicSpec
 from lam_ros.runtime import ConfigError, LamNode, node_main
@@ -53,24 +63,31 @@ class RecorderNode(LamNode):
 
     def __init__(self, node_name: str = 'recorder', **kwargs):
         super().__init__(node_name, **kwargs)
-        mode = self.param('mode', 'robot', 'robot (teleop demos) or human (egocentric video)')
-        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
-        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
-        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)')
+        mode = self.param('mode', 'robot', 'robot (teleop demos) or human (egocentric video)',
+                          choices=EMBODIMENTS)
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace',
+                                pattern=topics.NAME_PATTERN)
+        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
+                                 choices=sorted(ROBOT_SPECS))
+        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)',
+                             min_length=1, pattern=topics.NAME_PATTERN)
         output_dir = self.param('output_dir', '~/lam_data', 'root of recording sessions')
         session = self.param('session', '', "session name; '' = new, named by date+mode")
         self.operator = self.param('operator', '', 'who demonstrates')
-        camera_rate = self.param('camera_rate_hz', 30.0, 'configured camera rate')
-        joint_rate = self.param('joint_state_rate_hz', 100.0, 'configured joint state rate')
+        camera_rate = self.param('camera_rate_hz', 30.0, 'configured camera rate', above=0.0)
+        joint_rate = self.param('joint_state_rate_hz', 100.0, 'configured joint state rate',
+                                above=0.0)
         record_depth = self.param('record_depth', False, 'also record aligned depth')
-        if mode not in ('robot', 'human'):
-            raise ConfigError(f'recorder: mode must be robot or human, got {mode!r}')
+        min_free_mb = self.param('min_free_mb', 256.0, 'refuse to start an episode below this',
+                                 low=0.0)
 
         specs = recorded_topics(mode, robot_name, cameras, camera_rate, joint_rate, record_depth)
         session = session or time.strftime(f'%Y%m%d_%H%M%S_{mode}')
         try:
             self.session = RecordingSession(output_dir, session, robot_model, embodiment=mode,
-                                            topics=specs, operator=self.operator, resume=True)
+                                            topics=specs, operator=self.operator, resume=True,
+                                            min_free_bytes=int(min_free_mb * 2**20),
+                                            on_failure=self._on_episode_failed)
         except RecordingError as error:
             raise ConfigError(str(error)) from None
         for partial in self.session.incomplete:
@@ -86,7 +103,7 @@ class RecorderNode(LamNode):
         self.create_service(SetBool, topics.RECORDER_STOP, self.on_stop)
         self.create_service(Trigger, topics.RECORDER_DISCARD, self.on_discard)
         self.status_pub = self.create_publisher(String, '~/status', 10)
-        self.create_timer(1.0, self.publish_status)
+        self.create_timer(1.0, self.on_status_timer)
         self.get_logger().info(f'session {self.session.session_dir}: next episode '
                                f'{self.session.next_index}, {len(specs)} topics')
 
@@ -104,11 +121,17 @@ class RecorderNode(LamNode):
         except (json.JSONDecodeError, TypeError):
             self.get_logger().error(f'{topics.TASK}: not a JSON object: {msg.data[:80]!r}')
 
+    def _on_episode_failed(self, message: str) -> None:
+        """A write error stopped the episode: say so now, not at the next status tick."""
+        self.get_logger().error(message)
+        self.publish_status()
+
     def on_start(self, request, response):
         """Open the next episode."""
         try:
             writer = self.session.start_episode(self.task['task'], self.task['instruction'])
         except RecordingError as error:
+            self.get_logger().error(f'start refused: {error}')
             response.success, response.message = False, str(error)
             return response
         response.success = True
@@ -139,21 +162,39 @@ class RecorderNode(LamNode):
         response.success, response.message = True, 'discarded'
         return response
 
+    def on_status_timer(self) -> None:
+        """Notice a writer failure even when no message follows it, then publish status."""
+        self.session.check_episode()  # calls _on_episode_failed, which publishes
+        self.publish_status()
+
     def publish_status(self) -> None:
-        """Per-stream rate and drop counters of the episode in progress, and rate warnings."""
-        episode = self.session.episode
-        if episode is None:
-            return
-        status = {topic: stats.as_dict() for topic, stats in episode.streams.items()}
+        """Per-stream counters of the episode in progress, recorder state, rate warnings."""
+        session = self.session
+        episode = session.episode
+        status = {topic: stats.as_dict() for topic, stats in episode.streams.items()} \
+            if episode is not None else {}
+        refused = session.free_space_error()
+        state = ('recording' if episode is not None else 'failed' if session.failure
+                 else 'no_space' if refused else 'idle')
+        status['recorder'] = {
+            'state': state, 'session_dir': str(session.session_dir),
+            'episode': str(episode.bag_dir.parent) if episode is not None else None,
+            'error': session.failure, 'start_refused': refused}
         self.status_pub.publish(String(data=json.dumps(status)))
-        for warning in episode.rate_warnings():
+        for warning in episode.rate_warnings() if episode is not None else ():
             self.get_logger().warning(warning, throttle_duration_sec=5.0)
 
     def on_shutdown(self) -> None:
         """Keep what was recorded: the episode in progress is saved as incomplete."""
-        saved = self.session.finalize_incomplete()
-        if saved is not None:
-            self.get_logger().warning(f'shutdown mid-episode: saved {saved} as incomplete')
+        try:
+            saved = self.session.finalize_incomplete()
+        except RecordingError as error:  # e.g. disk full: the episode stays .partial
+            self.get_logger().error(f'shutdown mid-episode: {error}')
+        else:
+            if saved is not None:
+                self.get_logger().warning(f'shutdown mid-episode: saved {saved} as incomplete')
+        finally:
+            self.session.close()
 
 
 def _xs_msg_class(msgtype: str):

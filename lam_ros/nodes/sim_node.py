@@ -31,10 +31,12 @@ from std_srvs.srv import Trigger
 from lam_ros import topics
 from lam_ros.camera_msgs import frame_messages
 from lam_ros.hardware.camera_source import CameraFrame
+from lam_ros.kinematics import ROBOT_SPECS
 from lam_ros.runtime import ConfigError, LamNode, node_main
 from lam_ros.sim.actions import apply_hand_motion, ee_delta_joint_targets
 from lam_ros.sim.env import WidowXEnv
 from lam_ros.sim.experts import ScriptedExpert
+from lam_ros.sim.tasks import TASKS
 
 SIM_CAMERAS = {'robot': ('third_person', 'wrist', 'head'), 'human': ('head', 'third_person')}
 
@@ -44,19 +46,23 @@ class SimNode(LamNode):
 
     def __init__(self, node_name: str = 'sim', **kwargs):
         super().__init__(node_name, **kwargs)
-        self.mode = self.param('mode', 'robot', 'robot: arm demos; human: hand demos')
-        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
-        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace')
-        task = self.param('task', 'pick_place', 'push | pick_place | stack')
-        self.seed = self.param('seed', 0, 'seed of the first scene; each reset adds one')
-        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)')
-        self.width = self.param('image_width', 128, 'rendered width')
-        self.height = self.param('image_height', 128, 'rendered height')
-        joint_rate = self.param('joint_state_rate_hz', 100.0, 'joint_states rate')
-        camera_rate = self.param('camera_rate_hz', 10.0, 'camera rate')
-        self.control_dt = 1.0 / self.param('control_rate_hz', 10.0, 'expert / hand step rate')
-        if self.mode not in SIM_CAMERAS:
-            raise ConfigError(f'sim: mode must be robot or human, got {self.mode!r}')
+        self.mode = self.param('mode', 'robot', 'robot: arm demos; human: hand demos',
+                               choices=sorted(SIM_CAMERAS))
+        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
+                                 choices=sorted(ROBOT_SPECS))
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace',
+                                pattern=topics.NAME_PATTERN)
+        task = self.param('task', 'pick_place', 'task of the scene', choices=sorted(TASKS))
+        self.seed = self.param('seed', 0, 'seed of the first scene; each reset adds one', low=0)
+        cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)',
+                             min_length=1, pattern=topics.NAME_PATTERN)
+        self.width = self.param('image_width', 128, 'rendered width', low=16, high=1920)
+        self.height = self.param('image_height', 128, 'rendered height', low=16, high=1080)
+        joint_rate = self.param('joint_state_rate_hz', 100.0, 'joint_states rate',
+                                above=0.0, high=1000.0)
+        camera_rate = self.param('camera_rate_hz', 10.0, 'camera rate', above=0.0, high=120.0)
+        self.control_dt = 1.0 / self.param('control_rate_hz', 10.0, 'expert / hand step rate',
+                                           above=0.0, high=100.0)
         if len(cameras) > len(SIM_CAMERAS[self.mode]):
             raise ConfigError(f'sim: {len(cameras)} cameras asked, the {self.mode} scene has '
                               f'{list(SIM_CAMERAS[self.mode])}')

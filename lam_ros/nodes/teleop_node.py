@@ -23,8 +23,9 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 
+from lam_models.data.episode import EMBODIMENTS
 from lam_ros import topics
-from lam_ros.kinematics import robot_spec
+from lam_ros.kinematics import ROBOT_SPECS, robot_spec
 from lam_ros.runtime import ConfigError, LamNode, node_main
 from lam_ros.teleop import EndEffectorJog, LeaderFollower
 
@@ -38,20 +39,27 @@ class TeleopNode(LamNode):
 
     def __init__(self, node_name: str = 'teleop', **kwargs):
         super().__init__(node_name, **kwargs)
-        self.device = self.param('device', 'keyboard', f'one of {DEVICES}')
-        self.mode = self.param('mode', 'robot', 'robot or human (human: episodes only)')
-        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
-        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace of the follower')
-        rate_hz = self.param('rate_hz', 10.0, 'command rate')
-        self.episodes = self.param('episodes', 0, 'scripted: stop after N episodes (0: never)')
-        self.max_steps = self.param('max_steps', 120, 'scripted: steps before giving up')
-        self.linear_step = self.param('linear_step_m', 0.01, 'jog per tick at full deflection')
-        self.angular_step = self.param('angular_step_rad', 0.05, 'rotation jog per tick')
-        leader_name = self.param('leader_robot_name', 'leader', 'leader arm namespace')
-        self.leader = LeaderFollower(self.param('leader_max_start_error_rad', 0.3),
-                                     self.param('leader_ramp_s', 2.0))
-        if self.device not in DEVICES:
-            raise ConfigError(f'teleop: device {self.device!r} is not one of {list(DEVICES)}')
+        self.device = self.param('device', 'keyboard', 'teleop device', choices=DEVICES)
+        self.mode = self.param('mode', 'robot', 'robot or human (human: episodes only)',
+                               choices=EMBODIMENTS)
+        self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
+                                      choices=sorted(ROBOT_SPECS))
+        robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace of the follower',
+                                pattern=topics.NAME_PATTERN)
+        rate_hz = self.param('rate_hz', 10.0, 'command rate', above=0.0, high=200.0)
+        self.episodes = self.param('episodes', 0, 'scripted: stop after N episodes (0: never)',
+                                   low=0)
+        self.max_steps = self.param('max_steps', 120, 'scripted: steps before giving up',
+                                    low=1)
+        self.linear_step = self.param('linear_step_m', 0.01, 'jog per tick at full deflection',
+                                      above=0.0, high=0.05)
+        self.angular_step = self.param('angular_step_rad', 0.05, 'rotation jog per tick',
+                                       above=0.0, high=0.5)
+        leader_name = self.param('leader_robot_name', 'leader', 'leader arm namespace',
+                                 pattern=topics.NAME_PATTERN)
+        self.leader = LeaderFollower(
+            self.param('leader_max_start_error_rad', 0.3, above=0.0, high=1.0),
+            self.param('leader_ramp_s', 2.0, low=0.0, high=30.0))
         self.joint_names = list(robot_spec(self.robot_model).joints)
 
         self.follower: np.ndarray | None = None
