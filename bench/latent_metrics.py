@@ -7,7 +7,7 @@
 Robot episodes are split by episode into train (probe fit) and held-out (probe
 score); human episodes are scored zero-shot against the demonstrator's hidden
 motion with the probe fit on robot latents. Writes <out>/cache (episode .npz),
-<out>/<model>/checkpoint.pt and <out>/<model>.png.
+<out>/<model>/checkpoint.{safetensors,json} and <out>/<model>.png.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lam_models.data.bags import (
+    BagCorruptError,
     BagFormatError,
     EpisodeMetadata,
     list_episodes,
@@ -160,3 +161,38 @@ def test_list_episodes_orders_and_read_session_warns_on_partial(tmp_path, caplog
     session.discard_episode()
     with pytest.raises(BagFormatError, match='session directory .*/nothing does not exist'):
         list_episodes(tmp_path / 'nothing')
+
+
+def test_read_session_names_the_path_and_what_it_expected(tmp_path):
+    session = RecordingSession(tmp_path, 's', 'wx250s', embodiment='human',
+                               topics=[TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0)])
+    with pytest.raises(BagFormatError, match=rf'^{tmp_path} is not a session directory \(no '
+                                             r'session.yaml, no episode_\* bags\); did you mean '
+                                             r'one of its subdirectories s\?$'):
+        read_session(tmp_path, camera_topic=CAMERA)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(BagFormatError, match=r'empty is not a session directory .* and it holds '
+                                             'no session either'):
+        read_session(tmp_path / 'empty', camera_topic=CAMERA)
+    with pytest.raises(BagFormatError, match=r'session directory .*/missing does not exist '
+                                             r'\(expected a session directory with session.yaml'):
+        read_session(tmp_path / 'missing', camera_topic=CAMERA)
+    assert read_session(session.session_dir, camera_topic=CAMERA) == []  # a session, no episodes
+
+
+def test_read_session_skips_a_damaged_episode_with_a_warning_unless_strict(tmp_path, caplog):
+    session = RecordingSession(tmp_path, 's', 'wx250s', embodiment='human',
+                               topics=[TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0)])
+    cdr = CdrFactory(session.typestore)
+    for value in range(3):
+        session.start_episode()
+        session.write(CAMERA, T0, cdr.image(np.full((2, 2, 3), value, np.uint8), 'rgb8', T0))
+        session.stop_episode()
+    mcap = session.session_dir / 'episode_000001' / 'episode_000001.mcap'
+    mcap.write_bytes(mcap.read_bytes()[:-100])  # truncated, as by a bad copy
+    with caplog.at_level(logging.WARNING):
+        episodes = read_session(session.session_dir, camera_topic=CAMERA)
+    assert [int(e.frames[0, 0, 0, 0]) for e in episodes] == [0, 2]
+    assert f'skipping {mcap.parent}: cannot be read: {mcap}: no MCAP footer' in caplog.text
+    with pytest.raises(BagCorruptError, match=rf'{mcap}: no MCAP footer at the end'):
+        read_session(session.session_dir, strict=True, camera_topic=CAMERA)

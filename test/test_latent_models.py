@@ -1,7 +1,12 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+import hashlib
+import json
+import shutil
+
 import numpy as np
 import pytest
+from safetensors.torch import load_file, save_file
 from test_latent_world import make_toy_episode, make_toy_episodes
 import torch
 
@@ -61,40 +66,91 @@ def test_save_load_gives_identical_encodings(name, windows, tmp_path):
     model = small_model(name).eval()
     stats = windows.normalization_stats()
     model.set_normalization(stats)
-    model.save(tmp_path / 'model.pt')
-    loaded = load_latent_model(tmp_path / 'model.pt')
+    model.save(tmp_path / 'model.safetensors')
+    loaded = load_latent_model(tmp_path / 'model.safetensors')
     window = batch_for(model, windows)['window']
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode_window(window), model.encode_window(window),
                                    rtol=0, atol=0)
     torch.testing.assert_close(loaded.image_mean, stats['image_mean'])
     assert loaded.config == model.config
+    sidecar = json.loads((tmp_path / 'model.json').read_text())
+    assert sidecar['model_name'] == name and len(sidecar['weights_sha256']) == 64
+    assert sidecar['normalization']['image_mean'] == pytest.approx(stats['image_mean'].tolist())
 
 
 def test_corrupted_and_foreign_checkpoints_name_the_file(tmp_path):
     model = small_model('como')
-    path = tmp_path / 'como.pt'
-    model.save(path)
-    truncated = tmp_path / 'truncated.pt'
-    truncated.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match='truncated.pt.*not a readable'):
+    model.save(tmp_path / 'como')
+    truncated = tmp_path / 'truncated.safetensors'
+    truncated.write_bytes((tmp_path / 'como.safetensors').read_bytes()[:1000])
+    shutil.copy(tmp_path / 'como.json', tmp_path / 'truncated.json')
+    with pytest.raises(CheckpointError, match=r'truncated.safetensors: sha256 .* does not match'):
         load_latent_model(truncated)
-    foreign = tmp_path / 'foreign.pt'
-    torch.save({'weights': torch.zeros(3)}, foreign)
-    with pytest.raises(CheckpointError, match='foreign.pt.*expected format'):
+    foreign = tmp_path / 'foreign.safetensors'  # some other tool's weights, no sidecar
+    save_file({'weights': torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match='foreign.json: checkpoint file does not exist'):
         read_checkpoint(foreign)
+    (tmp_path / 'foreign.json').write_text(json.dumps({'format': 'other/1'}))
+    with pytest.raises(CheckpointError, match=r"foreign.json: expected format .*found 'other/1'"):
+        read_checkpoint(foreign)
+    torch.save({'weights': torch.zeros(3)}, tmp_path / 'legacy.pt')
+    with pytest.raises(CheckpointError, match='legacy.pt: a torch pickle file'):
+        load_latent_model(tmp_path / 'legacy.pt')
     with pytest.raises(CheckpointError, match='does not exist'):
-        load_latent_model(tmp_path / 'missing.pt')
+        load_latent_model(tmp_path / 'missing.safetensors')
+
+
+def test_flipped_replaced_or_non_finite_weights_are_refused(tmp_path):
+    path = tmp_path / 'como.safetensors'
+    small_model('como').save(path)
+    good = path.read_bytes()
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        data = bytearray(good)
+        data[int(rng.integers(len(data)))] ^= int(rng.integers(1, 256))
+        path.write_bytes(bytes(data))
+        with pytest.raises(CheckpointError, match=rf'{path}: sha256 .* does not match'):
+            load_latent_model(path)
+    torch.manual_seed(1)  # a valid checkpoint's weights, dropped in under this name
+    make_latent_model('como', **SMALL).save(tmp_path / 'other')
+    shutil.copy(tmp_path / 'other.safetensors', path)
+    with pytest.raises(CheckpointError, match=r'como.safetensors: sha256 .* como.json'):
+        load_latent_model(path)
+
+    tensors = load_file(tmp_path / 'other.safetensors')  # NaN, with a matching sha256
+    tensors['image_std'][0] = float('nan')
+    save_file(tensors, path)
+    sidecar = json.loads((tmp_path / 'other.json').read_text())
+    sidecar['weights_sha256'] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / 'como.json').write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match=r"como.safetensors: non-finite .*'image_std'"):
+        load_latent_model(path)
+    diverged = small_model('como')
+    with torch.no_grad():
+        next(diverged.parameters()).fill_(float('inf'))
+    with pytest.raises(CheckpointError, match=r'refusing to write .*diverged.safetensors'):
+        diverged.save(tmp_path / 'diverged')
+    assert not (tmp_path / 'diverged.safetensors').exists()
 
 
 def test_mismatched_weights_are_reported_by_name(tmp_path):
-    path = tmp_path / 'vq.pt'
+    path = tmp_path / 'vq.safetensors'
     small_model('vq').save(path)
-    payload = torch.load(path, weights_only=True)
-    payload['model_config']['codebook_size'] = 4  # the saved codebook has 8 rows
-    torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=r'vq.pt.*codebook.weight'):
+    sidecar = json.loads((tmp_path / 'vq.json').read_text())
+    sidecar['model_config']['codebook_size'] = 4  # the saved codebook has 8 rows
+    (tmp_path / 'vq.json').write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match=r'vq.safetensors.*codebook.weight'):
         load_latent_model(path)
+
+
+@pytest.mark.parametrize('name', ['como', 'stamo', 'clam', 'vq'])
+def test_frames_of_another_size_are_refused_naming_both_sizes(name):
+    model = small_model(name)  # image_size 32
+    frames = torch.rand(2, 3, 64, 64)
+    with pytest.raises(ValueError, match=r'takes 32x32 px frames \(config.image_size=32\), '
+                                         r'got 64x64 px'):
+        model.encode(frames, frames)
 
 
 @pytest.mark.parametrize('name', ['como', 'clam'])

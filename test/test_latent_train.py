@@ -41,9 +41,9 @@ def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):
     episodes = make_toy_episodes(3, length=10)
     straight = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'a', 10))
     train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 5))
-    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['step'] == 5
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 5
     resumed = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 10))
-    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.pt')['step'] == 10
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 10
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
 
@@ -51,7 +51,8 @@ def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):
 def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
     episodes = make_toy_episodes(2, length=8)
     train_latent_model('como', SMALL, episodes, quick(tmp_path, 2))
-    with pytest.raises(CheckpointError, match=r'checkpoint.pt.*z_dim: checkpoint=8 config=4'):
+    with pytest.raises(CheckpointError,
+                       match=r'checkpoint.safetensors.*z_dim: checkpoint=8 config=4'):
         train_latent_model('como', {**SMALL, 'z_dim': 4}, episodes, quick(tmp_path, 4))
     with pytest.raises(CheckpointError, match="checkpoint is model 'como'"):
         train_latent_model('vq', SMALL, episodes, quick(tmp_path, 4))
@@ -74,12 +75,12 @@ def test_torchrun_two_processes_write_a_resumable_checkpoint(tmp_path):
         assert result.returncode == 0, result.stderr[-3000:]
 
     torchrun(12)
-    payload = read_checkpoint(out_dir / 'checkpoint.pt')
+    payload = read_checkpoint(out_dir / 'checkpoint.safetensors')
     assert payload['step'] == 12 and payload['world_size'] == 2
     first = payload['state_dict']['codebook.weight'].clone()
     torchrun(20)
-    payload = read_checkpoint(out_dir / 'checkpoint.pt')
+    payload = read_checkpoint(out_dir / 'checkpoint.safetensors')
     assert payload['step'] == 20
     assert not torch.equal(payload['state_dict']['codebook.weight'], first)
-    assert load_latent_model(out_dir / 'checkpoint.pt').config.image_size == 32
+    assert load_latent_model(out_dir / 'checkpoint.safetensors').config.image_size == 32
     assert (out_dir / 'latents.png').stat().st_size > 0

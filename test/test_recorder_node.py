@@ -1,6 +1,8 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Recorder node in its own process over Fast DDS: saving, SIGKILL + resume, SIGINT/SIGTERM.
+"""Recorder node in its own process over Fast DDS: saving, SIGKILL, signals, faults.
+
+Faults: a full disk or failing writes mid-episode, a second recorder on one session.
 
 The test process publishes small camera frames and drives ``/recorder/start`` and
 ``/recorder/stop`` like the teleop node does; the recorder runs exactly as
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+import resource
 import signal
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from lam_models.data.bags import (
     read_episode_metadata,
     read_topic_stamps,
 )
+from lam_ros.recording import RecordingError, recover_partial
 
 CAMERA = 'cam'
 SESSION = 's1'
@@ -37,13 +41,20 @@ FRAME_NS = 33_333_333
 class RecorderProcess:
     """``python -m lam_ros.cli run recorder`` in human mode with one camera."""
 
-    def __init__(self, output_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, output_dir: Path, env: dict[str, str], params: tuple[str, ...] = (),
+                 max_file_bytes: int | None = None) -> None:
         command = [python_executable(), '-m', 'lam_ros.cli', 'run', 'recorder', '--ros-args',
                    '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
                    '-p', 'mode:=human', '-p', f'cameras:=[{CAMERA}]']
+        for param in params:
+            command += ['-p', param]
         env = {**env, 'PYTHONPATH': os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')])}
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+
+        def limit_file_size() -> None:  # writes past it fail with EFBIG (Python ignores SIGXFSZ)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=limit_file_size if max_file_bytes else None)
 
     def finish(self, sig: signal.Signals, timeout_s: float = 20.0) -> tuple[int, str]:
         """Send ``sig``; return the exit code and stderr."""
@@ -117,12 +128,37 @@ class Operator:
 
     def start(self) -> Path:
         """``/recorder/start``; returns the bag directory of the new episode."""
+        success, message = self.try_start()
+        assert success, message
+        self.status = {}
+        return Path(message)
+
+    def try_start(self) -> tuple[bool, str]:
+        """``/recorder/start``'s answer, refused or not."""
         from std_srvs.srv import Trigger
 
         response = self.call(self.start_client, Trigger.Request())
-        assert response.success, response.message
-        self.status = {}
-        return Path(response.message)
+        return response.success, response.message
+
+    def publish_big(self, index: int) -> None:
+        """A 240x320 color frame (225 KiB) filled with ``index``: fills a small disk fast."""
+        from sensor_msgs.msg import Image
+
+        stamp_ns = T0_NS + index * FRAME_NS
+        msg = Image(height=240, width=320, encoding='rgb8', step=960,
+                    data=bytes([index % 256]) * (240 * 960))
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        self.publishers['color'].publish(msg)
+
+    def fill_until_failed(self, timeout_s: float = 30.0) -> dict:
+        """Publish big frames until the recorder's status says its episode failed."""
+        deadline, index = time.monotonic() + timeout_s, 0
+        while self.status.get('recorder', {}).get('state') != 'failed':
+            assert time.monotonic() < deadline, f'recorder did not fail: {self.status}'
+            self.publish_big(index)
+            index += 1
+            spin_until(self.executor, lambda: False, 0.05)
+        return self.status['recorder']
 
     def stop(self, success: bool) -> Path:
         """``/recorder/stop``; returns the saved episode directory."""
@@ -198,8 +234,8 @@ def operator(new_operator) -> Operator:
 def start_recorder(tmp_path, ros_env):
     started: list[RecorderProcess] = []
 
-    def start() -> RecorderProcess:
-        started.append(RecorderProcess(tmp_path, ros_env))
+    def start(output_dir: Path = tmp_path, **kwargs) -> RecorderProcess:
+        started.append(RecorderProcess(output_dir, ros_env, **kwargs))
         return started[-1]
 
     yield start
@@ -293,6 +329,102 @@ def test_bag_holds_every_message_published_at_30_hz(tmp_path, operator, start_re
     for topic in (operator.topic, operator.publishers['color_info'].topic_name):
         assert abs(counts[topic] - published) <= 0.02 * published, (topic, counts, published)
     assert read_frames(bag_dir)[:, 0, 0, 0].tolist() == [i % 256 for i in range(published)]
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob('*'))
+            if p.is_file()}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """An 8 MiB tmpfs (needs root; skipped elsewhere) with a 5 MiB file to delete later."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs: {mounted.stderr.strip()}')
+    try:
+        (disk / 'filler').write_bytes(bytes(5 * 2**20))
+        yield disk
+    finally:
+        subprocess.run(['umount', '-l', str(disk)], check=False)
+
+
+def test_disk_full_mid_episode_keeps_the_node_and_refuses_start_until_space_is_back(
+        small_disk, operator, start_recorder):
+    recorder = start_recorder(small_disk, params=('min_free_mb:=1.0',))
+    operator.wait_for_recorder()
+    operator.start()
+    frames = operator.publish_episode(5, seed=0)
+    saved = operator.stop(True)
+    earlier = snapshot(saved)
+    session_dir = small_disk / SESSION
+
+    operator.start()
+    status = operator.fill_until_failed()
+    partial = session_dir / 'episode_000001.partial'
+    assert 'no space left on device' in status['error'] and str(partial) in status['error']
+    assert recorder.process.poll() is None and partial.is_dir()
+    success, message = operator.try_start()
+    assert not success and message.startswith(f'{session_dir}: no space left on device'), message
+    before = snapshot(partial)
+    with pytest.raises(RecordingError, match='No space left on device.*is unchanged'):
+        recover_partial(partial)
+    assert snapshot(partial) == before
+
+    (small_disk / 'filler').unlink()
+    assert operator.start().parent.name == 'episode_000002.partial'
+    after = operator.publish_episode(3, seed=2)
+    assert operator.stop(True).name == 'episode_000002'
+    returncode, stderr = recorder.finish(signal.SIGINT)
+    assert returncode == 0 and 'Traceback' not in stderr, stderr
+    assert snapshot(saved) == earlier and np.array_equal(read_frames(saved), frames)
+    assert np.array_equal(read_frames(session_dir / 'episode_000002'), after)
+    salvaged = read_frames(recover_partial(partial))
+    assert len(salvaged) >= 4 and salvaged[:, 0, 0, 0].tolist() == list(range(len(salvaged)))
+
+
+def test_write_error_mid_episode_keeps_the_partial_and_the_next_episode_works(
+        tmp_path, operator, start_recorder):
+    recorder = start_recorder(max_file_bytes=2 * 2**20)  # no mount needed: EFBIG, not ENOSPC
+    operator.wait_for_recorder()
+    operator.start()
+    status = operator.fill_until_failed()
+    partial = tmp_path / SESSION / 'episode_000000.partial'
+    assert 'file too large' in status['error'] and str(partial) in status['error']
+    assert recorder.process.poll() is None
+    operator.start()
+    frames = operator.publish_episode(4, seed=1)
+    saved = operator.stop(True)
+    assert saved.name == 'episode_000001' and np.array_equal(read_frames(saved), frames)
+    returncode, stderr = recorder.finish(signal.SIGTERM)
+    assert returncode == 0 and 'Traceback' not in stderr, stderr
+    assert partial.is_dir()
+
+
+def test_second_recorder_on_a_session_exits_with_one_line_naming_it(tmp_path, operator,
+                                                                    start_recorder, ros_env):
+    first = start_recorder()
+    operator.wait_for_recorder()
+    # Another ROS domain: the lock, not DDS, keeps the two apart (else they interleave).
+    second = RecorderProcess(tmp_path, {**ros_env, 'ROS_DOMAIN_ID': str(
+        (int(ros_env['ROS_DOMAIN_ID']) + 50) % 100 + 1)})
+    try:
+        _, stderr = second.process.communicate(timeout=60)
+    finally:
+        second.kill()
+    lines = [line for line in stderr.splitlines() if line.startswith('lam_ros')]
+    assert second.process.returncode == 2, stderr
+    assert lines == [f'lam_ros: error: session {tmp_path / SESSION} is in use by another '
+                     f'recorder (pid {first.process.pid}, lock '
+                     f'{tmp_path / SESSION / "recorder.lock"}); stop it or choose another '
+                     'session name'], stderr
+    operator.start()
+    frames = operator.publish_episode(3, seed=0)
+    assert np.array_equal(read_frames(operator.stop(True)), frames)
 
 
 if __name__ == '__main__':

@@ -1,15 +1,18 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Recording core: exact read-back, crash safety, resume, discard, live stats."""
+"""Recording core: exact read-back, crash safety, resume, discard, live stats, disk full, lock."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -23,8 +26,10 @@ from lam_ros.recording import (
     RecordingSession,
     SessionMismatchError,
     TopicSpec,
+    recover,
     recover_partial,
 )
+from lam_ros.recording.session import LOCK_FILE, NoSpaceError, SessionLockedError
 from lam_ros.recording.stats import rate_warnings
 from lam_ros.recording.synthetic import ACTION_NAMES, ARM_JOINTS, CdrFactory
 
@@ -131,7 +136,7 @@ def test_discard_removes_only_the_current_episode(tmp_path):
     record_robot_episode(session, 3, seed=2)
     session.discard_episode()
     assert sorted(p.name for p in session.session_dir.iterdir()) == \
-        ['episode_000000', 'session.yaml']
+        ['episode_000000', LOCK_FILE, 'session.yaml']
     assert (first / 'episode_000000.mcap').read_bytes() == first_bytes
     session.start_episode(task='c')  # re-record takes the discarded number
     record_robot_episode(session, 3, seed=3)
@@ -145,6 +150,7 @@ def test_resume_continues_numbering_and_checks_the_manifest(tmp_path):
         session.start_episode()
         record_robot_episode(session, 2, seed=seed)
         session.stop_episode()
+    session.close()  # else the second session is refused for the lock (tested below)
     with pytest.raises(RecordingError, match='exists already'):
         new_session(tmp_path)
     with pytest.raises(SessionMismatchError, match=r'session\.yaml: field robot_model'):
@@ -273,3 +279,207 @@ def test_bad_topic_errors_name_the_topic(tmp_path):
         session.start_episode()
     session.discard_episode()
     assert not session.is_recording and session.write(COLOR, T0, b'') is False
+
+
+# -- disk full ------------------------------------------------------------------------------
+
+class FullDisk:
+    """Stands in for the bag's open file: every write fails with ENOSPC, like a full disk."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+
+    def write(self, data) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def fill_disk(episode) -> None:
+    """From now on the episode's bag file behaves as if the disk were full."""
+    storage = episode._writer.storage
+    storage.bio = FullDisk(storage.bio)
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` with its bytes: "byte-identical" for whole directories."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob('*'))
+            if p.is_file()}
+
+
+def write_frames(session: RecordingSession, first: int, count: int,
+                 size: tuple[int, int] = (96, 128)) -> int:
+    """Color frames ``first..`` (pixels = seeded by index) until ``count`` or the episode stops."""
+    cdr = CdrFactory(session.typestore)
+    for i in range(first, first + count):
+        pixels = np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8)
+        stamp = T0 + i * FRAME_NS
+        session.write(COLOR, stamp, cdr.image(pixels, 'rgb8', stamp))
+        if not session.is_recording:
+            return i - first
+    return count
+
+
+def read_colors(bag_dir: Path) -> np.ndarray:
+    """The color frames of a bag in write order (a salvaged one may lack joint states)."""
+    typestore = make_typestore()
+    with Reader(bag_dir) as reader:
+        return np.stack([image_to_array(typestore.deserialize_cdr(raw, c.msgtype))
+                         for c, _, raw in reader.messages() if c.topic == COLOR])
+
+
+def test_write_error_stops_only_that_episode_and_start_waits_for_space(tmp_path, monkeypatch):
+    failures = []
+    session = new_session(tmp_path, on_failure=failures.append)
+    session.start_episode(task='kept')
+    record_robot_episode(session, 3, seed=0)
+    earlier = snapshot(session.stop_episode())
+    episode = session.start_episode(task='disk full')
+    write_frames(session, 0, 60)  # ~2 chunks of 1 MiB reach the file
+    episode.sync()
+    fill_disk(episode)
+    assert write_frames(session, 60, 100) < 100  # the next chunk fails; no exception here
+
+    partial = session.session_dir / 'episode_000001.partial'
+    assert not session.is_recording and partial.is_dir()
+    assert failures == [session.failure]
+    assert 'no space left on device' in session.failure and str(partial) in session.failure
+    assert snapshot(session.session_dir / 'episode_000000') == earlier
+    assert session.write(COLOR, T0, b'') is False  # later messages are ignored
+
+    full = shutil.disk_usage(tmp_path)._replace(free=1000)
+    monkeypatch.setattr(shutil, 'disk_usage', lambda path: full)
+    with pytest.raises(NoSpaceError, match=rf'^{session.session_dir}: no space left on device'):
+        session.start_episode()
+    monkeypatch.undo()
+    session.start_episode(task='after')
+    record_robot_episode(session, 2, seed=2)
+    assert session.stop_episode().name == 'episode_000002' and session.failure is None
+
+    recovered = recover_partial(partial)
+    frames = read_colors(recovered)
+    assert 28 <= len(frames) <= 60 and read_episode_metadata(recovered).complete is False
+    for i, frame in enumerate(frames):
+        np.testing.assert_array_equal(
+            frame, np.random.default_rng(i).integers(0, 256, (96, 128, 3), dtype=np.uint8))
+    assert snapshot(session.session_dir / 'episode_000000') == earlier
+
+
+def test_disk_full_while_closing_keeps_the_partial_and_recovery_never_shrinks_it(tmp_path,
+                                                                                 monkeypatch):
+    session = new_session(tmp_path)
+    episode = session.start_episode()
+    write_frames(session, 0, 5)  # one chunk, still in memory: written only by stop
+    episode.sync()
+    fill_disk(episode)
+    with pytest.raises(RecordingError, match='episode_000000.partial: episode stopped: no '
+                                             'space left on device'):
+        session.stop_episode(success=True)
+    partial = session.session_dir / 'episode_000000.partial'
+    assert not session.is_recording and partial.is_dir()
+    before = snapshot(partial)
+    # The case that used to cut the file to its 93-byte header before finding no chunk.
+    with pytest.raises(RecordingError, match='no complete chunk'):
+        recover_partial(partial)
+    assert snapshot(partial) == before
+
+
+def test_recovery_on_a_full_disk_leaves_the_partial_unchanged(tmp_path, monkeypatch):
+    session = new_session(tmp_path)
+    episode = session.start_episode()
+    write_frames(session, 0, 60)
+    episode.sync()
+    fill_disk(episode)
+    write_frames(session, 60, 100)
+    partial = session.session_dir / 'episode_000000.partial'
+    before = snapshot(partial)
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(recover.os, 'fsync', no_space)  # the copy is written, not yet durable
+    with pytest.raises(RecordingError, match=r'No space left on device.*is unchanged'):
+        recover_partial(partial)
+    assert snapshot(partial) == before
+    monkeypatch.undo()
+    assert len(read_colors(recover_partial(partial))) >= 28
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (root only; skipped elsewhere): really running out of space."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f'cannot mount a tmpfs: {mounted.stderr.strip()}')
+    try:
+        yield disk
+    finally:
+        subprocess.run(['umount', '-l', str(disk)], check=False)
+
+
+def test_disk_full_on_a_real_filesystem(small_disk):
+    filler = small_disk / 'filler'
+    filler.write_bytes(bytes(2 * 2**20))  # deleted below: "space is back"
+    session = RecordingSession(small_disk, 'demo', 'wx250s', topics=TOPICS,
+                               min_free_bytes=2**19)
+    session.start_episode(task='kept')
+    record_robot_episode(session, 3, seed=0)
+    earlier = snapshot(session.stop_episode())
+    session.start_episode(task='disk full')
+    deadline = time.monotonic() + 30
+    first = 0
+    while session.check_episode() is None and time.monotonic() < deadline:
+        first += write_frames(session, first, 10)
+    partial = small_disk / 'demo' / 'episode_000001.partial'
+    assert 'no space left on device' in session.failure and partial.is_dir()
+    assert snapshot(small_disk / 'demo' / 'episode_000000') == earlier
+    with pytest.raises(NoSpaceError, match=rf'{small_disk}/demo: no space left on device'):
+        session.start_episode()
+    before = snapshot(partial)
+    with pytest.raises(RecordingError, match='No space left on device.*is unchanged'):
+        recover_partial(partial)
+    assert snapshot(partial) == before
+
+    filler.unlink()
+    session.start_episode(task='after')
+    record_robot_episode(session, 2, seed=2)
+    assert session.stop_episode().name == 'episode_000002'
+    assert len(read_colors(recover_partial(partial))) >= 28
+    assert snapshot(small_disk / 'demo' / 'episode_000000') == earlier
+
+
+# -- one recorder per session ---------------------------------------------------------------
+
+LOCK_HOLDER = textwrap.dedent("""
+    import sys, time
+    from lam_ros.recording import RecordingSession
+    session = RecordingSession({tmp!r}, 'demo', 'wx250s', resume=True)
+    print('READY', flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_session_directory_has_one_recorder_at_a_time(tmp_path):
+    first = new_session(tmp_path)
+    session_dir = tmp_path / 'demo'
+    with pytest.raises(SessionLockedError, match=rf'^session {session_dir} is in use by another '
+                                                 rf'recorder \(pid {os.getpid()}, lock '):
+        new_session(tmp_path, resume=True)
+    first.close()
+    with new_session(tmp_path, resume=True) as second:
+        assert second.next_index == 0
+
+    env = {**os.environ, 'PYTHONPATH': f'{REPO}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'}
+    proc = subprocess.Popen([sys.executable, '-c', LOCK_HOLDER.format(tmp=str(tmp_path))],
+                            stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert proc.stdout.readline().strip() == 'READY'
+        with pytest.raises(SessionLockedError, match=rf'\(pid {proc.pid}, lock '):
+            new_session(tmp_path, resume=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    new_session(tmp_path, resume=True).close()  # the kernel dropped the dead one's lock

@@ -1,12 +1,18 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The one reader of recorded episodes (rosbag2 MCAP, via rosbags; no rclpy).
+"""The one reader of recorded episodes (rosbag2 MCAP; no rclpy).
+
+MCAP records are read with the reference ``mcap`` library and every byte an Episode is
+built from is CRC-checked (chunks, data section, summary, the metadata JSON): a
+damaged bag raises BagCorruptError naming the file rather than returning
+altered frames or actions. Messages are deserialized with rosbags' typestore.
 
 On-disk format, shared with the writer in ``lam_ros.recording``:
 
     <session_dir>/session.yaml             session manifest
     <session_dir>/episode_000000/          one rosbag2 directory per episode
-        metadata.yaml                      custom_data['lam_episode'] = JSON EpisodeMetadata
+        metadata.yaml                      custom_data['lam_episode'] = JSON EpisodeMetadata,
+                                           custom_data['lam_episode_crc32'] = its CRC-32
         episode_000000.mcap
     <session_dir>/episode_000003.partial/  an episode still being written, or cut off by a
         episode_000003/                    SIGKILL: the bag (MCAP without summary, no
@@ -22,10 +28,15 @@ import json
 import logging
 from pathlib import Path
 import re
-from typing import Any
+import struct
+from typing import Any, BinaryIO, Iterable, Iterator
+import zlib
 
+from mcap.opcode import Opcode
+from mcap.reader import SeekingReader
+from mcap.records import Channel, Chunk, DataEnd, Message, Schema
+from mcap.stream_reader import CRCValidationError, StreamReader, breakup_chunk
 import numpy as np
-from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 import yaml
@@ -36,6 +47,7 @@ from lam_models.data.images import image_to_rgb
 log = logging.getLogger(__name__)
 
 EPISODE_METADATA_KEY = 'lam_episode'
+EPISODE_METADATA_CRC_KEY = 'lam_episode_crc32'
 PARTIAL_METADATA_FILE = 'lam_episode.json'
 SESSION_MANIFEST = 'session.yaml'
 EPISODE_DIR_PATTERN = re.compile(r'^episode_(\d{6})$')
@@ -55,6 +67,10 @@ INTERBOTIX_MSG_DEFINITIONS = {
 
 class BagFormatError(ValueError):
     """A bag or session directory does not hold what lam expects; the message names where."""
+
+
+class BagCorruptError(BagFormatError):
+    """A bag's bytes are damaged (a CRC mismatch, a record that does not parse)."""
 
 
 def make_typestore() -> Typestore:
@@ -115,24 +131,48 @@ def _load_bag_info(bag_dir: Path) -> dict[str, Any]:
         raise BagFormatError(f'{path} does not exist (not a finished rosbag2 directory)')
     try:
         loaded = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise BagFormatError(f'{path} is unreadable: {exc}') from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BagFormatError(f'{path} is unreadable: {exc}'.replace('\n', ' ')) from None
     info = loaded.get('rosbag2_bagfile_information') if isinstance(loaded, dict) else None
     if not isinstance(info, dict):
         raise BagFormatError(f'{path} has no rosbag2_bagfile_information mapping')
     return info
 
 
+def episode_custom_data(metadata: EpisodeMetadata) -> dict[str, str]:
+    """metadata.yaml custom_data for an episode: its JSON and that JSON's CRC-32.
+
+    The CRC lets the reader refuse a metadata.yaml with flipped bits (a changed
+    task or success flag) rather than return it.
+    """
+    text = metadata.to_json()
+    return {EPISODE_METADATA_KEY: text,
+            EPISODE_METADATA_CRC_KEY: f'{zlib.crc32(text.encode()):08x}'}
+
+
+def _episode_metadata(bag_dir: Path, info: dict[str, Any]) -> EpisodeMetadata:
+    source = bag_dir / 'metadata.yaml'
+    custom = info.get('custom_data') or {}
+    if not isinstance(custom, dict) or EPISODE_METADATA_KEY not in custom:
+        raise BagFormatError(f'{source}: custom_data has no {EPISODE_METADATA_KEY!r} entry '
+                             '(not recorded by lam_ros)')
+    text, stored = custom[EPISODE_METADATA_KEY], custom.get(EPISODE_METADATA_CRC_KEY)
+    if not isinstance(text, str):
+        raise BagFormatError(f'{source}: {EPISODE_METADATA_KEY} is not a string')
+    if stored is None:
+        raise BagCorruptError(f'{source}: custom_data has no {EPISODE_METADATA_CRC_KEY!r}, so '
+                              'the episode metadata cannot be verified')
+    if str(stored) != f'{zlib.crc32(text.encode()):08x}':
+        raise BagCorruptError(f'{source}: {EPISODE_METADATA_KEY} fails its CRC check '
+                              f'(stored {stored}, computed {zlib.crc32(text.encode()):08x}): '
+                              'corrupted file')
+    return EpisodeMetadata.from_json(text, str(source))
+
+
 def read_episode_metadata(bag_dir: str | Path) -> EpisodeMetadata:
     """Return the EpisodeMetadata of a finished bag (from metadata.yaml custom_data)."""
     bag_dir = Path(bag_dir)
-    info = _load_bag_info(bag_dir)
-    custom = info.get('custom_data') or {}
-    if EPISODE_METADATA_KEY not in custom:
-        raise BagFormatError(
-            f'{bag_dir / "metadata.yaml"}: custom_data has no {EPISODE_METADATA_KEY!r} entry '
-            '(not recorded by lam_ros)')
-    return EpisodeMetadata.from_json(custom[EPISODE_METADATA_KEY], str(bag_dir / 'metadata.yaml'))
+    return _episode_metadata(bag_dir, _load_bag_info(bag_dir))
 
 
 def _stamp_ns(msg: Any, receive_ns: int) -> int:
@@ -150,13 +190,12 @@ def _ns_to_seconds(stamps_ns: np.ndarray) -> np.ndarray:
     return (stamps_ns // 1_000_000_000) + (stamps_ns % 1_000_000_000) * 1e-9
 
 
-def _read_joint_states(reader: Reader, typestore: Typestore, topic: str,
+def _read_joint_states(messages: list[tuple[int, bytes]], typestore: Typestore, topic: str,
                        bag_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Return (stamps (N,) int64 ns, positions (N, J) float32, joint names) of a JointState."""
-    connections = [c for c in reader.connections if c.topic == topic]
     stamps, rows, names = [], [], None
-    for connection, receive_ns, raw in reader.messages(connections=connections):
-        msg = typestore.deserialize_cdr(raw, connection.msgtype)
+    for receive_ns, raw in messages:
+        msg = typestore.deserialize_cdr(raw, JOINT_STATE_TYPE)
         if names is None:
             names = list(msg.name)
         elif list(msg.name) != names:
@@ -192,9 +231,9 @@ def _next_sample(sample_times: np.ndarray, values: np.ndarray,
     return values[np.clip(index, 0, len(values) - 1)]
 
 
-def _check_topic(reader: Reader, topic: str, msgtype: str, bag_dir: Path) -> bool:
+def _check_topic(types: dict[str, set[str]], topic: str, msgtype: str, bag_dir: Path) -> bool:
     """True if ``topic`` is in the bag with ``msgtype``; raise if it has another type."""
-    found = {c.msgtype for c in reader.connections if c.topic == topic}
+    found = types.get(topic)
     if not found:
         return False
     if found != {msgtype}:
@@ -203,10 +242,11 @@ def _check_topic(reader: Reader, topic: str, msgtype: str, bag_dir: Path) -> boo
     return True
 
 
-def _pick_joint_state_topic(reader: Reader, exclude: str, bag_dir: Path) -> str | None:
-    candidates = sorted({c.topic for c in reader.connections
-                         if c.msgtype == JOINT_STATE_TYPE and c.topic != exclude
-                         and c.topic.endswith('joint_states')})
+def _pick_joint_state_topic(types: dict[str, set[str]], exclude: str,
+                            bag_dir: Path) -> str | None:
+    candidates = sorted(topic for topic, found in types.items()
+                        if JOINT_STATE_TYPE in found and topic != exclude
+                        and topic.endswith('joint_states'))
     if len(candidates) > 1:
         raise BagFormatError(f'{bag_dir}: several joint state topics {candidates}; '
                              'pass joint_state_topic=')
@@ -224,63 +264,65 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
     the latest state at or before it. ``joint_state_topic=None`` picks the one
     ``*joint_states`` JointState topic if there is one. A robot episode must
     have ``action_topic``; a human one may lack it (actions stay None).
+
+    Raises BagFormatError (a ValueError) naming the file for anything wrong, and
+    its subclass BagCorruptError when the bytes fail a CRC check or do not parse.
     """
     bag_dir = Path(bag_dir)
-    meta = read_episode_metadata(bag_dir)
+    info = _load_bag_info(bag_dir)
+    meta = _episode_metadata(bag_dir, info)
     typestore = typestore or make_typestore()
-    try:
-        reader = Reader(bag_dir)
-        reader.open()
-    except Exception as exc:  # rosbags raises several types for broken bags
-        raise BagFormatError(f'{bag_dir}: cannot open bag: {exc}') from exc
-    try:
-        topics = sorted({c.topic for c in reader.connections})
-        if not _check_topic(reader, camera_topic, IMAGE_TYPE, bag_dir):
-            raise BagFormatError(f'{bag_dir}: camera topic {camera_topic} not in bag '
-                                 f'(topics: {topics})')
-        frames, times = [], []
-        connections = [c for c in reader.connections if c.topic == camera_topic]
-        for connection, receive_ns, raw in reader.messages(connections=connections):
-            msg = typestore.deserialize_cdr(raw, connection.msgtype)
+    types: dict[str, set[str]] = {}
+    frames, times = [], []
+    joint_states: dict[str, list[tuple[int, bytes]]] = {}  # small: kept raw until picked
+    for topic, msgtype, receive_ns, raw in _messages(_mcap_path(bag_dir, info), types):
+        if topic == camera_topic and msgtype == IMAGE_TYPE:
+            msg = typestore.deserialize_cdr(raw, msgtype)
             try:
                 frames.append(image_to_rgb(msg))
             except ValueError as exc:
                 raise BagFormatError(f'{bag_dir}: topic {camera_topic} field encoding: '
                                      f'{exc}') from None
             times.append(_stamp_ns(msg, receive_ns))
-        if not frames:
-            raise BagFormatError(f'{bag_dir}: camera topic {camera_topic} has no messages')
-        shapes = {f.shape for f in frames}
-        if len(shapes) > 1:
-            raise BagFormatError(f'{bag_dir}: {camera_topic} frame size changes: {shapes}')
-        frame_ns = np.asarray(times, dtype=np.int64)
-        order = np.argsort(frame_ns, kind='stable')
-        frame_ns = frame_ns[order]
-        metadata: dict[str, Any] = {**asdict(meta), 'bag_dir': str(bag_dir),
-                                    'camera_topic': camera_topic, 'topics': topics}
+        elif msgtype == JOINT_STATE_TYPE:
+            joint_states.setdefault(topic, []).append((receive_ns, raw))
 
-        actions = None
-        if action_topic and _check_topic(reader, action_topic, JOINT_STATE_TYPE, bag_dir):
-            stamps, values, names = _read_joint_states(reader, typestore, action_topic, bag_dir)
-            actions = _next_sample(stamps, values, frame_ns)
-            metadata.update(action_topic=action_topic, action_names=names)
-        elif action_topic and meta.embodiment == 'robot':
-            raise BagFormatError(f'{bag_dir}: robot episode has no action topic {action_topic} '
-                                 f'(topics: {topics})')
+    topics = sorted(types)
+    if not _check_topic(types, camera_topic, IMAGE_TYPE, bag_dir):
+        raise BagFormatError(f'{bag_dir}: camera topic {camera_topic} not in bag '
+                             f'(topics: {topics})')
+    if not frames:
+        raise BagFormatError(f'{bag_dir}: camera topic {camera_topic} has no messages')
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise BagFormatError(f'{bag_dir}: {camera_topic} frame size changes: {shapes}')
+    frame_ns = np.asarray(times, dtype=np.int64)
+    order = np.argsort(frame_ns, kind='stable')
+    frame_ns = frame_ns[order]
+    metadata: dict[str, Any] = {**asdict(meta), 'bag_dir': str(bag_dir),
+                                'camera_topic': camera_topic, 'topics': topics}
 
-        joint_positions = None
-        if joint_state_topic is None:
-            joint_state_topic = _pick_joint_state_topic(reader, action_topic or '', bag_dir)
-        elif not _check_topic(reader, joint_state_topic, JOINT_STATE_TYPE, bag_dir):
-            raise BagFormatError(f'{bag_dir}: joint state topic {joint_state_topic} not in bag '
-                                 f'(topics: {topics})')
-        if joint_state_topic:
-            stamps, values, names = _read_joint_states(reader, typestore, joint_state_topic,
-                                                       bag_dir)
-            joint_positions = _previous_sample(stamps, values, frame_ns)
-            metadata.update(joint_state_topic=joint_state_topic, joint_names=names)
-    finally:
-        reader.close()
+    actions = None
+    if action_topic and _check_topic(types, action_topic, JOINT_STATE_TYPE, bag_dir):
+        stamps, values, names = _read_joint_states(joint_states.get(action_topic, []),
+                                                   typestore, action_topic, bag_dir)
+        actions = _next_sample(stamps, values, frame_ns)
+        metadata.update(action_topic=action_topic, action_names=names)
+    elif action_topic and meta.embodiment == 'robot':
+        raise BagFormatError(f'{bag_dir}: robot episode has no action topic {action_topic} '
+                             f'(topics: {topics})')
+
+    joint_positions = None
+    if joint_state_topic is None:
+        joint_state_topic = _pick_joint_state_topic(types, action_topic or '', bag_dir)
+    elif not _check_topic(types, joint_state_topic, JOINT_STATE_TYPE, bag_dir):
+        raise BagFormatError(f'{bag_dir}: joint state topic {joint_state_topic} not in bag '
+                             f'(topics: {topics})')
+    if joint_state_topic:
+        stamps, values, names = _read_joint_states(joint_states.get(joint_state_topic, []),
+                                                   typestore, joint_state_topic, bag_dir)
+        joint_positions = _previous_sample(stamps, values, frame_ns)
+        metadata.update(joint_state_topic=joint_state_topic, joint_names=names)
 
     return Episode(
         frames=np.stack(frames)[order], timestamps=_ns_to_seconds(frame_ns),
@@ -305,18 +347,19 @@ def read_topic_stamps(bag_dir: str | Path, topics: list[str] | None = None,
     """
     bag_dir = Path(bag_dir)
     typestore = make_typestore()
+    types: dict[str, set[str]] = {}
     receive: dict[str, list[int]] = {}
     header: dict[str, list[int]] = {}
-    with Reader(bag_dir) as reader:
-        connections = [c for c in reader.connections if topics is None or c.topic in topics]
-        missing = sorted(set(topics or ()) - {c.topic for c in connections})
-        if missing:
-            raise BagFormatError(f'{bag_dir}: topics {missing} not in bag')
-        for connection, receive_ns, raw in reader.messages(connections=connections):
-            receive.setdefault(connection.topic, []).append(receive_ns)
-            if headers and has_header(typestore, connection.msgtype):
-                msg = typestore.deserialize_cdr(raw, connection.msgtype)
-                header.setdefault(connection.topic, []).append(_stamp_ns(msg, receive_ns))
+    for topic, msgtype, receive_ns, raw in _messages(_mcap_path(bag_dir), types):
+        if topics is not None and topic not in topics:
+            continue
+        receive.setdefault(topic, []).append(receive_ns)
+        if headers and has_header(typestore, msgtype):
+            msg = typestore.deserialize_cdr(raw, msgtype)
+            header.setdefault(topic, []).append(_stamp_ns(msg, receive_ns))
+    missing = sorted(set(topics or ()) - set(types))
+    if missing:
+        raise BagFormatError(f'{bag_dir}: topics {missing} not in bag')
     return {topic: TopicStamps(np.asarray(ns, dtype=np.int64),
                                np.asarray(header[topic], dtype=np.int64)
                                if topic in header else None)
@@ -329,6 +372,127 @@ def has_header(typestore: Typestore, msgtype: str) -> bool:
     return bool(first_field) and first_field[0][1][1] == 'std_msgs/msg/Header'
 
 
+# -- MCAP: every byte CRC-checked ------------------------------------------------------------
+# A record is opcode (1) + length (8); the Footer is 29 bytes, then the closing magic (8).
+_MCAP_MAGIC = b'\x89MCAP0\r\n'
+_FOOTER = struct.Struct('<BQQQI')
+_FOOTER_TAIL = _FOOTER.size + len(_MCAP_MAGIC)
+
+
+def _mcap_path(bag_dir: Path, info: dict[str, Any] | None = None) -> Path:
+    """The bag's one .mcap file, as named in metadata.yaml."""
+    info = info if info is not None else _load_bag_info(bag_dir)
+    files, storage = info.get('relative_file_paths'), info.get('storage_identifier')
+    if storage != 'mcap' or not isinstance(files, list) or len(files) != 1 \
+            or not isinstance(files[0], str):
+        raise BagFormatError(f'{bag_dir / "metadata.yaml"}: expected storage_identifier mcap and '
+                             f'one relative_file_paths entry, found {storage!r}, {files!r}')
+    path = bag_dir / Path(files[0]).name
+    if not path.is_file():
+        raise BagFormatError(f'{path} does not exist (named in {bag_dir / "metadata.yaml"})')
+    return path
+
+
+def _chunk_topics(f: BinaryIO, path: Path, size: int) -> list[list[str]] | None:
+    """Check the Footer and the summary's CRC; per chunk in file order, the topics it holds.
+
+    None for a bag without summary (one rebuilt by ``lam_ros.recording.recover``).
+    """
+    if size < len(_MCAP_MAGIC) + _FOOTER_TAIL:
+        raise BagCorruptError(f'{path}: {size} bytes, too short for an MCAP file')
+    f.seek(size - _FOOTER_TAIL)
+    tail = f.read(_FOOTER_TAIL)
+    opcode, length, summary_start, _, summary_crc = _FOOTER.unpack_from(tail)
+    if opcode != Opcode.FOOTER or length != _FOOTER.size - 9 or tail[-8:] != _MCAP_MAGIC:
+        raise BagCorruptError(f'{path}: no MCAP footer at the end (truncated or corrupted file)')
+    if summary_start == 0:
+        return None
+    if not len(_MCAP_MAGIC) < summary_start < size - _FOOTER_TAIL:
+        raise BagCorruptError(f'{path}: footer points to summary at byte {summary_start} of '
+                              f'{size} (corrupted file)')
+    if summary_crc == 0:
+        raise BagCorruptError(f'{path}: summary has no CRC, so the bag cannot be verified '
+                              '(not written by lam_ros.recording)')
+    f.seek(summary_start)
+    crc = zlib.crc32(f.read(size - len(_MCAP_MAGIC) - 4 - summary_start))
+    if crc != summary_crc:
+        raise BagCorruptError(f'{path}: summary section fails its CRC check (stored '
+                              f'{summary_crc:#010x}, computed {crc:#010x}): corrupted file')
+    f.seek(0)
+    summary = SeekingReader(f, record_size_limit=size).get_summary()
+    assert summary is not None
+    names = {cid: channel.topic for cid, channel in summary.channels.items()}
+    return [sorted({names.get(cid, f'channel {cid}') for cid in index.message_index_offsets})
+            for index in sorted(summary.chunk_indexes, key=lambda i: i.chunk_start_offset)]
+
+
+def _messages(path: Path, types: dict[str, set[str]]) -> Iterator[tuple[str, str, int, bytes]]:
+    """(topic, msgtype, receive ns, CDR bytes) of every message, in file order.
+
+    Fills ``types`` (topic -> message types) as channels appear. Each chunk's CRC
+    is checked before its messages are yielded, the summary's before the first,
+    and the data section's (every byte before the summary) once the last is out:
+    a caller that reads to the end never returns data from a damaged file.
+    """
+    size = path.stat().st_size
+    schemas: dict[int, str] = {}
+    channels: dict[int, tuple[str, str]] = {}
+    data_crc_checked, chunk_number = False, -1
+    with path.open('rb') as f:
+        try:
+            chunk_topics = _chunk_topics(f, path, size)
+            f.seek(0)
+            reader = StreamReader(f, emit_chunks=True, validate_crcs=True,
+                                  record_size_limit=size)
+            for record in reader.records:
+                records: Iterable[Any] = (record,)
+                if isinstance(record, Chunk):
+                    chunk_number += 1
+                    try:
+                        records = breakup_chunk(record, validate_crc=True)
+                    except CRCValidationError as exc:
+                        start = f.tell() - 49 - len(record.compression) - len(record.data)
+                        held = (f'topics {", ".join(chunk_topics[chunk_number])}'
+                                if chunk_topics and chunk_number < len(chunk_topics)
+                                else 'no summary to name its topics')
+                        raise BagCorruptError(
+                            f'{path}: chunk {chunk_number} at byte {start} ({held}) fails '
+                            f'its CRC check (stored {exc.expected:#010x}, computed '
+                            f'{exc.actual:#010x}): corrupted file') from None
+                elif isinstance(record, DataEnd):
+                    data_crc_checked = record.data_section_crc != 0  # StreamReader checked it
+                for item in records:
+                    if isinstance(item, Schema):
+                        schemas[item.id] = item.name
+                    elif isinstance(item, Channel):
+                        if item.message_encoding != 'cdr' or item.schema_id not in schemas:
+                            raise BagFormatError(
+                                f'{path}: topic {item.topic} has encoding '
+                                f'{item.message_encoding!r} / schema {item.schema_id}; '
+                                'expected cdr with a ROS 2 message schema')
+                        channels[item.id] = (item.topic, schemas[item.schema_id])
+                        types.setdefault(item.topic, set()).add(schemas[item.schema_id])
+                    elif isinstance(item, Message):
+                        if item.channel_id not in channels:
+                            raise BagCorruptError(f'{path}: message on unknown channel '
+                                                  f'{item.channel_id} (corrupted file)')
+                        topic, msgtype = channels[item.channel_id]
+                        yield topic, msgtype, item.log_time, item.data
+        except BagFormatError:
+            raise
+        except CRCValidationError as exc:  # the only other CRC the StreamReader checks
+            raise BagCorruptError(f'{path}: data section fails its CRC check (stored '
+                                  f'{exc.expected:#010x}, computed {exc.actual:#010x}): '
+                                  'corrupted file') from None
+        except Exception as exc:  # mcap raises many types for damaged bytes
+            raise BagCorruptError(f'{path}: not a readable MCAP file ({type(exc).__name__}: '
+                                  f'{exc})') from None
+    if not data_crc_checked:
+        raise BagCorruptError(f'{path}: no data-section CRC (DataEnd missing or 0), so the bag '
+                              'cannot be verified (not written by lam_ros.recording?)')
+
+
+# -- sessions ---------------------------------------------------------------------------------
 def list_episodes(session_dir: str | Path) -> list[Path]:
     """Return the finished episode bag directories of a session, in index order."""
     session_dir = Path(session_dir)
@@ -345,18 +509,54 @@ def list_partial_episodes(session_dir: str | Path) -> list[Path]:
                   if p.is_dir() and PARTIAL_DIR_PATTERN.match(p.name))
 
 
-def read_session(session_dir: str | Path, **read_kwargs: Any) -> list[Episode]:
-    """Load every complete episode of a session; incomplete ones are skipped with a warning.
+def _is_session(path: Path) -> bool:
+    return (path / SESSION_MANIFEST).is_file() or any(
+        p.is_dir() and (EPISODE_DIR_PATTERN.match(p.name) or PARTIAL_DIR_PATTERN.match(p.name))
+        for p in path.iterdir())
 
-    ``read_kwargs`` go to ``read_episode`` (topics, typestore).
+
+def _check_session_dir(session_dir: Path) -> None:
+    """Raise, naming the path and what was expected, unless it looks like a session."""
+    expected = f'expected a session directory with {SESSION_MANIFEST} and episode_NNNNNN/ bags'
+    if not session_dir.exists():
+        raise BagFormatError(f'session directory {session_dir} does not exist ({expected})')
+    if not session_dir.is_dir():
+        raise BagFormatError(f'{session_dir} is a file, not a session directory ({expected})')
+    if _is_session(session_dir):
+        return
+    sessions = sorted(p.name for p in session_dir.iterdir() if p.is_dir() and _is_session(p))
+    hint = (f'; did you mean one of its subdirectories {", ".join(sessions)}?' if sessions
+            else ' and it holds no session either')
+    raise BagFormatError(f'{session_dir} is not a session directory (no {SESSION_MANIFEST}, '
+                         f'no episode_* bags){hint}')
+
+
+def read_session(session_dir: str | Path, strict: bool = False,
+                 **read_kwargs: Any) -> list[Episode]:
+    """Load every complete episode of a session; the others are skipped with a warning.
+
+    Unsaved (``.partial``) and incomplete episodes are always skipped. An episode
+    that cannot be read (truncated, corrupted) is skipped with a warning naming
+    the bag and why, so one bad file does not cost the session; ``strict=True``
+    raises instead. ``read_kwargs`` go to ``read_episode`` (topics, typestore).
     """
+    session_dir = Path(session_dir)
+    _check_session_dir(session_dir)
     read_kwargs.setdefault('typestore', make_typestore())
     episodes = []
     for partial in list_partial_episodes(session_dir):
         log.warning('skipping %s: episode was never saved (recorder killed?)', partial)
-    for bag_dir in list_episodes(session_dir):
-        if not read_episode_metadata(bag_dir).complete:
-            log.warning('skipping %s: episode is marked incomplete (complete=false)', bag_dir)
-            continue
-        episodes.append(read_episode(bag_dir, **read_kwargs))
+    bags = list_episodes(session_dir)
+    for bag_dir in bags:
+        try:
+            if not read_episode_metadata(bag_dir).complete:
+                log.warning('skipping %s: episode is marked incomplete (complete=false)', bag_dir)
+                continue
+            episodes.append(read_episode(bag_dir, **read_kwargs))
+        except (BagFormatError, OSError) as exc:
+            if strict:
+                raise
+            log.warning('skipping %s: cannot be read: %s', bag_dir, exc)
+    if not bags:
+        log.warning('%s: session has no saved episodes', session_dir)
     return episodes

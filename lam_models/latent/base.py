@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The interface every latent motion model implements, and its checkpoint format.
 
+A checkpoint is ``<name>.safetensors`` (weights, normalization buffers and, for
+a training state, optimizer tensors) plus ``<name>.json`` (format, model name,
+config, normalization stats, step, ... and the sha256 of the safetensors file,
+checked on load). No pickle: loading a checkpoint cannot run code.
+
 Image convention (all models, all methods): batched float tensors
 (B, 3, H, W) with values in [0, 1]. ``images_to_float`` converts uint8 frames.
 Each model standardizes images internally with per-channel statistics of its
@@ -16,14 +21,19 @@ A training batch is a dict:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
+from safetensors.torch import load, save
 import torch
 from torch import nn
 from typing_extensions import override
 
-CHECKPOINT_FORMAT = 'lam_ros.latent/1'
+CHECKPOINT_FORMAT = 'lam_ros.latent/2'
+NORMALIZATION_BUFFERS = ('image_mean', 'image_std', 'action_mean', 'action_std')
 
 
 class CheckpointError(RuntimeError):
@@ -51,7 +61,7 @@ class LatentConfig:
                                  f'got {getattr(self, name)}')
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, safe for ``torch.load(weights_only=True)`` and YAML."""
+        """Plain dict, for the checkpoint's JSON sidecar and YAML."""
         return asdict(self)
 
     @classmethod
@@ -100,7 +110,13 @@ class LatentActionModel(nn.Module):
             buffer.copy_(value)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """[0,1] images (..., 3, H, W) -> standardized."""
+        """[0,1] images (..., 3, H, W) -> standardized; every model's frames enter here."""
+        size = self.config.image_size
+        if images.dim() < 3 or tuple(images.shape[-3:]) != (3, size, size):
+            got = 'x'.join(str(n) for n in images.shape[-2:])
+            raise ValueError(f'{self.name or type(self).__name__} model takes {size}x{size} px '
+                             f'frames (config.image_size={size}), got {got} px (images of '
+                             f'shape {tuple(images.shape)}, expected (..., 3, {size}, {size}))')
         return (images - self.image_mean[:, None, None]) / self.image_std[:, None, None]
 
     def denormalize(self, images: torch.Tensor) -> torch.Tensor:
@@ -136,7 +152,7 @@ class LatentActionModel(nn.Module):
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path, **extra: Any) -> None:
-        """Write weights + config + normalization stats (+ ``extra``, e.g. optimizer, step)."""
+        """Write ``<name>.safetensors`` + ``<name>.json`` (see ``save_checkpoint``)."""
         save_checkpoint(path, self, **extra)
 
 
@@ -162,39 +178,118 @@ def make_latent_model(name: str, **config: Any) -> LatentActionModel:
     return model_class(model_class.config_class.from_dict(config))
 
 
-def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) -> None:
-    """One format for exports and resumable training states (rank 0 writes it)."""
-    model = getattr(model, 'module', model)  # unwrap DDP
-    payload = {
-        'format': CHECKPOINT_FORMAT,
-        'model_name': model.name,
-        'model_config': model.config.to_dict(),
-        'state_dict': {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        **extra,
-    }
+def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
+    """(``<name>.safetensors``, ``<name>.json``) of a checkpoint named by either or the stem."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    torch.save(payload, tmp)
-    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    base = path.with_suffix('') if path.suffix in ('.safetensors', '.json') else path
+    return base.parent / f'{base.name}.safetensors', base.parent / f'{base.name}.json'
+
+
+def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    return [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+
+
+def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) -> None:
+    """Write ``<name>.safetensors`` (tensors) and ``<name>.json`` (everything else + sha256).
+
+    One format for exports and resumable training states (rank 0 writes it).
+    ``extra`` holds JSON values (step, train_config, ...) and optionally
+    ``optimizer``, a torch optimizer state_dict whose tensors go in the
+    safetensors file as ``optimizer.state.<param>.<name>``. Non-finite weights
+    are refused, so a diverged run never replaces its last good checkpoint.
+    """
+    model = getattr(model, 'module', model)  # unwrap DDP
+    weights_path, sidecar_path = checkpoint_files(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    bad = _non_finite(tensors)
+    if bad:
+        raise CheckpointError(f'refusing to write {weights_path}: non-finite values in '
+                              f'{bad[:5]} (training diverged?); the previous checkpoint is kept')
+    sidecar: dict[str, Any] = {
+        'format': CHECKPOINT_FORMAT, 'model_name': model.name,
+        'model_config': model.config.to_dict(),
+        'normalization': {k: getattr(model, k).tolist() for k in NORMALIZATION_BUFFERS},
+        **{k: v for k, v in extra.items() if k != 'optimizer'},
+    }
+    if 'optimizer' in extra:
+        state = extra['optimizer']
+        layout: dict[str, dict[str, Any]] = {}
+        for index, entry in state['state'].items():
+            layout[str(index)] = {'tensors': [], 'values': {}}
+            for name, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f'optimizer.state.{index}.{name}'] = value.detach().cpu().contiguous()
+                    layout[str(index)]['tensors'].append(name)
+                else:
+                    layout[str(index)]['values'][name] = value
+        sidecar['optimizer'] = {'param_groups': state['param_groups'], 'state': layout}
+    data = save(tensors, metadata={'format': CHECKPOINT_FORMAT})
+    sidecar.update(weights_file=weights_path.name, weights_sha256=hashlib.sha256(data).hexdigest())
+    text = json.dumps(sidecar, indent=1, sort_keys=True, allow_nan=False)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    # Never a half-written file under the real names; a crash between the two renames
+    # leaves weights that fail the sidecar's sha256: a clear error, not a wrong model.
+    for target, content in ((weights_path, data), (sidecar_path, text.encode())):
+        tmp = target.with_name(target.name + '.tmp')
+        with tmp.open('wb') as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(target)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and validate a checkpoint dict; errors name the file and what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'{path}: checkpoint file does not exist')
+    """Load and verify a checkpoint; errors name the file and what is wrong.
+
+    Returns the sidecar's entries plus ``state_dict`` (and ``optimizer`` rebuilt
+    as a torch state_dict when the checkpoint is a training state).
+    """
+    weights_path, sidecar_path = checkpoint_files(path)
+    if Path(path).suffix in ('.pt', '.pth', '.ckpt') and Path(path).is_file():
+        raise CheckpointError(f'{path}: a torch pickle file; lam_ros checkpoints are '
+                              '<name>.safetensors + <name>.json')
+    for required in (sidecar_path, weights_path):
+        if not required.is_file():
+            raise CheckpointError(f'{required}: checkpoint file does not exist')
     try:
-        payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/garbled files
-        raise CheckpointError(f'{path}: not a readable checkpoint ({type(exc).__name__}: '
-                              f'{exc})') from exc
-    if not isinstance(payload, dict) or payload.get('format') != CHECKPOINT_FORMAT:
-        found = payload.get('format') if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f'{path}: expected format {CHECKPOINT_FORMAT!r}, found {found!r}')
-    for key in ('model_name', 'model_config', 'state_dict'):
-        if key not in payload:
-            raise CheckpointError(f'{path}: missing key {key!r}')
+        sidecar = json.loads(sidecar_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f'{sidecar_path}: not a readable checkpoint sidecar '
+                              f'({type(exc).__name__}: {exc})') from None
+    if not isinstance(sidecar, dict) or sidecar.get('format') != CHECKPOINT_FORMAT:
+        found = sidecar.get('format') if isinstance(sidecar, dict) else type(sidecar).__name__
+        raise CheckpointError(f'{sidecar_path}: expected format {CHECKPOINT_FORMAT!r}, '
+                              f'found {found!r}')
+    for key in ('model_name', 'model_config', 'weights_sha256'):
+        if key not in sidecar:
+            raise CheckpointError(f'{sidecar_path}: missing key {key!r}')
+    data = weights_path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sidecar['weights_sha256']:
+        raise CheckpointError(f'{weights_path}: sha256 {digest[:16]}... does not match '
+                              f'{sidecar["weights_sha256"][:16]}... in {sidecar_path.name} '
+                              '(corrupted, or weights replaced)')
+    try:
+        tensors = load(data)
+    except Exception as exc:  # safetensors raises several types for garbled files
+        raise CheckpointError(f'{weights_path}: not a readable safetensors file '
+                              f'({type(exc).__name__}: {exc})') from None
+    bad = _non_finite(tensors)
+    if bad:
+        raise CheckpointError(f'{weights_path}: non-finite values (NaN/inf) in {bad[:5]}')
+    payload = {k: v for k, v in sidecar.items() if k != 'optimizer'}
+    payload['state_dict'] = {k: v for k, v in tensors.items() if not k.startswith('optimizer.')}
+    if 'optimizer' in sidecar:
+        layout = sidecar['optimizer']
+        try:
+            payload['optimizer'] = {'param_groups': layout['param_groups'], 'state': {
+                int(index): {**entry['values'],
+                             **{n: tensors[f'optimizer.state.{index}.{n}']
+                                for n in entry['tensors']}}
+                for index, entry in layout['state'].items()}}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f'{sidecar_path}: optimizer state does not match '
+                                  f'{weights_path.name}: {exc!r}') from None
     return payload
 
 

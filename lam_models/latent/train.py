@@ -7,8 +7,9 @@
 
 ``train_latent_model`` is the loop; it takes a list of Episodes, so bags, the
 simulator or the on-disk cache all plug in the same way. Rank 0 writes
-``<out_dir>/checkpoint.pt`` (weights + model config + normalization stats +
-optimizer + step); rerunning with the same out_dir resumes from it.
+``<out_dir>/checkpoint.safetensors`` (weights, normalization stats, optimizer
+tensors) + ``checkpoint.json`` (model config, step, sha256 of the weights);
+rerunning with the same out_dir resumes from it.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from lam_models.data.pairs import FrameWindows
 from lam_models.latent.base import (
     LatentActionModel,
     check_config_matches,
+    checkpoint_files,
     load_state,
     make_latent_model,
     read_checkpoint,
@@ -36,7 +38,7 @@ from lam_models.latent.base import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'latent'
-CHECKPOINT_NAME = 'checkpoint.pt'
+CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
 
 
 @dataclass
@@ -53,7 +55,7 @@ class TrainConfig:
     labelled_fraction: float = 0.1  # share of robot episodes whose actions a model may use
     log_every: int = 25
     save_every: int = 500
-    resume: bool = True             # continue from out_dir/checkpoint.pt if it exists
+    resume: bool = True             # continue from out_dir/checkpoint.* if it exists
     device: str = 'auto'            # auto | cpu | cuda
     figure: bool = True             # write out_dir/latents.png at the end
     progress: bool = True
@@ -105,7 +107,7 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     out_dir = Path(config.out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
     start_step = 0
-    if config.resume and checkpoint_path.exists():
+    if config.resume and any(p.exists() for p in checkpoint_files(checkpoint_path)):
         payload = read_checkpoint(checkpoint_path)
         check_config_matches(checkpoint_path, payload, model_name, model.config.to_dict())
         load_state(checkpoint_path, model, payload['state_dict'])

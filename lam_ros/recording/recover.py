@@ -3,10 +3,12 @@
 """Salvage an episode whose recorder was killed (SIGKILL, power cut) mid-recording.
 
 Such an MCAP has every chunk the writer flushed (about 1 MiB each) but no
-summary, footer or metadata.yaml. Recovery cuts the file after its last
-complete record, appends a summary-less DataEnd + Footer (valid MCAP: readers
-scan it) and writes metadata.yaml from the scan, marked complete=false. The
-data is read once and nothing is rewritten.
+summary, footer or metadata.yaml (so has one whose disk filled up). Recovery
+copies the file up to its last complete record into a new file, appends a
+summary-less DataEnd + Footer (valid MCAP: readers scan it) and writes
+metadata.yaml from the scan, marked complete=false. The original is replaced
+only once the copy and metadata.yaml are written and fsynced: on a full disk
+recovery fails with the ``.partial`` directory exactly as it was.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import os
 from pathlib import Path
 import shutil
 import struct
+import zlib
 
 from rosbags.interfaces import ConnectionExtRosbag2
 from rosbags.rosbag2 import Reader
@@ -22,10 +25,10 @@ from rosbags.typesys.store import Typestore
 import yaml
 
 from lam_models.data.bags import (
-    EPISODE_METADATA_KEY,
     PARTIAL_DIR_PATTERN,
     PARTIAL_METADATA_FILE,
     EpisodeMetadata,
+    episode_custom_data,
     make_typestore,
 )
 from lam_ros.recording.writer import ROSBAG2_VERSION, RecordingError
@@ -33,8 +36,9 @@ from lam_ros.recording.writer import ROSBAG2_VERSION, RecordingError
 MCAP_MAGIC = b'\x89MCAP0\r\n'
 _RECORD_HEAD = struct.Struct('<BQ')
 _OP_FOOTER, _OP_DATA_END, _LAST_OP = 0x02, 0x0F, 0x10
-# DataEnd (crc 0), then Footer (no summary: offsets 0, crc 0), then the closing magic.
-_DATA_END = _RECORD_HEAD.pack(_OP_DATA_END, 4) + struct.pack('<I', 0)
+# DataEnd (+ the CRC-32 of the data section, which the reader checks), then Footer
+# (no summary: offsets 0, crc 0), then the closing magic.
+_DATA_END = _RECORD_HEAD.pack(_OP_DATA_END, 4)
 _FOOTER = _RECORD_HEAD.pack(_OP_FOOTER, 20) + struct.pack('<QQI', 0, 0, 0) + MCAP_MAGIC
 
 
@@ -73,35 +77,82 @@ def recover_partial(partial_dir: str | Path, typestore: Typestore | None = None)
         mcap = bag_dir / f'{name}.mcap'
         if not mcap.is_file():
             raise RecordingError(f'cannot recover {partial_dir}: {mcap} does not exist')
-        killed_at_ns = mcap.stat().st_mtime_ns  # wall clock, like start_time_ns
-        end = _end_of_complete_records(mcap)
-        with mcap.open('r+b') as f:
-            f.truncate(end)
-            f.seek(end)
-            f.write(_DATA_END + _FOOTER)
+        tmp = partial_dir / f'{name}.recovering.mcap'  # .mcap: rosbags picks the reader by suffix
         try:
-            with Reader(mcap) as reader:
-                connections, count = list(reader.connections), reader.message_count
-                start, stop = reader.start_time, reader.end_time - 1  # end_time is exclusive
-        except Exception as exc:  # rosbags raises several types for broken files
-            raise RecordingError(f'cannot recover {mcap}: {exc}') from exc
-        if count == 0:
-            raise RecordingError(f'cannot recover {partial_dir}: no complete chunk was written')
-        metadata.complete = False
-        metadata.stop_time_ns = killed_at_ns
-        metadata.notes = (metadata.notes + ' ' if metadata.notes else '') + \
-            f'recovered after the recorder was killed ({count} messages salvaged)'
-        _write_bag_metadata(bag_dir, mcap.name, connections, start, stop, count, metadata,
-                            typestore or make_typestore())
+            _recover_mcap(mcap, tmp, metadata, typestore or make_typestore())
+        except OSError as exc:
+            raise RecordingError(f'cannot recover {partial_dir}: writing {exc.filename or tmp} '
+                                 f'failed ({exc.strerror or exc}); {mcap} is unchanged') from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+            (bag_dir / 'metadata.yaml.tmp').unlink(missing_ok=True)
     os.replace(bag_dir, final)
     shutil.rmtree(partial_dir)
+    _fsync_dir(partial_dir.parent)
     return final
+
+
+def _recover_mcap(mcap: Path, tmp: Path, metadata: EpisodeMetadata,
+                  typestore: Typestore) -> None:
+    """Write the repaired copy and metadata.yaml next to ``mcap``, then swap them in.
+
+    Until the two renames at the end nothing of the original is changed, so any
+    failure before them (disk full) leaves a ``.partial`` that can be recovered later.
+    """
+    bag_dir = mcap.parent
+    stat = mcap.stat()
+    end = _end_of_complete_records(mcap)
+    crc = 0
+    with mcap.open('rb') as src, tmp.open('wb') as dst:
+        while (copied := dst.tell()) < end:
+            block = src.read(min(2**20, end - copied))
+            if not block:
+                raise RecordingError(f'cannot recover {mcap}: it shrank while being read')
+            dst.write(block)
+            crc = zlib.crc32(block, crc)
+        dst.write(_DATA_END + struct.pack('<I', crc) + _FOOTER)
+        dst.flush()
+        os.fsync(dst.fileno())
+    # stop_time_ns below comes from the mtime: a second run must see the same one.
+    os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    try:
+        with Reader(tmp) as reader:
+            connections, count = list(reader.connections), reader.message_count
+            start, stop = reader.start_time, reader.end_time - 1  # end_time is exclusive
+    except Exception as exc:  # rosbags raises several types for broken files
+        raise RecordingError(f'cannot recover {mcap}: {exc}') from exc
+    if count == 0:
+        raise RecordingError(f'cannot recover {mcap.parent.parent}: no complete chunk was '
+                             'written')
+    metadata.complete = False
+    metadata.stop_time_ns = stat.st_mtime_ns  # wall clock of the last write, like start_time_ns
+    metadata.notes = (metadata.notes + ' ' if metadata.notes else '') + \
+        f'recovered from an episode that was never closed ({count} messages salvaged)'
+    meta_tmp = _write_bag_metadata(bag_dir, mcap.name, connections, start, stop, count,
+                                   metadata, typestore)
+    # The bag first, then its metadata.yaml: a crash in between leaves no metadata.yaml,
+    # so the next run scans the (already repaired) bag again.
+    os.replace(tmp, mcap)
+    os.replace(meta_tmp, bag_dir / 'metadata.yaml')
+    _fsync_dir(bag_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make renames in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_bag_metadata(bag_dir: Path, file_name: str, connections: list, start: int,
                         stop: int, count: int, metadata: EpisodeMetadata,
-                        typestore: Typestore) -> None:
-    """metadata.yaml as rosbags' Writer.close writes it (rosbag2 version 9)."""
+                        typestore: Typestore) -> Path:
+    """Write metadata.yaml as rosbags' Writer.close does (version 9), fsynced, to a tmp file.
+
+    The caller renames the returned ``metadata.yaml.tmp`` once the bag is in place.
+    """
     def duration() -> dict:  # fresh dicts: yaml would write shared ones as &id aliases
         return {'nanoseconds': max(0, stop - start)}
 
@@ -126,8 +177,11 @@ def _write_bag_metadata(bag_dir: Path, file_name: str, connections: list, start:
         'compression_format': '', 'compression_mode': '',
         'files': [{'path': file_name, 'starting_time': starting(), 'duration': duration(),
                    'message_count': count}],
-        'custom_data': {EPISODE_METADATA_KEY: metadata.to_json()}, 'ros_distro': 'rosbags',
+        'custom_data': episode_custom_data(metadata), 'ros_distro': 'rosbags',
     }
     tmp = bag_dir / 'metadata.yaml.tmp'
-    tmp.write_text(yaml.safe_dump({'rosbag2_bagfile_information': info}, sort_keys=False))
-    tmp.replace(bag_dir / 'metadata.yaml')
+    with tmp.open('w') as f:
+        f.write(yaml.safe_dump({'rosbag2_bagfile_information': info}, sort_keys=False))
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp

@@ -6,11 +6,19 @@ An episode is written inside ``episode_NNNNNN.partial/`` (the bag plus a JSON
 copy of its metadata) and moved to ``episode_NNNNNN/`` only once its bag is
 closed, so a crash can never leave a half-written bag that looks finished.
 See ``lam_models.data.bags`` for the full layout.
+
+A write error (disk full) stops only the episode being written: it stays as
+``episode_NNNNNN.partial/`` for ``recover_partial``, earlier episodes are never
+touched, and ``start_episode`` refuses new episodes while less than
+``min_free_bytes`` is free. The session directory is locked (``flock`` on
+``recorder.lock``) for the session's lifetime, so two recorders never write into
+one session; the kernel drops the lock when the process dies, even by SIGKILL.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+import errno
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -27,12 +35,10 @@ from lam_models.data.bags import (
     SESSION_MANIFEST,
     EpisodeMetadata,
     episode_dir_name,
-    list_episodes,
     list_partial_episodes,
     make_typestore,
 )
 import lam_ros
-from lam_ros.recording.recover import recover_partial
 from lam_ros.recording.stats import StreamStats, rate_warnings
 from lam_ros.recording.writer import EpisodeWriter, RecordingError, TopicSpec
 
@@ -41,10 +47,21 @@ log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 1
 # Fields of session.yaml that a resumed session must agree with.
 RESUME_CHECKED_FIELDS = ('robot_model', 'embodiment')
+LOCK_FILE = 'recorder.lock'
+# Below this much free space no episode starts: a recording must not fill the disk up.
+DEFAULT_MIN_FREE_BYTES = 64 * 2**20
 
 
 class SessionMismatchError(RecordingError):
     """A resumed session's manifest disagrees with how it is being opened."""
+
+
+class SessionLockedError(RecordingError):
+    """Another recorder (this process or another) has the session directory open."""
+
+
+class NoSpaceError(RecordingError):
+    """Too little free space to start an episode."""
 
 
 class RecordingSession:
@@ -53,13 +70,17 @@ class RecordingSession:
     ``resume=True`` continues an existing session (numbering goes on after the
     highest index ever used, including unsaved ``.partial`` episodes, which are
     reported in ``incomplete``); ``resume=False`` refuses an existing session.
+    ``on_failure`` is called with ``failure`` when a write error stops an episode.
+    ``close()`` (or leaving a ``with`` block) releases the session directory.
     """
 
     def __init__(self, output_dir: str | Path, session_name: str, robot_model: str,
                  embodiment: str = 'robot', topics: Sequence[TopicSpec] = (),
                  operator: str = '', resume: bool = False,
                  software_version: str = lam_ros.__version__,
-                 typestore: Typestore | None = None, max_queue_messages: int = 4096) -> None:
+                 typestore: Typestore | None = None, max_queue_messages: int = 4096,
+                 min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         if embodiment not in ('robot', 'human'):
             raise RecordingError(f'embodiment must be robot or human, got {embodiment!r}')
         if not session_name or '/' in session_name or session_name.startswith('.'):
@@ -73,22 +94,65 @@ class RecordingSession:
         self.topics = list(topics)
         self.typestore = typestore or make_typestore()
         self.max_queue_messages = max_queue_messages
+        self.min_free_bytes = min_free_bytes
+        self.on_failure = on_failure
         self.episode: EpisodeWriter | None = None
         self._episode_index = -1
+        # Why the last episode stopped on its own (write error); None once one starts again.
+        self.failure: str | None = None
 
-        manifest_path = self.session_dir / SESSION_MANIFEST
-        if manifest_path.exists():
-            if not resume:
-                raise RecordingError(f'session {self.session_dir} exists already; '
-                                     'pass resume=True to add episodes to it')
-            self._check_manifest(manifest_path)
-        else:
-            self.session_dir.mkdir(parents=True, exist_ok=True)
-            self._write_manifest(manifest_path)
+        self.session_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd: int | None = self._lock()
+        try:
+            manifest_path = self.session_dir / SESSION_MANIFEST
+            if manifest_path.exists():
+                if not resume:
+                    raise RecordingError(f'session {self.session_dir} exists already; '
+                                         'pass resume=True to add episodes to it')
+                self._check_manifest(manifest_path)
+            else:
+                self._write_manifest(manifest_path)
+        except BaseException:
+            self.close()
+            raise
         self.incomplete = list_partial_episodes(self.session_dir)
         for partial in self.incomplete:
             log.warning('session %s: %s was never saved (recorder killed); its number is '
                         'not reused; recover_partial() can salvage it', session_name, partial)
+
+    # -- lock ---------------------------------------------------------------------------------
+
+    def _lock(self) -> int:
+        """Take the session's flock, or name the directory and the pid that holds it."""
+        path = self.session_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors='replace').strip()
+            os.close(fd)
+            raise SessionLockedError(
+                f'session {self.session_dir} is in use by another recorder '
+                f'({f"pid {holder}, " if holder else ""}lock {path}); stop it or choose '
+                'another session name') from None
+        try:  # the pid is only for the message above: a full disk must not stop a resume
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        except OSError:
+            pass
+        return fd
+
+    def close(self) -> None:
+        """Release the session directory (an episode in progress is left as it is)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> RecordingSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     # -- manifest ---------------------------------------------------------------------------
 
@@ -133,12 +197,23 @@ class RecordingSession:
     def _partial_dir(self, index: int) -> Path:
         return self.session_dir / f'{episode_dir_name(index)}.partial'
 
+    def free_space_error(self) -> str | None:
+        """Why no episode can start for lack of disk space, or None if there is enough."""
+        free = shutil.disk_usage(self.session_dir).free
+        if free >= self.min_free_bytes:
+            return None
+        return (f'{self.session_dir}: no space left on device: {free / 2**20:.1f} MiB free, '
+                f'an episode needs {self.min_free_bytes / 2**20:.1f} MiB; free some space '
+                'and start again')
+
     def start_episode(self, task: str = '', instruction: str = '',
                       notes: str = '') -> EpisodeWriter:
         """Open the next episode's bag (in its .partial dir) with the session's topics."""
         if self.episode is not None:
             raise RecordingError(f'{self.session_dir}: episode {self._episode_index} is still '
                                  'recording; stop or discard it first')
+        if (no_space := self.free_space_error()) is not None:
+            raise NoSpaceError(no_space)
         index = self.next_index
         partial = self._partial_dir(index)
         partial.mkdir()
@@ -146,33 +221,87 @@ class RecordingSession:
             session=self.session_name, episode_index=index, task=task, instruction=instruction,
             operator=self.operator, embodiment=self.embodiment, robot_model=self.robot_model,
             software_version=self.software_version, start_time_ns=time.time_ns(), notes=notes)
-        episode = EpisodeWriter(partial / episode_dir_name(index), metadata, self.typestore,
-                                self.max_queue_messages)
-        for spec in self.topics:
-            episode.add_topic(spec.topic, spec.msgtype, spec.rate_hz, spec.qos)
-        # Written after the topics so a SIGKILLed episode still knows its configured rates.
-        (partial / PARTIAL_METADATA_FILE).write_text(metadata.to_json())
+        episode = None
+        try:
+            episode = EpisodeWriter(partial / episode_dir_name(index), metadata, self.typestore,
+                                    self.max_queue_messages)
+            for spec in self.topics:
+                episode.add_topic(spec.topic, spec.msgtype, spec.rate_hz, spec.qos)
+            # Written after the topics so a SIGKILLed episode still knows its configured rates.
+            (partial / PARTIAL_METADATA_FILE).write_text(metadata.to_json())
+        except OSError as error:  # nothing recorded yet: leave no trace of this episode
+            if episode is not None:
+                _abort_quietly(episode)
+            shutil.rmtree(partial, ignore_errors=True)
+            raise RecordingError(f'{partial}: cannot start the episode: {_reason(error)}') \
+                from error
         self.episode, self._episode_index = episode, index
+        self.failure = None
         return episode
 
     def write(self, topic: str, timestamp_ns: int, data: bytes) -> bool:
-        """Hand a message to the current episode; False if none is recording or it was dropped."""
+        """Hand a message to the current episode; False if none is recording or it was dropped.
+
+        A failed writer thread stops the episode here (see ``failure``) instead of
+        raising into the subscription callback, which would take the node down.
+        """
         episode = self.episode
-        return episode.write(topic, timestamp_ns, data) if episode is not None else False
+        if episode is None:
+            return False
+        if episode.error is None:
+            try:
+                return episode.write(topic, timestamp_ns, data)
+            except RecordingError:
+                if episode.error is None:
+                    raise  # a bad topic, not the disk
+        self._stop_failed()
+        return False
+
+    def check_episode(self) -> str | None:
+        """Stop the current episode if its writer failed; return ``failure`` (or None).
+
+        ``write`` notices a failure on the next message; call this periodically so a
+        failure is reported even when no message follows it.
+        """
+        episode = self.episode
+        if episode is not None and episode.error is not None:
+            self._stop_failed()
+        return self.failure
+
+    def _stop_failed(self, error: BaseException | None = None) -> str:
+        """Stop the current episode after a write error, keeping it as ``.partial``."""
+        episode, index = self.episode, self._episode_index
+        assert episode is not None
+        self.episode = None
+        error = error or episode.error
+        _abort_quietly(episode)
+        # A bag whose close failed half way must be rescanned by recover_partial, not moved.
+        (episode.bag_dir / 'metadata.yaml').unlink(missing_ok=True)
+        partial = self._partial_dir(index)
+        self.failure = (f'{partial}: episode stopped: {_reason(error)} writing '
+                        f'{episode.bag_dir.name}.mcap; kept for recover_partial, earlier '
+                        'episodes are untouched')
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
+        else:
+            log.error('%s', self.failure)
+        return self.failure
 
     def _save(self, success: bool | None, complete: bool) -> Path:
         episode, index = self.episode, self._episode_index
         assert episode is not None
+        if episode.error is not None:
+            raise RecordingError(self._stop_failed())
         self.episode = None
         partial = self._partial_dir(index)
         final = self.session_dir / episode_dir_name(index)
         try:
             episode.close(success=success, complete=complete)
-        finally:
-            # Only a bag with metadata.yaml leaves .partial; a failed close stays marked.
-            if (episode.bag_dir / 'metadata.yaml').is_file():
-                os.replace(episode.bag_dir, final)
-                shutil.rmtree(partial)
+        except RecordingError as error:  # the summary could not be written (disk full)
+            self.episode = episode
+            raise RecordingError(self._stop_failed(error.__cause__ or error)) from None
+        os.replace(episode.bag_dir, final)
+        shutil.rmtree(partial)
         return final
 
     def stop_episode(self, success: bool | None = None) -> Path:
@@ -192,27 +321,8 @@ class RecordingSession:
         if self.episode is None:
             raise RecordingError(f'{self.session_dir}: no episode is recording')
         episode, self.episode = self.episode, None
-        episode.abort()
+        _abort_quietly(episode)
         shutil.rmtree(self._partial_dir(self._episode_index))
-
-    def saved_episodes(self) -> list[Path]:
-        """Finished episode directories, in index order."""
-        return list_episodes(self.session_dir)
-
-    def list_incomplete(self) -> list[Path]:
-        """``.partial`` directories other than the one being recorded now."""
-        current = self._partial_dir(self._episode_index) if self.episode else None
-        return [p for p in list_partial_episodes(self.session_dir) if p != current]
-
-    def recover_incomplete(self) -> list[Path]:
-        """Salvage every killed episode (see ``recover_partial``); return the saved dirs."""
-        recovered = []
-        for partial in self.list_incomplete():
-            try:
-                recovered.append(recover_partial(partial, self.typestore))
-            except RecordingError as exc:
-                log.warning('session %s: left %s as is: %s', self.session_name, partial, exc)
-        return recovered
 
     # -- live stats -------------------------------------------------------------------------
 
@@ -224,10 +334,19 @@ class RecordingSession:
         """Streams of the current episode below ``min_fraction`` of their configured rate."""
         return rate_warnings(self.stats(), min_fraction)
 
-    def describe(self) -> dict:
-        """Session state for a status message."""
-        return {'session_dir': str(self.session_dir), 'recording': self.is_recording,
-                'episode_index': self._episode_index if self.episode else None,
-                'saved': len(self.saved_episodes()), 'incomplete': len(self.list_incomplete()),
-                'streams': [s.as_dict() for s in self.stats()],
-                'metadata': asdict(self.episode.metadata) if self.episode else None}
+
+def _abort_quietly(episode: EpisodeWriter) -> None:
+    """Stop an episode's writer; closing its file flushes, which fails again on a full disk."""
+    try:
+        episode.abort()
+    except OSError:
+        pass  # the file descriptor is closed even when the final flush fails
+
+
+def _reason(error: BaseException | None) -> str:
+    """'no space left on device' for ENOSPC, else the error itself, in one line."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return 'no space left on device'
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return repr(error)
