@@ -18,6 +18,7 @@ import time
 
 from tqdm import tqdm
 
+from lam_models.latent import LatentConfig
 from lam_models.latent.episode_cache import save_episodes
 from lam_models.latent.figures import save_latent_figure
 from lam_models.latent.metrics import PixelDifferenceBaseline, evaluate_latent_model
@@ -34,7 +35,8 @@ def main() -> None:
     parser.add_argument('--held-out', type=int, default=12)
     parser.add_argument('--human-episodes', type=int, default=12)
     parser.add_argument('--camera', default='third_person', help='same view for both embodiments')
-    parser.add_argument('--image-size', type=int, default=64)
+    parser.add_argument('--image-size', type=int, default=LatentConfig.image_size,
+                        help='model input size (config.image_size); the sim renders at it')
     parser.add_argument('--width', type=int, default=32, help='conv channels (small for CPU)')
     parser.add_argument('--steps', type=int, default=300)
     parser.add_argument('--batch-size', type=int, default=32)

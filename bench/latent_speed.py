@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Encode throughput (frame pairs/s) and training samples/s per latent model, CPU and CUDA.
 
-PYTHONPATH=. .venv/bin/python bench/latent_speed.py [--image-size 64] [--width 64]
+PYTHONPATH=. .venv/bin/python bench/latent_speed.py [--image-size N] [--width N]
+
+Sizes default to the models' own config defaults (LatentConfig).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 
 import torch
 
-from lam_models.latent import available_models, make_latent_model
+from lam_models.latent import LatentConfig, available_models, make_latent_model
 
 
 def measure(function, repeats: int) -> float:
@@ -55,8 +57,8 @@ def measure_model(name: str, device: str, args: argparse.Namespace) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--image-size', type=int, default=64)
-    parser.add_argument('--width', type=int, default=64)
+    parser.add_argument('--image-size', type=int, default=LatentConfig.image_size)
+    parser.add_argument('--width', type=int, default=LatentConfig.width)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()

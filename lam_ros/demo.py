@@ -70,9 +70,7 @@ def label(output_dir: Path, sessions: dict, train_steps: int) -> None:
     print(f'\n== label: CoMo, {train_steps} steps on the recorded episodes ==', flush=True)
     model_config = yaml.safe_load(config_file('latent/como.yaml').read_text())
     model_config.pop('name')
-    size = model_config['image_size']
-    robot = [e.resized(size) for e in sessions['robot']]
-    human = [e.resized(size) for e in sessions['human']]
+    robot, human = sessions['robot'], sessions['human']  # resized to the model's image_size
     run_dir = output_dir / 'como'
     model = train_latent_model('como', model_config, robot + human, TrainConfig(
         out_dir=str(run_dir), steps=train_steps, batch_size=32, save_every=train_steps))

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 import numpy as np
 import pytest
-from test_latent_world import make_toy_episodes
+from support.latent_world import make_toy_episodes
 import torch
 
 from lam_models.latent.metrics import (

@@ -1,5 +1,6 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+from dataclasses import replace
 import hashlib
 import json
 import shutil
@@ -7,9 +8,10 @@ import shutil
 import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
-from test_latent_world import make_toy_episode, make_toy_episodes
+from support.latent_world import make_toy_episode, make_toy_episodes
 import torch
 
+from lam_models.data.images import resize_frames
 from lam_models.data.pairs import FrameWindows
 from lam_models.latent import (
     CheckpointError,
@@ -151,6 +153,27 @@ def test_frames_of_another_size_are_refused_naming_both_sizes(name):
     with pytest.raises(ValueError, match=r'takes 32x32 px frames \(config.image_size=32\), '
                                          r'got 64x64 px'):
         model.encode(frames, frames)
+
+
+def test_resize_frames_is_the_one_way_to_the_model_size_and_names_what_it_refuses():
+    frames = make_toy_episode(1, length=3).frames  # 32 px
+    assert resize_frames(frames, 32) is frames
+    assert resize_frames(frames, 16).shape == (3, 16, 16, 3)
+    with pytest.raises(ValueError, match=r'takes \(T, H, W, 3\) uint8 RGB frames, got ndarray '
+                                         r'of shape \(3, 32, 32\) uint8'):
+        resize_frames(frames[..., 0], 16)
+    with pytest.raises(ValueError, match=r'got ndarray of shape \(3, 32, 32, 3\) float32'):
+        resize_frames(frames.astype(np.float32), 16)
+    with pytest.raises(ValueError, match=r'cannot resize 0x32 px frames to 16x16 px'):
+        resize_frames(frames[:, :, :0], 16)
+
+
+def test_larger_camera_frames_are_resized_to_the_model_size_before_labelling():
+    model = small_model('como').eval()  # image_size 32
+    episode = make_toy_episode(1, length=9)
+    doubled = replace(episode, frames=episode.frames.repeat(2, axis=1).repeat(2, axis=2))
+    assert doubled.frames.shape[1:3] == (64, 64)
+    np.testing.assert_array_equal(label_episode(model, doubled), label_episode(model, episode))
 
 
 @pytest.mark.parametrize('name', ['como', 'clam'])

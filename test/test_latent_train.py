@@ -1,18 +1,24 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+from dataclasses import asdict
 import os
 from pathlib import Path
 import subprocess
 import sys
 
 import pytest
-from test_latent_world import make_toy_episodes
+from support.latent_world import make_toy_episodes
 import torch
 
-from lam_models.latent import CheckpointError, load_latent_model
-from lam_models.latent.base import read_checkpoint
+from lam_models.latent import CheckpointError, available_models, load_latent_model
+from lam_models.latent.base import model_class, read_checkpoint
 from lam_models.latent.episode_cache import load_episodes, save_episodes
-from lam_models.latent.train import TrainConfig, train_latent_model
+from lam_models.latent.train import (
+    CONFIG_DIR,
+    TrainConfig,
+    register_hydra_configs,
+    train_latent_model,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {'image_size': 32, 'width': 16}
@@ -35,6 +41,28 @@ def test_episode_cache_reads_back_exactly(tmp_path):
     (tmp_path / 'episode_00001.npz').write_bytes(b'garbage')
     with pytest.raises(ValueError, match='episode_00001.npz'):
         load_episodes(tmp_path)
+
+
+def test_hydra_config_takes_every_default_from_the_dataclasses():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    register_hydra_configs()
+    with initialize_config_dir(version_base='1.3', config_dir=str(CONFIG_DIR)):
+        for name in available_models():
+            cfg = compose('train', overrides=[f'model={name}', 'data=cache', 'model.z_dim=32',
+                                              'train.steps=5'])
+            values = OmegaConf.to_container(cfg, resolve=True)
+            config_class = model_class(name).config_class
+            assert values['model'] == {'name': name, **asdict(config_class(z_dim=32))}
+            assert values['train'] == {**asdict(TrainConfig(steps=5)),
+                                       'out_dir': f'runs/latent/{name}'}
+
+
+def test_frames_larger_than_the_model_size_train_after_one_resize(tmp_path):
+    episodes = make_toy_episodes(2, length=6, size=64)
+    model = train_latent_model('vq', SMALL, episodes, quick(tmp_path, 2))  # image_size 32
+    assert model.config.image_size == 32
 
 
 def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):

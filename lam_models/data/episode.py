@@ -8,7 +8,7 @@ object directly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -54,13 +54,3 @@ class Episode:
 
     def __len__(self) -> int:
         return len(self.frames)
-
-    def resized(self, size: int) -> Episode:
-        """A copy with square ``size`` x ``size`` frames (cameras record larger than models see)."""
-        import cv2
-
-        if self.frames.shape[1:3] == (size, size):
-            return self
-        frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)
-                           for f in self.frames])
-        return replace(self, frames=frames)

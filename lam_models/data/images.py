@@ -1,10 +1,14 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The one sensor_msgs/Image <-> numpy conversion of the project.
+"""The one sensor_msgs/Image <-> numpy conversion of the project, and the one frame resize.
 
 Duck-typed on the Image fields (height, width, encoding, is_bigendian, step,
 data) so the same code serves rclpy messages, rosbags messages and plain
 objects. Row padding (``step`` larger than ``width * pixel size``) is removed.
+
+``resize_frames`` turns episode frames of any camera size into a latent model's
+input size (its ``config.image_size``); every path from an Episode into a model
+(``FrameWindows``, so training, labelling, metrics and figures) goes through it.
 """
 from __future__ import annotations
 
@@ -102,3 +106,31 @@ def array_to_image_fields(pixels: np.ndarray, encoding: str) -> dict[str, Any]:
         'step': width * channels * dtype.itemsize,
         'data': array.array('B', np.ascontiguousarray(pixels).tobytes()),
     }
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """Episode frames (T, H, W, 3) uint8 of any size -> (T, size, size, 3) uint8.
+
+    ``size`` is the model's input size (``config.image_size``, the one owner of it).
+    Frames already that size are returned as they are (no copy); others are
+    resized with cv2's INTER_AREA (a non-square camera image is scaled, not cropped).
+    Raises ValueError, naming what was given, for anything that is not a stack
+    of RGB uint8 frames with at least one pixel, or a size below 1.
+    """
+    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 \
+            or frames.dtype != np.uint8:
+        shape = getattr(frames, 'shape', None)
+        raise ValueError(f'resize_frames takes (T, H, W, 3) uint8 RGB frames, got '
+                         f'{type(frames).__name__} of shape {shape} '
+                         f'{getattr(frames, "dtype", "")}'.rstrip())
+    if size < 1 or 0 in frames.shape[1:3]:
+        raise ValueError(f'cannot resize {frames.shape[2]}x{frames.shape[1]} px frames to '
+                         f'{size}x{size} px')
+    if frames.shape[1:3] == (size, size):
+        return frames
+    import cv2
+
+    if not len(frames):
+        return np.empty((0, size, size, 3), np.uint8)
+    return np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+                     for frame in frames])

@@ -4,18 +4,29 @@
 
 All frames live in one uint8 tensor (N, 3, H, W); a sample is a row of frame
 indices, so a batch is a single gather rather than thousands of small copies.
-Context frames before the start of an episode repeat frame 0.
+Context frames before the start of an episode repeat frame 0. ``for_model``
+cuts the windows a model takes: its gap, context and input size (frames are
+resized by ``lam_models.data.images.resize_frames``).
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal, Protocol, Sequence
 
 import numpy as np
 import torch
 
 from lam_models.data.episode import Episode
+from lam_models.data.images import resize_frames
 
 TargetField = Literal['actions', 'hidden_motion']
+
+
+class WindowConfig(Protocol):
+    """The fields of a latent model's config that say which windows it takes."""
+
+    image_size: int
+    frame_gap: int
+    context_frames: int
 
 
 def summed_over_gap(values: np.ndarray, starts: np.ndarray, gap: int) -> np.ndarray:
@@ -30,15 +41,19 @@ class FrameWindows:
     ``target_field`` picks the ground truth summed over the gap ('actions' for
     training/probes on robot data, 'hidden_motion' to score human episodes).
     ``labelled_episodes`` (indices into ``episodes``) limits which rows set
-    ``has_action``; None means every episode whose target exists.
+    ``has_action``; None means every episode whose target exists. ``image_size``
+    resizes every frame to that square size (None keeps the recorded size).
     """
 
     def __init__(self, episodes: Sequence[Episode], frame_gap: int = 1, context_frames: int = 1,
                  target_field: TargetField = 'actions',
-                 labelled_episodes: Sequence[int] | None = None) -> None:
+                 labelled_episodes: Sequence[int] | None = None,
+                 image_size: int | None = None) -> None:
         if not episodes:
             raise ValueError('FrameWindows needs at least one episode')
-        shapes = {ep.frames.shape[1:] for ep in episodes}
+        episode_frames = [ep.frames if image_size is None else resize_frames(ep.frames, image_size)
+                          for ep in episodes]
+        shapes = {frames.shape[1:] for frames in episode_frames}
         if len(shapes) != 1:
             raise ValueError(f'episodes have different frame shapes: {sorted(shapes)}')
         action_dims = {getattr(ep, target_field).shape[1] for ep in episodes
@@ -64,7 +79,7 @@ class FrameWindows:
                 targets.append(summed_over_gap(values, starts, frame_gap))
             has_target.append(np.full(len(starts), values is not None and number in labelled))
             episode_ids.append(np.full(len(starts), number))
-            frames.append(torch.from_numpy(episode.frames).permute(0, 3, 1, 2))
+            frames.append(torch.from_numpy(episode_frames[number]).permute(0, 3, 1, 2))
             offset += length
         self.frames = torch.cat(frames)                                  # (N, 3, H, W) uint8
         self.indices = torch.from_numpy(np.concatenate(index_rows))      # (S, K+1)
@@ -73,6 +88,14 @@ class FrameWindows:
         self.episode_ids = np.concatenate(episode_ids)                   # (S,)
         if len(self.indices) == 0:
             raise ValueError(f'no window fits: every episode has <= frame_gap={frame_gap} frames')
+
+    @classmethod
+    def for_model(cls, config: WindowConfig, episodes: Sequence[Episode],
+                  target_field: TargetField = 'actions',
+                  labelled_episodes: Sequence[int] | None = None) -> FrameWindows:
+        """The windows a model with ``config`` takes: its frame gap, context and input size."""
+        return cls(episodes, config.frame_gap, config.context_frames, target_field,
+                   labelled_episodes, image_size=config.image_size)
 
     def __len__(self) -> int:
         return len(self.indices)

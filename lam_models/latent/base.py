@@ -42,9 +42,15 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class LatentConfig:
-    """Knobs shared by every latent model; each method's config extends it."""
+    """Knobs shared by every latent model; each method's config extends it.
 
-    image_size: int = 64
+    These dataclasses own every default: hydra's ``model`` group is built from
+    them (``lam_models.latent.train``), ``config/latent/<name>.yaml`` names the
+    model and holds only what differs. ``image_size`` is the model's input size;
+    frames of any size reach it through ``lam_models.data.images.resize_frames``.
+    """
+
+    image_size: int = 64        # square input frames, pixels (a multiple of 8)
     frame_gap: int = 1          # n in (o_t, o_{t+n})
     context_frames: int = 1     # K frames up to o_t seen by the IDM
     z_dim: int = 8
@@ -84,8 +90,9 @@ def images_to_float(frames: torch.Tensor) -> torch.Tensor:
 class LatentActionModel(nn.Module):
     """Base class: a model trained on frame windows that maps (o_t, o_{t+n}) to a small z.
 
-    Subclasses set ``name`` and ``config_class`` and implement ``encode_window``,
-    ``predict_next`` and ``loss``. ``forward`` is ``loss`` so DDP can wrap the model.
+    Subclasses set ``name`` and ``config_class`` and implement ``encode_window``
+    and ``loss``, and ``predict_next`` unless they have an ``fdm``. ``forward`` is
+    ``loss`` so DDP can wrap the model.
     """
 
     name: ClassVar[str] = ''
@@ -139,8 +146,16 @@ class LatentActionModel(nn.Module):
         raise NotImplementedError
 
     def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        """Reconstruct o_{t+n} from o_t and z(o_t, o_{t+n}); [0,1] images out."""
-        raise NotImplementedError
+        """Reconstruct o_{t+n} from o_t and z(o_t, o_{t+n}); [0,1] images out.
+
+        This default runs the model's forward dynamics decoder ``self.fdm``
+        (``layers.ForwardDynamicsDecoder``) on o_t and z; a model without one overrides it.
+        """
+        fdm = getattr(self, 'fdm', None)
+        if fdm is None:
+            raise NotImplementedError(f'{type(self).__name__} has no fdm: override predict_next')
+        z = self.encode(o_t, o_next)
+        return self.denormalize(fdm(self.normalize(o_t), z))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss and scalar metrics for logging."""
@@ -170,12 +185,17 @@ def available_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_latent_model(name: str, **config: Any) -> LatentActionModel:
-    """Build a registered model from its name and config fields."""
+def model_class(name: str) -> type[LatentActionModel]:
+    """The registered model class called ``name``."""
     if name not in _REGISTRY:
         raise KeyError(f'unknown latent model {name!r}; available: {available_models()}')
-    model_class = _REGISTRY[name]
-    return model_class(model_class.config_class.from_dict(config))
+    return _REGISTRY[name]
+
+
+def make_latent_model(name: str, **config: Any) -> LatentActionModel:
+    """Build a registered model from its name and config fields."""
+    cls = model_class(name)
+    return cls(cls.config_class.from_dict(config))
 
 
 def checkpoint_files(path: str | Path) -> tuple[Path, Path]:

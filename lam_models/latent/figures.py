@@ -24,7 +24,7 @@ def save_latent_figure(model: LatentActionModel, episodes: Sequence[Episode], pa
                        num_reconstructions: int = 4, title: str = '') -> Path:
     """Rows o_t / o_{t+n} / predicted o_{t+n}, and PCA of z coloured by atan2(a_y, a_x)."""
     model.eval()
-    windows = FrameWindows(episodes, model.config.frame_gap, model.config.context_frames)
+    windows = FrameWindows.for_model(model.config, episodes)
     z = encode_windows(model, windows)
     actions = windows.targets.numpy()
     centred = z - z.mean(0)

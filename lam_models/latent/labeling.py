@@ -1,6 +1,10 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The seam used by the labelling node: an Episode in, pseudo-actions out."""
+"""Labelling with a trained latent model: an Episode in, pseudo-actions out.
+
+``make demo`` writes the pseudo-actions of its human episodes with it; any
+other caller (a script, a future labelling node) uses the same function.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +27,7 @@ def label_episode(model: LatentActionModel, episode: Episode, batch_size: int = 
     if len(episode) <= config.frame_gap:
         raise ValueError(f'episode has {len(episode)} frames, needs more than '
                          f'frame_gap={config.frame_gap}')
-    windows = FrameWindows([episode], config.frame_gap, config.context_frames)
+    windows = FrameWindows.for_model(config, [episode])
     device = next(model.parameters()).device
     latents = [model.encode_window(windows.batch(rows, device)['window']).cpu()
                for rows in torch.arange(len(windows)).split(batch_size)]

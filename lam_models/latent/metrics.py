@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from typing_extensions import override
 
 from lam_models.data.episode import Episode
+from lam_models.data.images import resize_frames
 from lam_models.data.pairs import FrameWindows, TargetField
 from lam_models.latent.base import LatentActionModel, LatentConfig
 
@@ -62,7 +63,8 @@ def s_pcfc(model: LatentActionModel, episodes: Sequence[Episode], batch_size: in
     device = next(iter(model.buffers())).device
     cosines = []
     for episode in episodes:
-        frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2)
+        frames = torch.from_numpy(resize_frames(episode.frames, model.config.image_size)
+                                  ).permute(0, 3, 1, 2)
         for t in torch.arange(gap, len(episode) - gap).split(batch_size):
             o_prev, o_t, o_next = (frames[t + k * gap].to(device).float() / 255.0
                                    for k in (-1, 0, 1))
@@ -94,7 +96,8 @@ class PixelDifferenceBaseline(LatentActionModel):
 
     name = 'pixel_difference'
 
-    def __init__(self, frame_gap: int = 1, image_size: int = 64, pool_size: int = 16) -> None:
+    def __init__(self, frame_gap: int = 1, image_size: int = LatentConfig.image_size,
+                 pool_size: int = 16) -> None:
         super().__init__(LatentConfig(image_size=image_size, frame_gap=frame_gap,
                                       z_dim=3 * pool_size ** 2))
         self.pool_size = pool_size
@@ -126,11 +129,10 @@ def evaluate_latent_model(model: LatentActionModel, fit_episodes: Sequence[Episo
                           human_episodes: Sequence[Episode] = ()) -> LatentReport:
     """Probe on disjoint episode sets, S-PCFC and reconstruction on ``eval_episodes``."""
     model.eval()
-    gap, context = model.config.frame_gap, model.config.context_frames
 
     def latents(episodes: Sequence[Episode], field: TargetField
                 ) -> tuple[np.ndarray, np.ndarray]:
-        windows = FrameWindows(episodes, gap, context, target_field=field)
+        windows = FrameWindows.for_model(model.config, episodes, target_field=field)
         return encode_windows(model, windows), windows.targets.double().numpy()
 
     z_fit, y_fit = latents(fit_episodes, 'actions')
@@ -140,7 +142,7 @@ def evaluate_latent_model(model: LatentActionModel, fit_episodes: Sequence[Episo
         z_human, y_human = latents(human_episodes, 'hidden_motion')
         lp_human = linear_probe_mse(z_fit, y_fit, z_human, y_human)
     reconstruction, copy_error = reconstruction_errors(
-        model, FrameWindows(eval_episodes, gap, context))
+        model, FrameWindows.for_model(model.config, eval_episodes))
     return LatentReport(
         lp_mse=linear_probe_mse(z_fit, y_fit, z_eval, y_eval),
         lp_mse_human=lp_human,

@@ -13,7 +13,7 @@ rerunning with the same out_dir resumes from it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, make_dataclass
 import math
 import os
 from pathlib import Path
@@ -29,10 +29,12 @@ from lam_models.data.episode import Episode
 from lam_models.data.pairs import FrameWindows
 from lam_models.latent.base import (
     LatentActionModel,
+    available_models,
     check_config_matches,
     checkpoint_files,
     load_state,
     make_latent_model,
+    model_class,
     read_checkpoint,
     save_checkpoint,
 )
@@ -43,7 +45,7 @@ CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
 
 @dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping knobs (``train.*`` in config/latent/train.yaml)."""
+    """Optimisation and bookkeeping knobs: ``train.*`` of the hydra config (defaults here)."""
 
     out_dir: str = 'runs/latent'
     steps: int = 2000
@@ -97,8 +99,7 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     model = make_latent_model(model_name, **model_config)
     robot = [i for i, ep in enumerate(episodes) if ep.actions is not None]
     labelled = robot[:math.ceil(config.labelled_fraction * len(robot))]
-    windows = FrameWindows(episodes, model.config.frame_gap, model.config.context_frames,
-                           labelled_episodes=labelled)
+    windows = FrameWindows.for_model(model.config, episodes, labelled_episodes=labelled)
     model.set_normalization(windows.normalization_stats())
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
@@ -164,16 +165,30 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     return model
 
 
-def _register_model_configs() -> None:
-    """Expose config/latent/<name>.yaml (each with a ``name`` key) as hydra's ``model`` group."""
+def register_hydra_configs() -> None:
+    """Give hydra the dataclass defaults: the ``model`` group and ``train: defaults``.
+
+    Each model's node is its config dataclass (typed, so ``model.z_dim=32`` is
+    checked) plus ``name``, merged with ``config/latent/<option>.yaml`` (a
+    ``name`` key and only what differs from the dataclass); ``train.*`` comes from
+    ``TrainConfig``, with ``config/latent/train.yaml`` setting what differs (out_dir).
+    """
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     store = ConfigStore.instance()
+    store.store(group='train', name='defaults', node=TrainConfig)
+    options = {name: OmegaConf.create({'name': name}) for name in available_models()}
     for path in sorted(CONFIG_DIR.glob('*.yaml')):
         node = OmegaConf.load(path)
         if 'name' in node:
-            store.store(group='model', name=path.stem, node=node)
+            options[path.stem] = node
+    for option, node in options.items():
+        config_class = model_class(node.name).config_class
+        schema = make_dataclass(f'{config_class.__name__}Node',
+                                [('name', str, field(default=node.name))], bases=(config_class,))
+        store.store(group='model', name=option,
+                    node=OmegaConf.merge(OmegaConf.structured(schema), node))
 
 
 def main() -> None:
@@ -183,17 +198,13 @@ def main() -> None:
 
     from lam_models.latent.episode_cache import load_episodes
 
-    _register_model_configs()
+    register_hydra_configs()
 
     @hydra.main(version_base='1.3', config_path=str(CONFIG_DIR), config_name='train')
     def run(cfg: DictConfig) -> None:
         model_config = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_config.pop('name')
         train_values = OmegaConf.to_container(cfg.train, resolve=True)
-        known = {f.name for f in fields(TrainConfig)}
-        if set(train_values) - known:
-            raise ValueError(f'config/latent/train.yaml: unknown train fields '
-                             f'{sorted(set(train_values) - known)}')
         train_latent_model(name, model_config, load_episodes(cfg.data),
                            TrainConfig(**train_values))
 

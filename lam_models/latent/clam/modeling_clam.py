@@ -37,11 +37,6 @@ class CLAMModel(LatentActionModel):
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
         return self.idm(self.normalize(window))
 
-    @override
-    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        z = self.encode(o_t, o_next)
-        return self.denormalize(self.fdm(self.normalize(o_t), z))
-
     def decode_action(self, z: torch.Tensor) -> torch.Tensor:
         """Latent -> robot action in the dataset's units."""
         return self.action_decoder(z) * self.action_std + self.action_mean

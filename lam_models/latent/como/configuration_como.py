@@ -1,5 +1,9 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+"""CoMo's hyperparameters: the one place their defaults are set.
+
+hydra's ``model=como`` starts from these; config/latent/como.yaml holds only what differs.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

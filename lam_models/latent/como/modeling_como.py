@@ -66,11 +66,6 @@ class CoMoModel(LatentActionModel):
         return self.encode(window[:, -2], window[:, -1])
 
     @override
-    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        z = self.encode(o_t, o_next)
-        return self.denormalize(self.fdm(self.normalize(o_t), z))
-
-    @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         o_t, o_next = batch['window'][:, -2], batch['window'][:, -1]
         z = self.encode(o_t, o_next)

@@ -1,5 +1,9 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+"""StaMo's hyperparameters: the one place their defaults are set.
+
+hydra's ``model=stamo`` starts from these; config/latent/stamo.yaml holds only what differs.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

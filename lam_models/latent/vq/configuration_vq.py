@@ -1,5 +1,9 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
+"""The VQ baseline's hyperparameters: the one place their defaults are set.
+
+hydra's ``model=vq`` starts from these; config/latent/vq.yaml holds only what differs.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

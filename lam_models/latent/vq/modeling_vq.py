@@ -45,11 +45,6 @@ class VQModel(LatentActionModel):
         return self._quantize(self.idm(self.normalize(window)))[0]
 
     @override
-    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        z = self.encode(o_t, o_next)
-        return self.denormalize(self.fdm(self.normalize(o_t), z))
-
-    @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         window = batch['window']
         z_e = self.idm(self.normalize(window))
