@@ -21,13 +21,15 @@ from lam_models.latent import (
     make_latent_model,
 )
 from lam_models.latent.base import read_checkpoint
+from lam_models.latent.como.modeling_como import temporal_infonce
+from lam_models.latent.stamo import StaMoConfig
 
 SMALL = {'image_size': 32, 'width': 16}
 
 
 @pytest.fixture(scope='module')
 def windows():
-    return FrameWindows(make_toy_episodes(2, length=8), frame_gap=1, context_frames=2)
+    return FrameWindows(make_toy_episodes(2, length=8), frame_gap=1, context_frames=2, jitter=1)
 
 
 def small_model(name):
@@ -37,8 +39,10 @@ def small_model(name):
 
 
 def batch_for(model, windows):
-    batch = windows.batch(torch.arange(6))
-    batch['window'] = batch['window'][:, -model.window_size:]
+    rng = np.random.default_rng(0)
+    batch = {**windows.batch(torch.arange(6), rng=rng), **windows.labelled_batch(4, rng)}
+    for key in ('window', 'labelled_window'):
+        batch[key] = batch[key][:, -model.window_size:]
     return batch
 
 
@@ -58,9 +62,9 @@ def test_loss_trains_every_parameter_and_encode_is_small(name, windows):
     assert torch.isfinite(loss) and metrics
     unused = [n for n, p in model.named_parameters() if p.grad is None]
     assert unused == []  # DDP needs every parameter in the graph
-    o_t, o_next = batch_for(model, windows)['window'][:, -2:].unbind(1)
-    assert model.encode(o_t, o_next).shape == (6, model.config.z_dim)
-    assert model.predict_next(o_t, o_next).shape == o_next.shape
+    window = batch_for(model, windows)['window']
+    assert model.encode_window(window).shape == (6, model.config.z_dim)
+    assert model.predict_window(window).shape == window[:, -1].shape
 
 
 @pytest.mark.parametrize('name', ['como', 'stamo', 'clam', 'vq'])
@@ -149,10 +153,10 @@ def test_mismatched_weights_are_reported_by_name(tmp_path):
 @pytest.mark.parametrize('name', ['como', 'stamo', 'clam', 'vq'])
 def test_frames_of_another_size_are_refused_naming_both_sizes(name):
     model = small_model(name)  # image_size 32
-    frames = torch.rand(2, 3, 64, 64)
+    window = torch.rand(2, model.window_size, 3, 64, 64)
     with pytest.raises(ValueError, match=r'takes 32x32 px frames \(config.image_size=32\), '
                                          r'got 64x64 px'):
-        model.encode(frames, frames)
+        model.encode_window(window)
 
 
 def test_resize_frames_is_the_one_way_to_the_model_size_and_names_what_it_refuses():
@@ -189,11 +193,156 @@ def test_label_episode_is_aligned_with_frames(name):
         np.testing.assert_allclose(labels[3], model.encode_window(window)[0].numpy(), atol=1e-5)
 
 
-def test_vq_latents_come_from_the_codebook(windows):
+def test_vq_latents_are_tokens_from_the_codebook(windows):
     model = small_model('vq')
-    z = model.encode_window(batch_for(model, windows)['window'])
-    distances = torch.cdist(z, model.codebook.weight).min(dim=1).values
+    window = batch_for(model, windows)['window']
+    z = model.encode_window(window)
+    assert z.shape == (6, model.config.z_dim) and model.encode_indices(window).shape == (6, 4)
+    tokens = z.reshape(-1, model.config.z_dim // model.config.num_tokens)
+    distances = torch.cdist(tokens, model.codebook.weight).min(dim=1).values
     assert torch.all(distances < 1e-5)
+
+
+def test_vq_codebook_starts_as_kmeans_of_the_first_batch(windows):
+    model = small_model('vq').train()
+    batch = batch_for(model, windows)
+    far_away = model.codes_used(batch['window'])
+    model.loss(batch)
+    assert bool(model.codebook_initialized)
+    assert model.codes_used(batch['window']) > max(far_away, 1)
+    first = model.codebook.weight.detach().clone()
+    model.loss(batch)  # only the first batch initialises
+    torch.testing.assert_close(model.codebook.weight, first)
+
+
+@pytest.mark.parametrize('dead_code_steps', [3, 0])
+def test_vq_dead_codes_restart_on_the_data(windows, dead_code_steps):
+    model = make_latent_model('vq', **SMALL, dead_code_steps=dead_code_steps).train()
+    batch = batch_for(model, windows)
+    with torch.no_grad():  # a collapsed codebook: one code near the data, the rest far away
+        model.codebook.weight.fill_(1e3)
+        model.codebook.weight[0] = 0.0
+        model.codebook_initialized.fill_(True)
+    assert model.codes_used(batch['window']) == 1
+    for _ in range(4):
+        model.loss(batch)
+    if dead_code_steps:
+        assert model.codes_used(batch['window']) > 1 and model.codes_used() > 1
+    else:
+        assert model.codes_used(batch['window']) == 1
+
+
+def test_infonce_prefers_the_true_positive_to_reversed_and_other_rows():
+    torch.manual_seed(0)
+    z = torch.randn(16, 32)
+    positive = z + 0.1 * torch.randn(16, 32)
+    reversed_pairs = [-z, -positive]
+    right = temporal_infonce(z, positive, reversed_pairs, temperature=0.1)
+    assert right < 0.1
+    assert temporal_infonce(z, -z, [z, positive], temperature=0.1) > right + 5
+    shuffled = positive[torch.randperm(16)]  # in-batch negatives count
+    assert temporal_infonce(z, shuffled, reversed_pairs, temperature=0.1) > right + 5
+
+
+def test_como_loss_adds_infonce_on_the_jittered_pair(windows):
+    model = small_model('como')
+    assert model.jitter_frames == 1 and model.config.contrastive_temperature == 0.1
+    batch = batch_for(model, windows)
+    loss, metrics = model.loss(batch)
+    assert metrics['infonce'] > 0
+    expected = metrics['reconstruction'] + model.config.contrastive_weight * metrics['infonce']
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match=r"needs batch\['jittered'\]"):
+        model.loss({k: v for k, v in batch.items() if k != 'jittered'})
+    plain = make_latent_model('como', **SMALL, contrastive_weight=0.0)
+    assert plain.jitter_frames == 0 and 'infonce' not in plain.loss(batch)[1]
+
+
+@pytest.mark.parametrize('z_dim', [8, 32, 128])
+def test_como_z_dim_is_one_knob(z_dim, windows):
+    model = make_latent_model('como', **SMALL, z_dim=z_dim)
+    batch = batch_for(model, windows)
+    assert model.encode_window(batch['window']).shape == (6, z_dim)
+    assert model.fdm.film.in_features == z_dim
+    assert torch.isfinite(model.loss(batch)[0])
+
+
+def test_jittered_frame_is_a_nearby_later_frame_of_the_same_episode():
+    episodes = make_toy_episodes(3, length=6)
+    windows = FrameWindows(episodes, frame_gap=2, jitter=2)
+    rows = torch.arange(len(windows))
+    jittered = windows.jittered_indices(rows, np.random.default_rng(0))
+    o_t, target = windows.indices[rows, -2], windows.indices[rows, -1]
+    assert torch.all((jittered > o_t) & (jittered <= windows.last_frame[rows]))
+    assert torch.all((jittered - target).abs() <= 2)
+    assert (jittered != target).float().mean() > 0.8
+    again = windows.jittered_indices(rows, np.random.default_rng(0))
+    assert torch.equal(jittered, again)  # seeded: resume gets the same batches
+    batch = windows.batch(rows[:3], rng=np.random.default_rng(1))
+    expected = windows.jittered_indices(rows[:3], np.random.default_rng(1))
+    torch.testing.assert_close(batch['jittered'], windows.frames[expected].float() / 255)
+
+
+def test_clam_labelled_batch_holds_only_labelled_robot_windows():
+    episodes = (make_toy_episodes(3, length=8) + make_toy_episodes(3, 'human', length=8))
+    windows = FrameWindows(episodes, context_frames=2, labelled_episodes=[1])
+    labelled = windows.labelled_rows
+    assert set(windows.episode_ids[labelled.numpy()]) == {1}
+    batch = windows.labelled_batch(64, np.random.default_rng(0))
+    assert batch['labelled_window'].shape == (64, 3, 3, 32, 32)
+    candidates = windows.frames[windows.indices[labelled]].float() / 255
+    for window, action in zip(batch['labelled_window'], batch['labelled_action']):
+        match = (candidates - window).abs().flatten(1).amax(1).argmin()
+        assert torch.equal(candidates[match], window)
+        torch.testing.assert_close(windows.targets[labelled[match]], action)
+    unlabelled = FrameWindows(make_toy_episodes(2, 'human', length=8), context_frames=2)
+    assert unlabelled.labelled_batch(8, np.random.default_rng(0)) == {}
+
+
+def test_clam_action_decoder_learns_from_the_labelled_batch_only(windows):
+    model = small_model('clam')
+    assert model.labelled_batch_size == 32 and model.config.action_decoder_weight == 0.01
+    batch = batch_for(model, windows)
+    model.loss(batch)[0].backward()
+    assert model.action_decoder[0].weight.grad.abs().sum() > 0
+    model.zero_grad()
+    unlabelled = {k: v for k, v in batch.items() if not k.startswith('labelled_')}
+    loss, metrics = model.loss(unlabelled)
+    loss.backward()
+    assert metrics['action'] == 0.0
+    assert model.action_decoder[0].weight.grad.abs().sum() == 0  # in the graph, weight 0
+
+
+def test_clam_encodes_with_real_context_and_refuses_to_fake_it(windows):
+    model = small_model('clam').eval()
+    window = batch_for(model, windows)['window']  # o_{t-1}, o_t, o_{t+1}
+    with pytest.raises(ValueError, match=r'context_frames=2\): pass the 1 frame\(s\) before o_t'):
+        model.encode(window[:, 1], window[:, 2])
+    with torch.no_grad():
+        z = model.encode(window[:, 1], window[:, 2], context=window[:, :1])
+        torch.testing.assert_close(z, model.encode_window(window))
+        torch.testing.assert_close(model.predict_next(window[:, 1], window[:, 2], window[:, :1]),
+                                   model.predict_window(window))
+        faked = model.encode_window(torch.stack([window[:, 1], window[:, 1], window[:, 2]], 1))
+    assert not torch.allclose(z, faked)
+
+
+def test_stamo_has_two_state_tokens_wide_enough_for_a_state():
+    config = StaMoConfig()
+    assert (config.num_state_tokens, config.token_dim, config.z_dim) == (2, 32, 64)
+    model = small_model('stamo')
+    assert model.state(torch.rand(3, 3, 32, 32)).shape == (3, 2, 32)
+    with pytest.raises(ValueError, match=r'z_dim=8 must equal num_state_tokens \* token_dim'):
+        StaMoConfig(z_dim=8)
+    assert make_latent_model('stamo', **SMALL, token_dim=48, z_dim=96).config.z_dim == 96
+
+
+def test_collapse_reference_is_the_models_own_rendering_of_o_t(windows):
+    o_t = batch_for(small_model('como'), windows)['window'][:, -2]
+    assert small_model('como').collapse_reference(o_t) is o_t  # residual FDM: copy o_t
+    stamo = small_model('stamo').eval()
+    with torch.no_grad():
+        torch.testing.assert_close(stamo.collapse_reference(o_t), stamo.decode(stamo.state(o_t)))
 
 
 def test_stamo_motion_is_a_state_difference_and_interpolation_hits_both_ends(windows):

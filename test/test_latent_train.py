@@ -10,12 +10,14 @@ import pytest
 from support.latent_world import make_toy_episodes
 import torch
 
+from lam_models.data.pairs import FrameWindows
 from lam_models.latent import CheckpointError, available_models, load_latent_model
 from lam_models.latent.base import model_class, read_checkpoint
 from lam_models.latent.episode_cache import load_episodes, save_episodes
 from lam_models.latent.train import (
     CONFIG_DIR,
     TrainConfig,
+    _batch_rows,
     register_hydra_configs,
     train_latent_model,
 )
@@ -50,11 +52,12 @@ def test_hydra_config_takes_every_default_from_the_dataclasses():
     register_hydra_configs()
     with initialize_config_dir(version_base='1.3', config_dir=str(CONFIG_DIR)):
         for name in available_models():
-            cfg = compose('train', overrides=[f'model={name}', 'data=cache', 'model.z_dim=32',
-                                              'train.steps=5'])
+            knobs = {'z_dim': 32, **({'token_dim': 16} if name == 'stamo' else {})}
+            cfg = compose('train', overrides=[f'model={name}', 'data=cache', 'train.steps=5',
+                                              *(f'model.{k}={v}' for k, v in knobs.items())])
             values = OmegaConf.to_container(cfg, resolve=True)
             config_class = model_class(name).config_class
-            assert values['model'] == {'name': name, **asdict(config_class(z_dim=32))}
+            assert values['model'] == {'name': name, **asdict(config_class(**knobs))}
             assert values['train'] == {**asdict(TrainConfig(steps=5)),
                                        'out_dir': f'runs/latent/{name}'}
 
@@ -63,6 +66,30 @@ def test_frames_larger_than_the_model_size_train_after_one_resize(tmp_path):
     episodes = make_toy_episodes(2, length=6, size=64)
     model = train_latent_model('vq', SMALL, episodes, quick(tmp_path, 2))  # image_size 32
     assert model.config.image_size == 32
+
+
+def test_training_samples_both_embodiments_of_a_mixed_list():
+    episodes = make_toy_episodes(3, length=8) + make_toy_episodes(3, 'human', length=8)
+    windows = FrameWindows(episodes)
+    rows = _batch_rows(0, len(windows), 16, seed=0, rank=0, world_size=1)
+    assert set(windows.embodiment[rows]) == {'robot', 'human'}
+    human = windows.embodiment == 'human'
+    assert not windows.has_target[human].any() and windows.has_target[~human].all()
+
+
+@pytest.mark.parametrize('name', ['como', 'clam', 'vq', 'stamo'])
+def test_mixed_robot_and_human_episodes_train(tmp_path, name):
+    episodes = make_toy_episodes(2, length=8) + make_toy_episodes(2, 'human', length=8)
+    extra = {'dit_dim': 32, 'dit_depth': 1} if name == 'stamo' else {}
+    model = train_latent_model(name, {**SMALL, **extra}, episodes,
+                               quick(tmp_path, 3, labelled_fraction=0.5))
+    assert model.config.image_size == 32
+
+
+def test_clam_trains_on_human_video_alone(tmp_path):
+    model = train_latent_model('clam', SMALL, make_toy_episodes(2, 'human', length=8),
+                               quick(tmp_path, 2))
+    assert model.config.context_frames == 2
 
 
 def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):
@@ -80,7 +107,7 @@ def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
     episodes = make_toy_episodes(2, length=8)
     train_latent_model('como', SMALL, episodes, quick(tmp_path, 2))
     with pytest.raises(CheckpointError,
-                       match=r'checkpoint.safetensors.*z_dim: checkpoint=8 config=4'):
+                       match=r'checkpoint.safetensors.*z_dim: checkpoint=128 config=4'):
         train_latent_model('como', {**SMALL, 'z_dim': 4}, episodes, quick(tmp_path, 4))
     with pytest.raises(CheckpointError, match="checkpoint is model 'como'"):
         train_latent_model('vq', SMALL, episodes, quick(tmp_path, 4))

@@ -16,7 +16,13 @@ A training batch is a dict:
   ``window``      (B, K+1, 3, H, W) float in [0, 1]: the frames o_{t-(K-1)n} .. o_t, o_{t+n}
                   (K = ``config.context_frames``, 1 for a plain pair);
   ``action``      (B, A) float, ground-truth action summed over the gap (zeros if unknown);
-  ``has_action``  (B,) bool, which rows may use ``action`` (CLAM's labelled subset).
+  ``has_action``  (B,) bool, which rows may use ``action`` (CLAM's labelled subset);
+and, where the model asks for them (``lam_models.data.pairs.FrameWindows``):
+  ``jittered``         (B, 3, H, W): o_{t+n+d}, 0 < |d| <= ``model.jitter_frames``
+                       (CoMo's contrastive positive);
+  ``labelled_window``  (L, K+1, 3, H, W) and ``labelled_action`` (L, A): a separately
+                       sampled batch of ``model.labelled_batch_size`` robot windows that
+                       have actions (CLAM's action decoder).
 """
 from __future__ import annotations
 
@@ -91,7 +97,7 @@ class LatentActionModel(nn.Module):
     """Base class: a model trained on frame windows that maps (o_t, o_{t+n}) to a small z.
 
     Subclasses set ``name`` and ``config_class`` and implement ``encode_window``
-    and ``loss``, and ``predict_next`` unless they have an ``fdm``. ``forward`` is
+    and ``loss``, and ``predict_window`` unless they have an ``fdm``. ``forward`` is
     ``loss`` so DDP can wrap the model.
     """
 
@@ -136,26 +142,70 @@ class LatentActionModel(nn.Module):
         """Frames per window: ``context_frames`` up to o_t, plus o_{t+n}."""
         return self.config.context_frames + 1
 
-    def encode(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        """(B,3,H,W) [0,1] pair -> z (B, z_dim); a missing context repeats o_t."""
-        context = o_t.unsqueeze(1).expand(-1, self.config.context_frames, -1, -1, -1)
-        return self.encode_window(torch.cat([context, o_next.unsqueeze(1)], dim=1))
+    @property
+    def jitter_frames(self) -> int:
+        """Max |d| of the ``jittered`` frame o_{t+n+d} the loss needs; 0: none."""
+        return 0
+
+    @property
+    def labelled_batch_size(self) -> int:
+        """Rows of the separately sampled labelled batch the loss needs; 0: none."""
+        return 0
+
+    def pair_window(self, o_t: torch.Tensor, o_next: torch.Tensor,
+                    context: torch.Tensor | None = None) -> torch.Tensor:
+        """(o_t, o_{t+n}) and the K-1 frames before o_t -> a (B, K+1, 3, H, W) window.
+
+        A model with ``context_frames`` > 1 needs the real previous frames:
+        repeating o_t would be a window it never saw in training, so a missing
+        context is an error, not a guess.
+        """
+        needed = self.config.context_frames - 1
+        if context is None:
+            if needed:
+                raise ValueError(
+                    f'{self.name or type(self).__name__} encodes {needed + 1} frames up to o_t '
+                    f'(context_frames={needed + 1}): pass the {needed} frame(s) before o_t as '
+                    f'context=(B, {needed}, 3, H, W), or call encode_window')
+            context = o_t.new_empty((len(o_t), 0, *o_t.shape[1:]))
+        if context.shape[1] != needed:
+            raise ValueError(f'context has {context.shape[1]} frames, '
+                             f'context_frames={needed + 1} needs {needed}')
+        return torch.cat([context, o_t.unsqueeze(1), o_next.unsqueeze(1)], dim=1)
+
+    def encode(self, o_t: torch.Tensor, o_next: torch.Tensor,
+               context: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,3,H,W) [0,1] pair -> z (B, z_dim); ``context`` as in ``pair_window``."""
+        return self.encode_window(self.pair_window(o_t, o_next, context))
 
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
         """(B, K+1, 3, H, W) [0,1] -> z (B, z_dim)."""
         raise NotImplementedError
 
-    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        """Reconstruct o_{t+n} from o_t and z(o_t, o_{t+n}); [0,1] images out.
+    def predict_window(self, window: torch.Tensor) -> torch.Tensor:
+        """Reconstruct the window's last frame o_{t+n} from o_t and z(window); [0,1] out.
 
         This default runs the model's forward dynamics decoder ``self.fdm``
         (``layers.ForwardDynamicsDecoder``) on o_t and z; a model without one overrides it.
         """
         fdm = getattr(self, 'fdm', None)
         if fdm is None:
-            raise NotImplementedError(f'{type(self).__name__} has no fdm: override predict_next')
-        z = self.encode(o_t, o_next)
-        return self.denormalize(fdm(self.normalize(o_t), z))
+            raise NotImplementedError(f'{type(self).__name__} has no fdm: override '
+                                      'predict_window')
+        return self.denormalize(fdm(self.normalize(window[:, -2]), self.encode_window(window)))
+
+    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor,
+                     context: torch.Tensor | None = None) -> torch.Tensor:
+        """``predict_window`` of (context, o_t, o_next); ``context`` as in ``pair_window``."""
+        return self.predict_window(self.pair_window(o_t, o_next, context))
+
+    def collapse_reference(self, o_t: torch.Tensor) -> torch.Tensor:
+        """What the decoder gives with no motion: the collapse ratio's denominator.
+
+        For a residual FDM that is o_t itself; a model that re-renders frames
+        (StaMo) overrides it with its own reconstruction of o_t.
+        """
+        return o_t
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss and scalar metrics for logging."""

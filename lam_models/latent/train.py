@@ -6,7 +6,10 @@
     torchrun --nproc_per_node=2 -m lam_models.latent.train model=clam data=... train.out_dir=...
 
 ``train_latent_model`` is the loop; it takes a list of Episodes, so bags, the
-simulator or the on-disk cache all plug in the same way. Rank 0 writes
+simulator or the on-disk cache all plug in the same way. Robot and human
+episodes train together: every window is unlabelled video for the model;
+actions (robot episodes, the first ``labelled_fraction`` of them) reach only a
+model that asks for a labelled batch (CLAM's action decoder). Rank 0 writes
 ``<out_dir>/checkpoint.safetensors`` (weights, normalization stats, optimizer
 tensors) + ``checkpoint.json`` (model config, step, sha256 of the weights);
 rerunning with the same out_dir resumes from it.
@@ -89,6 +92,22 @@ def _batch_rows(step: int, num_samples: int, batch_size: int, seed: int, rank: i
     return rows[rank::world_size]
 
 
+def _step_rng(seed: int, step: int, rank: int) -> np.random.Generator:
+    """One step's random draws (jitter, labelled rows), a function of the step: exact resume."""
+    return np.random.default_rng([seed, step, rank])
+
+
+def training_batch(model: LatentActionModel, windows: FrameWindows, rows: np.ndarray,
+                   rng: np.random.Generator, device: torch.device, world_size: int = 1
+                   ) -> dict[str, torch.Tensor]:
+    """The batch of ``rows`` plus the labelled batch the model asks for (this rank's share)."""
+    batch = windows.batch(rows, device, rng)
+    labelled = model.labelled_batch_size
+    if labelled:
+        batch.update(windows.labelled_batch(max(labelled // world_size, 1), rng, device))
+    return batch
+
+
 def train_latent_model(model_name: str, model_config: dict[str, Any],
                        episodes: Sequence[Episode], config: TrainConfig
                        ) -> LatentActionModel:
@@ -99,7 +118,8 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     model = make_latent_model(model_name, **model_config)
     robot = [i for i, ep in enumerate(episodes) if ep.actions is not None]
     labelled = robot[:math.ceil(config.labelled_fraction * len(robot))]
-    windows = FrameWindows.for_model(model.config, episodes, labelled_episodes=labelled)
+    windows = FrameWindows.for_model(model.config, episodes, labelled_episodes=labelled,
+                                     jitter=model.jitter_frames)
     model.set_normalization(windows.normalization_stats())
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
@@ -138,7 +158,9 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
                     desc=f'train {model_name}', disable=rank != 0 or not config.progress)
     for step in progress:
         rows = _batch_rows(step, len(windows), config.batch_size, config.seed, rank, world_size)
-        loss, metrics = trainable(windows.batch(rows, device))
+        batch = training_batch(model, windows, rows, _step_rng(config.seed, step, rank), device,
+                               world_size)
+        loss, metrics = trainable(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

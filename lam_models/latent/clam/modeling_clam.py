@@ -2,8 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """CLAM: continuous latent actions grounded by a small action-labelled subset.
 
-The action decoder is trained jointly and its gradient flows into the IDM,
-anchoring z to the robot's action space without dominating reconstruction.
+The IDM sees ``context_frames`` real frames up to o_t plus o_{t+n} (never a
+faked context: ``encode`` needs the previous frames, see ``pair_window``). The
+action decoder is trained jointly on a separately sampled batch of labelled
+robot windows every step (``labelled_window``/``labelled_action``), and its
+gradient flows into the IDM, anchoring z to the robot's action space while the
+main batch (robot and human video, no actions) trains reconstruction.
 """
 from __future__ import annotations
 
@@ -33,6 +37,11 @@ class CLAMModel(LatentActionModel):
             nn.Linear(config.z_dim, config.action_decoder_hidden), nn.SiLU(),
             nn.Linear(config.action_decoder_hidden, config.action_dim))
 
+    @property
+    @override
+    def labelled_batch_size(self) -> int:
+        return self.config.labelled_batch_size
+
     @override
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
         return self.idm(self.normalize(window))
@@ -41,17 +50,24 @@ class CLAMModel(LatentActionModel):
         """Latent -> robot action in the dataset's units."""
         return self.action_decoder(z) * self.action_std + self.action_mean
 
+    def action_loss(self, batch: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """MSE of decoded vs true (standardized) actions on the labelled batch.
+
+        Without labelled rows (human-only data) the decoder still runs, at weight 0,
+        so DDP sees every parameter used.
+        """
+        window = batch.get('labelled_window')
+        if window is None or len(window) == 0:
+            return self.action_decoder(z).sum() * 0.0
+        target = (batch['labelled_action'] - self.action_mean) / self.action_std
+        return F.mse_loss(self.action_decoder(self.encode_window(window)), target)
+
     @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         window = batch['window']
         z = self.encode_window(window)
         prediction = self.fdm(self.normalize(window[:, -2]), z)
         reconstruction = F.mse_loss(prediction, self.normalize(window[:, -1]))
-        # Every row runs through the decoder (so DDP sees all parameters used); only
-        # labelled rows contribute.
-        target = (batch['action'] - self.action_mean) / self.action_std
-        per_row = (self.action_decoder(z) - target).pow(2).mean(dim=1)
-        mask = batch['has_action'].float()
-        action_loss = (per_row * mask).sum() / mask.sum().clamp(min=1.0)
+        action_loss = self.action_loss(batch, z)
         loss = reconstruction + self.config.action_decoder_weight * action_loss
         return loss, {'reconstruction': reconstruction.item(), 'action': action_loss.item()}

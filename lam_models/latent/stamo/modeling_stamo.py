@@ -57,10 +57,9 @@ class FlowDiT(nn.Module):
         super().__init__()
         self.patch = config.patch_size
         self.grid = config.image_size // config.patch_size
-        token_dim = config.z_dim // config.num_state_tokens
         dim = config.dit_dim
         self.patch_in = nn.Linear(3 * self.patch ** 2, dim)
-        self.state_in = nn.Linear(token_dim, dim)
+        self.state_in = nn.Linear(config.token_dim, dim)
         self.position = nn.Parameter(
             torch.randn(1, self.grid ** 2 + config.num_state_tokens, dim) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
@@ -94,7 +93,6 @@ class StaMoModel(LatentActionModel):
 
     def __init__(self, config: StaMoConfig) -> None:
         super().__init__(config)
-        self.token_dim = config.z_dim // config.num_state_tokens
         self.state_encoder = nn.Sequential(
             ConvEncoder(3, config.width), nn.Flatten(),
             nn.Linear(config.width * (config.image_size // 8) ** 2, config.z_dim))
@@ -103,16 +101,13 @@ class StaMoModel(LatentActionModel):
     def state(self, images: torch.Tensor) -> torch.Tensor:
         """[0,1] frames (B,3,H,W) -> state tokens (B, num_state_tokens, token_dim)."""
         return self.state_encoder(self.normalize(images)).reshape(len(images), -1,
-                                                                  self.token_dim)
-
-    @override
-    def encode(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        states = self.state(torch.cat([o_t, o_next]))
-        return (states[len(o_t):] - states[:len(o_t)]).flatten(1)
+                                                                  self.config.token_dim)
 
     @override
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
-        return self.encode(window[:, -2], window[:, -1])
+        o_t, o_next = window[:, -2], window[:, -1]
+        states = self.state(torch.cat([o_t, o_next]))
+        return (states[len(o_t):] - states[:len(o_t)]).flatten(1)
 
     @torch.no_grad()
     def decode(self, state: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -127,10 +122,19 @@ class StaMoModel(LatentActionModel):
         return self.denormalize(x).clamp(0.0, 1.0)
 
     @override
-    def predict_next(self, o_t: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:
-        state_t = self.state(o_t)
-        z = self.encode(o_t, o_next).reshape(state_t.shape)
+    def predict_window(self, window: torch.Tensor) -> torch.Tensor:
+        state_t = self.state(window[:, -2])
+        z = self.encode_window(window).reshape(state_t.shape)
         return self.decode(state_t + z)
+
+    @override
+    def collapse_reference(self, o_t: torch.Tensor) -> torch.Tensor:
+        """decode(s(o_t)): the decoder's own rendering of o_t, sampled from the same noise.
+
+        ``predict_window`` decodes s(o_t) + z; against this, the collapse ratio asks
+        whether z moved the rendering towards o_{t+n}, not how well noise renders a frame.
+        """
+        return self.decode(self.state(o_t))
 
     def interpolate(self, o_a: torch.Tensor, o_b: torch.Tensor, steps: int = 5) -> torch.Tensor:
         """Decode states linearly between s(o_a) and s(o_b): (steps, B, 3, H, W)."""
