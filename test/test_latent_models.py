@@ -20,7 +20,7 @@ from lam_models.latent import (
     load_latent_model,
     make_latent_model,
 )
-from lam_models.latent.base import read_checkpoint
+from lam_models.latent.base import read_checkpoint, sidecar_digest
 from lam_models.latent.como.modeling_como import temporal_infonce
 from lam_models.latent.stamo import StaMoConfig
 
@@ -129,8 +129,16 @@ def test_flipped_replaced_or_non_finite_weights_are_refused(tmp_path):
     save_file(tensors, path)
     sidecar = json.loads((tmp_path / 'other.json').read_text())
     sidecar['weights_sha256'] = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
     (tmp_path / 'como.json').write_text(json.dumps(sidecar))
     with pytest.raises(CheckpointError, match=r"como.safetensors: non-finite .*'image_std'"):
+        load_latent_model(path)
+    tensors['image_std'][0] = 1e38                 # finite but absurd, hashes resealed
+    save_file(tensors, path)
+    sidecar['weights_sha256'] = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
+    (tmp_path / 'como.json').write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match=r"como.safetensors: implausible .*'image_std'"):
         load_latent_model(path)
     diverged = small_model('como')
     with torch.no_grad():
@@ -145,8 +153,30 @@ def test_mismatched_weights_are_reported_by_name(tmp_path):
     small_model('vq').save(path)
     sidecar = json.loads((tmp_path / 'vq.json').read_text())
     sidecar['model_config']['codebook_size'] = 4  # the saved codebook has 8 rows
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
     (tmp_path / 'vq.json').write_text(json.dumps(sidecar))
     with pytest.raises(CheckpointError, match=r'vq.safetensors.*codebook.weight'):
+        load_latent_model(path)
+
+
+def test_a_flipped_digit_in_the_sidecar_config_is_refused(tmp_path):
+    path = tmp_path / 'como.safetensors'
+    small_model('como').save(path)
+    sidecar = json.loads((tmp_path / 'como.json').read_text())
+    sidecar['model_config']['frame_gap'] += 4          # shapes unchanged: loads today
+    (tmp_path / 'como.json').write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match=r'como.json: content does not match'):
+        load_latent_model(path)
+
+
+def test_a_config_torch_cannot_build_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / 'como.safetensors'
+    small_model('como').save(path)
+    sidecar = json.loads((tmp_path / 'como.json').read_text())
+    sidecar['model_config']['num_heads'] += 1          # embed_dim no longer divisible
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
+    (tmp_path / 'como.json').write_text(json.dumps(sidecar))
+    with pytest.raises(CheckpointError, match=rf'{path}: cannot rebuild model .*Error'):
         load_latent_model(path)
 
 

@@ -255,8 +255,25 @@ def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
     return base.parent / f'{base.name}.safetensors', base.parent / f'{base.name}.json'
 
 
+# No trained weight or normalization statistic comes near this; a checkpoint that does
+# is garbage even when its hashes match (e.g. rewritten by hand).
+MAX_ABS_WEIGHT = 1e6
+
+
 def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
     return [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+
+
+def _implausible(tensors: dict[str, torch.Tensor]) -> list[str]:
+    return [k for k, v in tensors.items() if v.is_floating_point() and v.numel()
+            and not k.startswith('optimizer.') and v.abs().max() > MAX_ABS_WEIGHT]
+
+
+def sidecar_digest(sidecar: dict[str, Any]) -> str:
+    """sha256 of the sidecar's own content (all but this digest), canonical JSON."""
+    content = {k: v for k, v in sidecar.items() if k != 'sidecar_sha256'}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, allow_nan=False).encode()
+                          ).hexdigest()
 
 
 def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) -> None:
@@ -295,6 +312,7 @@ def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) ->
         sidecar['optimizer'] = {'param_groups': state['param_groups'], 'state': layout}
     data = save(tensors, metadata={'format': CHECKPOINT_FORMAT})
     sidecar.update(weights_file=weights_path.name, weights_sha256=hashlib.sha256(data).hexdigest())
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)   # a flipped config digit is caught too
     text = json.dumps(sidecar, indent=1, sort_keys=True, allow_nan=False)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     # Never a half-written file under the real names; a crash between the two renames
@@ -330,9 +348,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         found = sidecar.get('format') if isinstance(sidecar, dict) else type(sidecar).__name__
         raise CheckpointError(f'{sidecar_path}: expected format {CHECKPOINT_FORMAT!r}, '
                               f'found {found!r}')
-    for key in ('model_name', 'model_config', 'weights_sha256'):
+    for key in ('model_name', 'model_config', 'weights_sha256', 'sidecar_sha256'):
         if key not in sidecar:
             raise CheckpointError(f'{sidecar_path}: missing key {key!r}')
+    if sidecar_digest(sidecar) != sidecar['sidecar_sha256']:
+        raise CheckpointError(f'{sidecar_path}: content does not match its sidecar_sha256 '
+                              '(corrupted, or edited by hand)')
     data = weights_path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != sidecar['weights_sha256']:
@@ -347,6 +368,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     bad = _non_finite(tensors)
     if bad:
         raise CheckpointError(f'{weights_path}: non-finite values (NaN/inf) in {bad[:5]}')
+    huge = _implausible(tensors)
+    if huge:
+        raise CheckpointError(f'{weights_path}: implausible values (|x| > {MAX_ABS_WEIGHT:g}) '
+                              f'in {huge[:5]}')
     payload = {k: v for k, v in sidecar.items() if k != 'optimizer'}
     payload['state_dict'] = {k: v for k, v in tensors.items() if not k.startswith('optimizer.')}
     if 'optimizer' in sidecar:
@@ -382,8 +407,9 @@ def load_latent_model(path: str | Path, map_location: str | torch.device = 'cpu'
     payload = read_checkpoint(path)
     try:
         model = make_latent_model(payload['model_name'], **payload['model_config'])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f'{path}: cannot rebuild model: {exc}') from exc
+    except Exception as exc:  # torch layers raise AssertionError/RuntimeError on odd configs
+        raise CheckpointError(f'{path}: cannot rebuild model {payload["model_name"]!r}: '
+                              f'{type(exc).__name__}: {exc}') from exc
     load_state(path, model, payload['state_dict'])
     return model.to(map_location).eval()
 
