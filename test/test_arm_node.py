@@ -181,3 +181,16 @@ def test_robot_info_of_another_model_is_refused_without_crashing(rclpy_context):
         assert rig.commands_after_actions([READY] * 2, state=(READY,)) == []
     finally:
         rig.close()
+
+
+def test_the_arm_status_reaches_diagnostics_for_dashboards(rig):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    seen = []
+    rig.driver.create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
+                                   lambda m: seen.extend(m.status), 10)
+    rig.spin(0.3)
+    rig.arm.set_estop(True)
+    assert spin_until(rig.executor, lambda: any(s.message == 'e-stop engaged' for s in seen), 5.0)
+    status = next(s for s in seen if s.message == 'e-stop engaged')
+    assert status.level == DiagnosticStatus.WARN and status.name == '/arm'
