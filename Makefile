@@ -35,7 +35,7 @@ $(XS_STAMP): $(DEPS_STAMP) tools/build_interfaces.py $(wildcard interfaces/inter
 	touch $@
 
 demo: setup
-	$(PY) -m lam_ros.demo
+	$(PY) -m lam_ros.app.demo
 
 TESTS ?= test
 test: setup  # one file: make test TESTS=test/test_safety.py

@@ -16,7 +16,7 @@ from setuptools import find_packages, setup
 PACKAGE = 'lam_ros'
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_EXECUTABLES = runpy.run_path(
-    os.path.join(HERE, 'lam_ros', 'executables.py'))['NODE_EXECUTABLES']
+    os.path.join(HERE, 'lam_ros', 'app', 'executables.py'))['NODE_EXECUTABLES']
 
 
 def node_wrappers() -> list[str]:
@@ -46,7 +46,6 @@ setup(
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/config/latent', glob('config/latent/*.yaml')),
-        ('share/' + PACKAGE + '/config/policy', glob('config/policy/*.yaml')),
         ('lib/' + PACKAGE, node_wrappers()),
     ],
     install_requires=['setuptools'],
@@ -57,7 +56,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'lam-ros = lam_ros.cli:main',
+            'lam-ros = lam_ros.app.cli:main',
         ],
     },
 )

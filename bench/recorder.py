@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from lam_ros import topics  # noqa: E402
-from lam_ros.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env  # noqa: E402
+from lam_ros.interfaces import topics  # noqa: E402
+from lam_ros.interfaces.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env  # noqa: E402
 
 CAMERAS = ('cam_high', 'cam_wrist')
 ROBOT = 'wx250s'
@@ -49,8 +49,8 @@ MB = 1e6
 
 def camera_messages(camera: str) -> dict:
     """One 640x480 color + aligned depth frame of ``camera``, as realsense2_camera sends it."""
-    from lam_ros.camera_msgs import frame_messages
     from lam_ros.hardware.camera_source import CameraFrame, CameraIntrinsics
+    from lam_ros.interfaces.camera_msgs import frame_messages
 
     rng = np.random.default_rng(len(camera))
     intrinsics = CameraIntrinsics.pinhole(640, 480, 615.0, 615.0, 320.0, 240.0,
@@ -254,7 +254,7 @@ class RecorderClient:
 def start_recorder(output_dir: Path, env: dict[str, str], robot_mode: bool) -> subprocess.Popen:
     """The recorder node (robot mode), or this file's plain recorder without xs msgs."""
     if robot_mode:
-        command = [sys.executable, '-m', 'lam_ros.cli', 'run', 'recorder', '--ros-args',
+        command = [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                    '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
                    '-p', 'mode:=robot', '-p', f'robot_name:={ROBOT}',
                    '-p', f'cameras:=[{",".join(CAMERAS)}]', '-p', 'record_depth:=true']

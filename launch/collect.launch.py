@@ -6,10 +6,10 @@
     ros2 launch lam_ros collect.launch.py use_sim:=false serials:=123456789012
     ros2 launch lam_ros collect.launch.py mode:=human output_dir:=~/demos
 
-Nodes and parameters come from ``lam_ros.graph``: the same description that
+Nodes and parameters come from ``lam_ros.app.graph``: the same description that
 ``lam-ros collect`` runs in one process.
 """
-from lam_ros.launch_description import generate
+from lam_ros.app.launch_description import generate
 
 
 def generate_launch_description():

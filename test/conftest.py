@@ -87,7 +87,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 def pytest_unconfigure(config) -> None:
     """Leave without C++ exit handlers when librealsense shares the process with Fast DDS.
 
-    The same native crash at exit that ``lam_ros.runtime.exit_process`` avoids for the
+    The same native crash at exit that ``lam_ros.app.runtime.exit_process`` avoids for the
     camera node: the suite's result is final by now and is what the process returns.
     """
     if 'pyrealsense2' in sys.modules and _exit_status:

@@ -6,6 +6,8 @@ A stand-in xs_sdk driver answers get_robot_info and records the commands it is s
 """
 from __future__ import annotations
 
+import json
+
 from conftest import spin_until
 from interbotix_xs_msgs.msg import JointGroupCommand
 from interbotix_xs_msgs.srv import RobotInfo
@@ -18,10 +20,10 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
-from lam_ros import topics
-from lam_ros.kinematics import robot_spec
+from lam_ros.app.runtime import ConfigError
+from lam_ros.control.kinematics import robot_spec
+from lam_ros.interfaces import topics
 from lam_ros.nodes.arm_node import ArmNode
-from lam_ros.runtime import ConfigError
 
 SPEC = robot_spec('wx250s')
 READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
@@ -42,7 +44,8 @@ class Rig:
         self.state_pub = self.driver.create_publisher(JointState, ARM['joint_states'], 10)
         self.action_pub = self.driver.create_publisher(JointState, topics.ACTION, 10)
         self.driver.create_subscription(String, '/arm/status',
-                                        lambda m: self.status.append(m.data), 50)
+                                        lambda m: self.status.append(json.loads(m.data)['message']),
+                                        50)
         self.arm = ArmNode(context=context, parameter_overrides=[
             Parameter(k, value=v) for k, v in parameters.items()])
         self.executor = SingleThreadedExecutor(context=context)
@@ -178,3 +181,16 @@ def test_robot_info_of_another_model_is_refused_without_crashing(rclpy_context):
         assert rig.commands_after_actions([READY] * 2, state=(READY,)) == []
     finally:
         rig.close()
+
+
+def test_the_arm_status_reaches_diagnostics_for_dashboards(rig):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    seen = []
+    rig.driver.create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
+                                   lambda m: seen.extend(m.status), 10)
+    rig.spin(0.3)
+    rig.arm.set_estop(True)
+    assert spin_until(rig.executor, lambda: any(s.message == 'e-stop engaged' for s in seen), 5.0)
+    status = next(s for s in seen if s.message == 'e-stop engaged')
+    assert status.level == DiagnosticStatus.WARN and status.name == '/arm'

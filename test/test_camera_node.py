@@ -18,8 +18,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from test_realsense import COLOR_H, COLOR_W, DEPTH_H, DEPTH_W, FPS, SoftwareRealSense
 
 from lam_models.data.images import image_to_array
-from lam_ros import topics
 from lam_ros.hardware.realsense import RealSenseCamera
+from lam_ros.interfaces import topics
 
 
 def record_db3(path) -> None:
@@ -40,12 +40,12 @@ def test_camera_node_plays_a_recorded_db3_on_realsense_topics(tmp_path, ros_env,
                                                              rclpy_context):
     path = tmp_path / 'camera.db3'
     # librealsense devices and a DDS participant in one process crash at exit (see
-    # lam_ros.runtime.exit_process): record in a child process, like the camera node runs.
+    # lam_ros.app.runtime.exit_process): record in a child process, like the camera node runs.
     subprocess.run([sys.executable, '-c', f'from test_camera_node import record_db3; '
                     f'record_db3({str(path)!r})'], check=True, env=ros_env,
                    cwd=str(Path(__file__).parent), timeout=60)
     camera = subprocess.Popen(
-        [sys.executable, '-m', 'lam_ros.cli', 'run', 'camera', '--ros-args',
+        [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'camera', '--ros-args',
          '-r', '__ns:=/camera', '-r', '__node:=camera', '-p', f'playback_file:={path}',
          '-p', 'repeat_playback:=true', '-p', f'color_profile:=[{COLOR_W},{COLOR_H},{FPS}]',
          '-p', f'depth_profile:=[{DEPTH_W},{DEPTH_H},{FPS}]'],

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from lam_models.data.bags import read_episode_metadata, read_session, read_topic_stamps
-from lam_ros import topics
-from lam_ros.cli import run_graph
+from lam_ros.app.cli import run_graph
+from lam_ros.interfaces import topics
 
 CAMERA = topics.camera_topics('camera')['color']
 JOINT_STATES = topics.arm_topics('wx250s')['joint_states']

@@ -3,6 +3,7 @@
 """The deploy graph closes the loop on the simulated arm, and the e-stop stops it."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -14,8 +15,8 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
-from lam_ros import topics
-from lam_ros.cli import run_graph
+from lam_ros.app.cli import run_graph
+from lam_ros.interfaces import topics
 
 ARM = topics.arm_topics('wx250s')
 
@@ -37,7 +38,7 @@ def _watch_deploy_graph(rclpy_context):
                              lambda m: seen['commands'].append(time.monotonic()), 10)
 
     def on_status(msg):
-        if msg.data == 'e-stop engaged' and seen['estop_at'] is None:
+        if json.loads(msg.data)['message'] == 'e-stop engaged' and seen['estop_at'] is None:
             seen['estop_at'] = time.monotonic()
     node.create_subscription(String, '/arm/status', on_status, 10)
     return stop, graph, node, executor, seen

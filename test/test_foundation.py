@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from lam_ros.executables import NODE_EXECUTABLES
-from lam_ros.graph import GRAPH_ARGUMENTS, describe
+from lam_ros.app.executables import NODE_EXECUTABLES
+from lam_ros.app.graph import GRAPH_ARGUMENTS, describe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_node_executables_are_installed_where_ros2_run_looks():
 
 
 def lam_ros_cli(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'lam_ros.cli', *args], capture_output=True,
+    return subprocess.run([sys.executable, '-m', 'lam_ros.app.cli', *args], capture_output=True,
                           text=True, timeout=60, env=env, cwd=REPO)
 
 
@@ -157,7 +157,7 @@ def _fake_launch_modules(monkeypatch, values: dict[str, str]):
                              'ament_index_python'),
                          'ament_index_python.packages': ament}.items():
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, 'lam_ros.launch_description', raising=False)
+    monkeypatch.delitem(sys.modules, 'lam_ros.app.launch_description', raising=False)
 
 
 @pytest.mark.parametrize('graph, given', [

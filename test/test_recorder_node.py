@@ -39,11 +39,11 @@ FRAME_NS = 33_333_333
 
 
 class RecorderProcess:
-    """``python -m lam_ros.cli run recorder`` in human mode with one camera."""
+    """``python -m lam_ros.app.cli run recorder`` in human mode with one camera."""
 
     def __init__(self, output_dir: Path, env: dict[str, str], params: tuple[str, ...] = (),
                  max_file_bytes: int | None = None) -> None:
-        command = [python_executable(), '-m', 'lam_ros.cli', 'run', 'recorder', '--ros-args',
+        command = [python_executable(), '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                    '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
                    '-p', 'mode:=human', '-p', f'cameras:=[{CAMERA}]']
         for param in params:
@@ -87,8 +87,8 @@ class Operator:
         from std_msgs.msg import String
         from std_srvs.srv import SetBool, Trigger
 
-        from lam_ros import topics
         from lam_ros.hardware.camera_source import CameraIntrinsics
+        from lam_ros.interfaces import topics
 
         self.context = Context()
         rclpy.init(context=self.context)
@@ -170,8 +170,8 @@ class Operator:
 
     def publish(self, pixels: np.ndarray, stamp_ns: int) -> None:
         """One color frame and its camera_info, stamped ``stamp_ns``."""
-        from lam_ros.camera_msgs import frame_messages
         from lam_ros.hardware.camera_source import CameraFrame
+        from lam_ros.interfaces.camera_msgs import frame_messages
 
         frame = CameraFrame(pixels, None, stamp_ns * 1e-9, 'system_time', time.time(),
                             self._frame_number, self.intrinsics)
@@ -245,7 +245,7 @@ def start_recorder(tmp_path, ros_env):
 
 def read_frames(bag_dir: Path) -> np.ndarray:
     """Camera frames of a saved episode, in stamp order."""
-    from lam_ros import topics
+    from lam_ros.interfaces import topics
 
     return read_episode(bag_dir, camera_topic=topics.camera_topics(CAMERA)['color'],
                         action_topic=None).frames

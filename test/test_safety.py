@@ -4,14 +4,13 @@
 import numpy as np
 import pytest
 
-from lam_ros.kinematics import Workspace, robot_spec
-from lam_ros.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
+from lam_ros.control.kinematics import Workspace, robot_spec
+from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 
 SPEC = robot_spec('wx250s')
 LIMITS = JointLimits(SPEC.joints,
                      lower=np.array([-3.14, -1.88, -2.15, -3.14, -1.75, -3.14]),
-                     upper=np.array([3.14, 1.99, 1.60, 3.14, 2.15, 3.14]),
-                     velocity=np.full(6, 3.14))
+                     upper=np.array([3.14, 1.99, 1.60, 3.14, 2.15, 3.14]))
 READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
 
 

@@ -4,8 +4,8 @@
 import numpy as np
 import pytest
 
-from lam_ros.kinematics import robot_spec
-from lam_ros.teleop import EndEffectorJog, LeaderFollower
+from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.teleop import EndEffectorJog, LeaderFollower
 
 READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
 

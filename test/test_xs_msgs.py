@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO), str(REPO / 'tools')]
 
 import build_interfaces  # noqa: E402
 
-from lam_ros.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env  # noqa: E402
+from lam_ros.interfaces.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env  # noqa: E402
 
 ROBOT = 'wx250s'
 GROUP_TOPIC = f'/{ROBOT}/commands/joint_group'

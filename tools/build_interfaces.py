@@ -36,7 +36,7 @@ import time
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from lam_ros.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env, xs_msgs_site_packages  # noqa: E402
+from lam_ros.interfaces.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env, xs_msgs_site_packages  # noqa: E402
 
 PACKAGE_DIR = REPO_ROOT / 'interfaces' / 'interbotix_xs_msgs'
 PATCH_MARKER = "# lam_ros: wheel-builder include dirs replaced by this interpreter's\n"

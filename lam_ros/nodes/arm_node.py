@@ -18,13 +18,13 @@ from interbotix_xs_msgs.srv import RobotInfo
 import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 
-from lam_ros import topics
-from lam_ros.kinematics import ROBOT_SPECS, Workspace, robot_spec
-from lam_ros.runtime import ConfigError, LamNode, node_main
-from lam_ros.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.control.kinematics import ROBOT_SPECS, Workspace, robot_spec
+from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
+from lam_ros.interfaces import topics
 
 
 class ArmNode(LamNode):
@@ -61,7 +61,6 @@ class ArmNode(LamNode):
         arm = topics.arm_topics(robot_name)
         self.group_pub = self.create_publisher(JointGroupCommand, arm['joint_group'], 10)
         self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
-        self.status_pub = self.create_publisher(String, '~/status', 10)
         self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
         self.create_subscription(JointState, topics.ACTION, self.on_action, 10)
         # Two subscriptions so that every e-stop publisher matches one: the latched one
@@ -72,7 +71,7 @@ class ArmNode(LamNode):
         for qos in (topics.LATCHED, topics.ANY_PUBLISHER):
             self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, qos,
                                      event_callbacks=quiet)
-        self.create_service(SetBool, '~/estop', self.on_estop_service)
+        self.create_service(SetBool, topics.ESTOP_SERVICE, self.on_estop_service)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
         self.create_timer(0.5, self.request_robot_info)
@@ -92,11 +91,10 @@ class ArmNode(LamNode):
         info = future.result()
         problem = self._robot_info_problem(info)
         if problem:
-            self.report(f'refused: get_robot_info: {problem}')   # asked again in 0.5 s
+            self.report(f'refused: get_robot_info: {problem}', 'error', throttle_s=2.0)
             return
         limits = JointLimits(tuple(info.joint_names), np.array(info.joint_lower_limits),
-                             np.array(info.joint_upper_limits),
-                             np.array(info.joint_velocity_limits))
+                             np.array(info.joint_upper_limits))
         spec = robot_spec(self.robot_model)
         self.safety = SafetyFilter(limits, self.safety_config, lambda q: spec.fk(q)[:3, 3])
         if self._pending_estop:
@@ -111,7 +109,7 @@ class ArmNode(LamNode):
         if tuple(info.joint_names) != expected:
             return (f'joints {list(info.joint_names)} are not those of robot_model '
                     f'{self.robot_model} {list(expected)}')
-        limits = (info.joint_lower_limits, info.joint_upper_limits, info.joint_velocity_limits)
+        limits = (info.joint_lower_limits, info.joint_upper_limits)
         if any(len(values) != len(expected) or not np.all(np.isfinite(values))
                for values in limits) or \
                 np.any(np.asarray(info.joint_lower_limits) >= np.asarray(info.joint_upper_limits)):
@@ -136,23 +134,25 @@ class ArmNode(LamNode):
             fault = self.safety.observe(positions, time.monotonic())
         if fault != self._state_fault_reported:
             self._state_fault_reported = fault
-            self.report(f'holding: bad joint state: {fault}' if fault else 'joint state good')
+            self.report(f'holding: bad joint state: {fault}' if fault else 'joint state good',
+                        'warn' if fault else 'ok')
 
     def on_action(self, msg: JointState) -> None:
         """Filter one requested target and forward it to the driver."""
         if self.safety is None:
-            self.report('refused: no robot info from the driver yet')
+            self.report('refused: no robot info from the driver yet', 'warn', throttle_s=2.0)
             return
         requested = dict(zip(msg.name, msg.position))
         missing = [name for name in self.safety.limits.names if name not in requested]
         if missing:
-            self.report(f'refused: {topics.ACTION} is missing joints {missing}')
+            self.report(f'refused: {topics.ACTION} is missing joints {missing}', 'warn',
+                        throttle_s=2.0)
             return
         target = [requested[name] for name in self.safety.limits.names]
         decision = self.safety.filter(target, time.monotonic())
         if decision.reasons:
             self.report(('refused: ' if decision.refused else 'adjusted: ')
-                        + '; '.join(decision.reasons))
+                        + '; '.join(decision.reasons), 'warn', throttle_s=2.0)
         if decision.refused:
             return
         self.group_pub.publish(JointGroupCommand(
@@ -173,7 +173,7 @@ class ArmNode(LamNode):
         self._pending_estop = engaged
         if self.safety is not None:
             (self.safety.engage_estop if engaged else self.safety.release_estop)()
-        self.report('e-stop engaged' if engaged else 'e-stop released')
+        self.report('e-stop engaged' if engaged else 'e-stop released', 'warn' if engaged else 'ok')
 
     def on_estop_topic(self, msg: Bool) -> None:
         """``/lam/estop`` true latches, false releases."""
@@ -185,11 +185,6 @@ class ArmNode(LamNode):
         response.success = True
         response.message = 'e-stop engaged' if request.data else 'e-stop released'
         return response
-
-    def report(self, text: str) -> None:
-        """Publish a status line and log it (throttled)."""
-        self.status_pub.publish(String(data=text))
-        self.get_logger().warning(text, throttle_duration_sec=2.0)
 
 
 NODE_CLASS = ArmNode

@@ -13,16 +13,13 @@ from __future__ import annotations
 import threading
 
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import String
 
-from lam_ros.camera_msgs import frame_messages, stamp_seconds
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
 from lam_ros.hardware.camera_source import CameraError
-from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.interfaces import topics
+from lam_ros.interfaces.camera_msgs import frame_messages, stamp_seconds
 
 MSG_TYPES = {'color': Image, 'color_info': CameraInfo, 'depth': Image, 'depth_info': CameraInfo}
-TOPIC_SUFFIXES = {'color': 'color/image_raw', 'color_info': 'color/camera_info',
-                  'depth': 'aligned_depth_to_color/image_raw',
-                  'depth_info': 'aligned_depth_to_color/camera_info'}
 
 
 class CameraNode(LamNode):
@@ -55,10 +52,9 @@ class CameraNode(LamNode):
         except (CameraError, ValueError) as error:
             raise ConfigError(f'{self.get_fully_qualified_name()}: {error}') from None
         # Relative names: under the node's namespace and name, like realsense2_camera.
-        self.pubs = {key: self.create_publisher(MSG_TYPES[key], f'~/{suffix}', 10)
-                     for key, suffix in TOPIC_SUFFIXES.items()
+        self.pubs = {key: self.create_publisher(MSG_TYPES[key], topic, 10)
+                     for key, topic in topics.camera_node_topics().items()
                      if enable_depth or not key.startswith('depth')}
-        self.status_pub = self.create_publisher(String, '~/status', 10)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.stream, name='camera-read', daemon=True)
         self._thread.start()
@@ -69,7 +65,7 @@ class CameraNode(LamNode):
         try:
             self.camera.start()
         except CameraError as error:
-            self.report(f'cannot start: {error}')
+            self.report(f'cannot start: {error}', 'error')
             return
         while not self._stop.is_set():
             try:
@@ -79,14 +75,14 @@ class CameraNode(LamNode):
                 return
             except CameraError as error:
                 failures += 1
-                self.report(f'{error} (reconnect {failures}/{self.max_reconnects})')
+                self.report(f'{error} (reconnect {failures}/{self.max_reconnects})', 'error')
                 if failures > self.max_reconnects or self._stop.is_set():
-                    self.report('giving up: camera lost')
+                    self.report('giving up: camera lost', 'error')
                     return
                 try:
                     self.camera.reconnect()
                 except CameraError as reconnect_error:
-                    self.report(f'reconnect failed: {reconnect_error}')
+                    self.report(f'reconnect failed: {reconnect_error}', 'error')
                 continue
             failures = 0
             for key, msg in frame_messages(frame).items():
@@ -95,11 +91,6 @@ class CameraNode(LamNode):
             self.get_logger().debug(
                 f'frame {frame.frame_number}: stamp {stamp_seconds(frame):.6f} '
                 f'({frame.time_domain}), host receive {frame.host_time_s:.6f}')
-
-    def report(self, text: str) -> None:
-        """Log an error and publish it on ``~/status`` for dashboards and the recorder."""
-        self.get_logger().error(text)
-        self.status_pub.publish(String(data=text))
 
     def on_shutdown(self) -> None:
         """Stop the reader and release the device."""

@@ -17,8 +17,8 @@ import time
 
 from sensor_msgs.msg import Image, JointState
 
-from lam_ros import topics
-from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.interfaces import topics
 
 POLICIES = ('expert',)
 
@@ -47,7 +47,7 @@ class ControllerNode(LamNode):
                                  lambda _: self.seen('image'), 10)
         self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
                                  lambda _: self.seen('joints'), 10)
-        self.create_subscription(JointState, '/sim/expert_action', self.on_expert, 10)
+        self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
         self.create_timer(1.0 / rate_hz, self.tick)
 
     def seen(self, stream: str) -> None:

@@ -19,6 +19,7 @@ under ``"recorder"``, ``state`` (idle, recording, failed, no_space),
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import time
 
@@ -28,11 +29,11 @@ from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from lam_models.data.episode import EMBODIMENTS
-from lam_ros import topics
-from lam_ros.kinematics import ROBOT_SPECS
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.control.kinematics import ROBOT_SPECS
+from lam_ros.interfaces import topics
 from lam_ros.recording.session import RecordingSession
 from lam_ros.recording.writer import RecordingError, TopicSpec
-from lam_ros.runtime import ConfigError, LamNode, node_main
 
 MSG_CLASSES = {'sensor_msgs/msg/Image': Image, 'sensor_msgs/msg/CameraInfo': CameraInfo,
                'sensor_msgs/msg/JointState': JointState}
@@ -102,7 +103,6 @@ class RecorderNode(LamNode):
         self.create_service(Trigger, topics.RECORDER_START, self.on_start)
         self.create_service(SetBool, topics.RECORDER_STOP, self.on_stop)
         self.create_service(Trigger, topics.RECORDER_DISCARD, self.on_discard)
-        self.status_pub = self.create_publisher(String, '~/status', 10)
         self.create_timer(1.0, self.on_status_timer)
         self.get_logger().info(f'session {self.session.session_dir}: next episode '
                                f'{self.session.next_index}, {len(specs)} topics')
@@ -128,38 +128,34 @@ class RecorderNode(LamNode):
 
     def on_start(self, request, response):
         """Open the next episode."""
-        try:
-            writer = self.session.start_episode(self.task['task'], self.task['instruction'])
-        except RecordingError as error:
-            self.get_logger().error(f'start refused: {error}')
-            response.success, response.message = False, str(error)
-            return response
-        response.success = True
-        response.message = str(writer.bag_dir)
-        return response
+        return self._answer(response, 'start', lambda: str(self.session.start_episode(
+            self.task['task'], self.task['instruction']).bag_dir))
 
     def on_stop(self, request, response):
         """Save the episode in progress; ``data`` is the task success flag."""
-        try:
+        def stop() -> str:
             episode = self.session.episode
             warnings = episode.rate_warnings() if episode else []
             saved = self.session.stop_episode(success=bool(request.data))
-        except RecordingError as error:
-            response.success, response.message = False, str(error)
-            return response
-        for warning in warnings:
-            self.get_logger().warning(warning)
-        response.success, response.message = True, str(saved)
-        return response
+            for warning in warnings:
+                self.get_logger().warning(warning)
+            return str(saved)
+        return self._answer(response, 'stop', stop)
 
     def on_discard(self, request, response):
         """Throw the episode in progress away (re-record it)."""
-        try:
+        def discard() -> str:
             self.session.discard_episode()
+            return 'discarded'
+        return self._answer(response, 'discard', discard)
+
+    def _answer(self, response, request_name: str, action: Callable[[], str]):
+        """One shape for every service: success + ``action()``'s message, or its error."""
+        try:
+            response.message, response.success = action(), True
         except RecordingError as error:
+            self.report(f'{request_name} refused: {error}', 'error')
             response.success, response.message = False, str(error)
-            return response
-        response.success, response.message = True, 'discarded'
         return response
 
     def on_status_timer(self) -> None:
@@ -180,7 +176,10 @@ class RecorderNode(LamNode):
             'state': state, 'session_dir': str(session.session_dir),
             'episode': str(episode.bag_dir.parent) if episode is not None else None,
             'error': session.failure, 'start_refused': refused}
-        self.status_pub.publish(String(data=json.dumps(status)))
+        message = {'recording': f'recording {status["recorder"]["episode"]}',
+                   'failed': session.failure, 'no_space': refused}.get(state, state)
+        level = {'failed': 'error', 'no_space': 'warn'}.get(state, 'ok')
+        self.report(message, level, log=level != 'ok', throttle_s=5.0, **status)
         for warning in episode.rate_warnings() if episode is not None else ():
             self.get_logger().warning(warning, throttle_duration_sec=5.0)
 

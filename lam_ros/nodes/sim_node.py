@@ -28,11 +28,11 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
-from lam_ros import topics
-from lam_ros.camera_msgs import frame_messages
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.control.kinematics import ROBOT_SPECS
 from lam_ros.hardware.camera_source import CameraFrame
-from lam_ros.kinematics import ROBOT_SPECS
-from lam_ros.runtime import ConfigError, LamNode, node_main
+from lam_ros.interfaces import topics
+from lam_ros.interfaces.camera_msgs import frame_messages
 from lam_ros.sim.actions import apply_hand_motion, ee_delta_joint_targets
 from lam_ros.sim.env import WidowXEnv
 from lam_ros.sim.experts import ScriptedExpert
@@ -89,7 +89,7 @@ class SimNode(LamNode):
             self.camera_pubs[camera] = {
                 'color': self.create_publisher(Image, names['color'], 10),
                 'color_info': self.create_publisher(CameraInfo, names['color_info'], 10)}
-        self.expert_pub = self.create_publisher(JointState, '/sim/expert_action', 10)
+        self.expert_pub = self.create_publisher(JointState, topics.SIM_EXPERT_ACTION, 10)
         self.success_pub = self.create_publisher(Bool, topics.SIM_SUCCESS, 10)
         self.task_pub = self.create_publisher(String, topics.TASK, topics.LATCHED)
         self.create_service(Trigger, topics.SIM_RESET, self.on_reset)

@@ -13,21 +13,20 @@ Devices (parameter ``device``):
 """
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 
 import numpy as np
 from sensor_msgs.msg import JointState, Joy
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from lam_models.data.episode import EMBODIMENTS
-from lam_ros import topics
-from lam_ros.kinematics import ROBOT_SPECS, robot_spec
-from lam_ros.runtime import ConfigError, LamNode, node_main
-from lam_ros.teleop import EndEffectorJog, LeaderFollower
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.control.kinematics import ROBOT_SPECS, robot_spec
+from lam_ros.control.teleop import EndEffectorJog, LeaderFollower
+from lam_ros.interfaces import topics
 
 DEVICES = ('scripted', 'keyboard', 'joy', 'spacemouse', 'leader')
 KEY_JOGS = {'w': (0, 1), 's': (0, -1), 'a': (1, 1), 'd': (1, -1), 'r': (2, 1), 'f': (2, -1),
@@ -82,12 +81,11 @@ class TeleopNode(LamNode):
         self.stop_client = self.create_client(SetBool, topics.RECORDER_STOP)
         self.discard_client = self.create_client(Trigger, topics.RECORDER_DISCARD)
         self.reset_client = self.create_client(Trigger, topics.SIM_RESET)
-        self.status_pub = self.create_publisher(String, '~/status', 10)
 
         if self.device == 'scripted':
-            self.create_subscription(JointState, '/sim/expert_action', self.on_expert, 10)
+            self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
         elif self.device == 'joy':
-            self.create_subscription(Joy, '/joy', self.on_joy, 10)
+            self.create_subscription(Joy, topics.JOY, self.on_joy, 10)
         elif self.device == 'leader':
             self.create_subscription(JointState, topics.arm_topics(leader_name)['joint_states'],
                                      self.on_leader_state, 10)
@@ -226,7 +224,7 @@ class TeleopNode(LamNode):
     def call(self, client, request, next_state: str) -> None:
         """Call an episode service; move to ``next_state`` when it succeeds."""
         if not client.service_is_ready():
-            self.report(f'waiting for {client.srv_name}', throttle=True)
+            self.report(f'waiting for {client.srv_name}', throttle_s=5.0)
             return
         previous, self.episode_state = self.episode_state, 'waiting'
 
@@ -240,14 +238,6 @@ class TeleopNode(LamNode):
                 self.report(f'{client.srv_name} failed: '
                             f'{result.message if result else "no answer"}')
         client.call_async(request).add_done_callback(done)
-
-    def report(self, text: str, throttle: bool = False) -> None:
-        """Status line to the log and ``~/status``."""
-        self.status_pub.publish(String(data=json.dumps({'status': text})))
-        if throttle:
-            self.get_logger().info(text, throttle_duration_sec=5.0)
-        else:
-            self.get_logger().info(text)
 
 
 def _open_spacemouse():

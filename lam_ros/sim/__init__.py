@@ -29,7 +29,7 @@ import os
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
-from lam_ros.kinematics import ROBOT_SPECS, robot_spec, solve_ik  # noqa: E402
+from lam_ros.control.kinematics import ROBOT_SPECS, robot_spec, solve_ik  # noqa: E402
 from lam_ros.sim.actions import (  # noqa: E402
     EE_DELTA_HIGH,
     EE_DELTA_LOW,

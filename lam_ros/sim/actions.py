@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from lam_ros.kinematics import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
+from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
 from lam_ros.sim.core import WidowXSim
 
 ActionMode = Literal['ee_delta', 'joint']

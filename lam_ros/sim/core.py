@@ -10,8 +10,14 @@ from typing import Literal
 import mujoco
 import numpy as np
 
+from lam_ros.control.kinematics import (
+    EE_SITE,
+    FINGER_CLOSED,
+    FINGER_JOINTS,
+    FINGER_OPEN,
+    robot_spec,
+)
 from lam_ros.hardware.camera_source import CameraIntrinsics
-from lam_ros.kinematics import EE_SITE, FINGER_CLOSED, FINGER_JOINTS, FINGER_OPEN, robot_spec
 from lam_ros.sim.cameras import camera_info_from_fovy
 from lam_ros.sim.scene import (
     ARM_GROUP,

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lam_ros.kinematics import matrix_rpy, solve_ik, top_down_rotation
+from lam_ros.control.kinematics import matrix_rpy, solve_ik, top_down_rotation
 from lam_ros.sim.actions import (
     EE_DELTA_HIGH,
     EE_DELTA_LOW,

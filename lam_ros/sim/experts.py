@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from lam_ros.kinematics import gripper_yaw, matrix_rpy, top_down_rotation
+from lam_ros.control.kinematics import gripper_yaw, matrix_rpy, top_down_rotation
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.tasks import PushTask, Task
 

@@ -1,12 +1,12 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The MJCF of the WidowX arms, built from ``lam_ros.kinematics`` (the one description).
+"""The MJCF of the WidowX arms, built from ``lam_ros.control.kinematics`` (the one description).
 
 Primitive geoms only, so it renders fast on a CPU.
 """
 from __future__ import annotations
 
-from lam_ros.kinematics import (
+from lam_ros.control.kinematics import (
     EE_SITE,
     FINGER_CLOSED,
     FINGER_OPEN,

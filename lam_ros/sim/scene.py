@@ -16,7 +16,7 @@ from typing import Literal
 import mujoco
 import numpy as np
 
-from lam_ros.kinematics import EE_SITE, robot_spec
+from lam_ros.control.kinematics import EE_SITE, robot_spec
 from lam_ros.sim.robot import arm_mjcf
 
 ARM_GROUP = 1    # geom group of the arm: hidden when a human demonstrates

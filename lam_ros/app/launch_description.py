@@ -1,6 +1,6 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Build a ``LaunchDescription`` from a graph of ``lam_ros.graph``.
+"""Build a ``LaunchDescription`` from a graph of ``lam_ros.app.graph``.
 
 Imported only by ``launch/*.launch.py``: needs ``launch`` and ``launch_ros``,
 which a stock ROS 2 install has and the pip environment does not.
@@ -12,7 +12,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironment
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from lam_ros.graph import GRAPH_ARGUMENTS, describe
+from lam_ros.app.graph import GRAPH_ARGUMENTS, describe
 from launch import LaunchDescription
 
 

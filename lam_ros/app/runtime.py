@@ -11,33 +11,78 @@ and a second signal during shutdown is acknowledged and ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import json
 import math
 import os
 import re
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import Header, String
+
+from lam_ros.interfaces import topics
 
 
 class ConfigError(ValueError):
     """A parameter, launch argument or config file that cannot be used as given."""
 
 
+STATUS_LEVELS = {'ok': DiagnosticStatus.OK, 'warn': DiagnosticStatus.WARN,
+                 'error': DiagnosticStatus.ERROR}
+
+
 class LamNode(Node):
-    """Base of every lam_ros node: declared parameters, a shutdown hook, a 'done' flag."""
+    """Base of every lam_ros node: checked parameters, one status, a shutdown hook, 'done'."""
 
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
         # Set by a node whose job is over (e.g. the scripted operator after N episodes):
         # the runner then shuts the whole graph down.
         self.done = threading.Event()
+        self._status_pub = self.create_publisher(String, topics.STATUS, 10)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
+        self._logged_at: dict[str, float] = {}   # message -> when it was last logged
+
+    def report(self, message: str, level: str = 'ok', throttle_s: float = 0.0,
+               log: bool = True, **values: Any) -> None:
+        """Say what the node is doing or refusing, the same way in every node.
+
+        ``~/status`` gets JSON ``{"level", "message", **values}`` (scripts and tests parse
+        it), ``/diagnostics`` a DiagnosticStatus that rqt_runtime_monitor and Foxglove's
+        diagnostics panel show, and the log a line (unless ``log`` is false; throttled by
+        ``throttle_s``).
+        """
+        self._status_pub.publish(String(data=json.dumps(
+            {'level': level, 'message': message, **values})))
+        self._diagnostics_pub.publish(DiagnosticArray(
+            header=Header(stamp=self.get_clock().now().to_msg()),
+            status=[DiagnosticStatus(
+                level=STATUS_LEVELS[level], name=self.get_fully_qualified_name(),
+                message=message, hardware_id=self.get_name(),
+                values=[KeyValue(key=key, value=value if isinstance(value, str)
+                                 else json.dumps(value)) for key, value in values.items()])]))
+        now = time.monotonic()
+        if not log or now - self._logged_at.get(message, -math.inf) < throttle_s:
+            return
+        if len(self._logged_at) > 1000:   # messages carry numbers: keep the memo bounded
+            self._logged_at.clear()
+        self._logged_at[message] = now
+        # rclpy fixes a call site's severity at its first call: one call per level.
+        if level == 'ok':
+            self.get_logger().info(message)
+        elif level == 'warn':
+            self.get_logger().warning(message)
+        else:
+            self.get_logger().error(message)
 
     def param(self, name: str, default: Any, description: str = '', *,
               low: float | None = None, high: float | None = None, above: float | None = None,
@@ -122,6 +167,22 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     if isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f'{where} must be a string')
     return value
+
+
+def check_declared(nodes: Sequence[Node], params: dict[str, dict[str, Any]],
+                   source: str) -> None:
+    """Refuse parameter-file keys a node does not declare (ROS would silently ignore them).
+
+    ``params`` maps node names to their ``ros__parameters`` (``load_params_file``); the
+    ``/**`` section is shared by all nodes, so only a node's own section is checked.
+    """
+    for node in nodes:
+        unknown = sorted(key for key in params.get(node.get_name(), {})
+                         if not node.has_parameter(key))
+        if unknown:
+            declared = sorted(node.list_parameters([], 0).names)
+            raise ConfigError(f'{source}: node {node.get_name()!r} has no parameter(s) '
+                              f'{unknown} (it declares {declared})')
 
 
 def overrides(parameters: dict[str, Any]) -> list[Parameter]:

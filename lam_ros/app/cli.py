@@ -17,10 +17,16 @@ import importlib
 import os
 import sys
 
-from lam_ros.executables import NODE_EXECUTABLES
-from lam_ros.graph import GRAPH_ARGUMENTS, NodeSpec, describe, load_params_file, parse_assignments
-from lam_ros.paths import config_file
-from lam_ros.runtime import ConfigError, exit_process, overrides, run_nodes
+from lam_ros.app.executables import NODE_EXECUTABLES
+from lam_ros.app.graph import (
+    GRAPH_ARGUMENTS,
+    NodeSpec,
+    describe,
+    load_params_file,
+    parse_assignments,
+)
+from lam_ros.app.paths import config_file
+from lam_ros.app.runtime import ConfigError, check_declared, exit_process, overrides, run_nodes
 
 
 def node_class(executable: str):
@@ -58,8 +64,13 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
     given = parse_assignments(assignments)
     specs = describe(graph, given)
     params_file = params_file_for(graph, given)
-    return run_nodes(lambda: [build_node(spec) for spec in specs],
-                     args=['lam-ros', '--ros-args', '--params-file', params_file], stop=stop)
+
+    def make_nodes():
+        nodes = [build_node(spec) for spec in specs]
+        check_declared(nodes, load_params_file(params_file), params_file)
+        return nodes
+    return run_nodes(make_nodes, args=['lam-ros', '--ros-args', '--params-file', params_file],
+                     stop=stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,16 @@ ANY_PUBLISHER = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.BEST_EFFOR
 # One token of a ROS name (camera names, robot_name): what a topic namespace may hold.
 NAME_PATTERN = r'[A-Za-z][A-Za-z0-9_]*'
 
+STATUS = '~/status'                  # std_msgs/String: JSON {level, message, ...} per node
+DIAGNOSTICS = '/diagnostics'         # diagnostic_msgs/DiagnosticArray: the same, for rqt/Foxglove
+ESTOP_SERVICE = '~/estop'            # std_srvs/SetBool on the arm node: twin of ESTOP
 ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
 ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop
 TASK = '/lam/task'                   # std_msgs/String (JSON {task, instruction}), latched
 SIM_RESET = '/sim/reset'             # std_srvs/Trigger: new scene (next seed)
 SIM_SUCCESS = '/sim/success'         # std_msgs/Bool: task success predicate, with each state
+SIM_EXPERT_ACTION = '/sim/expert_action'  # sensor_msgs/JointState: the scripted expert's target
+JOY = '/joy'                         # sensor_msgs/Joy from joy_node (teleop device joy)
 RECORDER_START = '/recorder/start'   # std_srvs/Trigger
 RECORDER_STOP = '/recorder/stop'     # std_srvs/SetBool: data = task success
 RECORDER_DISCARD = '/recorder/discard'  # std_srvs/Trigger
@@ -30,15 +35,23 @@ RECORDER_DISCARD = '/recorder/discard'  # std_srvs/Trigger
 GRIPPER = 'gripper'
 
 
+# realsense2_camera's streams, relative to ``/<namespace>/<name>`` of a camera node.
+CAMERA_STREAMS = {
+    'color': 'color/image_raw',
+    'color_info': 'color/camera_info',
+    'depth': 'aligned_depth_to_color/image_raw',
+    'depth_info': 'aligned_depth_to_color/camera_info',
+}
+
+
+def camera_node_topics() -> dict[str, str]:
+    """The same streams relative to a camera node (``~/color/image_raw``...), as it publishes."""
+    return {key: f'~/{suffix}' for key, suffix in CAMERA_STREAMS.items()}
+
+
 def camera_topics(camera: str) -> dict[str, str]:
-    """realsense2_camera topic names of one camera."""
-    base = f'/{camera}/{camera}'
-    return {
-        'color': f'{base}/color/image_raw',
-        'color_info': f'{base}/color/camera_info',
-        'depth': f'{base}/aligned_depth_to_color/image_raw',
-        'depth_info': f'{base}/aligned_depth_to_color/camera_info',
-    }
+    """realsense2_camera topic names of one camera (namespace = name = ``camera``)."""
+    return {key: f'/{camera}/{camera}/{suffix}' for key, suffix in CAMERA_STREAMS.items()}
 
 
 def arm_topics(robot_name: str) -> dict[str, str]:

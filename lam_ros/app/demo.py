@@ -18,9 +18,9 @@ import sys
 import numpy as np
 import yaml
 
-from lam_ros import topics
-from lam_ros.cli import run_graph
-from lam_ros.paths import config_file
+from lam_ros.app.cli import run_graph
+from lam_ros.app.paths import config_file
+from lam_ros.interfaces import topics
 
 CAMERA = topics.camera_topics('camera')['color']
 

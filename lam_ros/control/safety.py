@@ -19,21 +19,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lam_ros.kinematics import Workspace
+from lam_ros.control.kinematics import Workspace
 
 
 @dataclass(frozen=True)
 class JointLimits:
-    """Per-joint limits as reported by xs_sdk's ``get_robot_info`` (radians, rad/s)."""
+    """Per-joint position limits as reported by xs_sdk's ``get_robot_info`` (radians).
+
+    Velocity limits are not enforced here: between commands the servos' own profile
+    velocity governs, and the per-step limit bounds how far one command can go.
+    """
 
     names: tuple[str, ...]
     lower: np.ndarray
     upper: np.ndarray
-    velocity: np.ndarray
 
     def __post_init__(self) -> None:
         n = len(self.names)
-        for field_name in ('lower', 'upper', 'velocity'):
+        for field_name in ('lower', 'upper'):
             if len(getattr(self, field_name)) != n:
                 raise ValueError(f'JointLimits.{field_name} has {len(getattr(self, field_name))}'
                                  f' entries for {n} joints {self.names}')

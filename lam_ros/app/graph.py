@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from lam_models.data.episode import EMBODIMENTS
-from lam_ros.executables import NODE_EXECUTABLES
-from lam_ros.runtime import ConfigError
-from lam_ros.topics import NAME_PATTERN
+from lam_ros.app.executables import NODE_EXECUTABLES
+from lam_ros.app.runtime import ConfigError
+from lam_ros.interfaces.topics import NAME_PATTERN
 
 ROBOT_MODELS = ('wx250s', 'wx250', 'wx200')
 MODES = EMBODIMENTS

@@ -12,7 +12,7 @@ PACKAGE = 'lam_ros'
 
 def share_dir() -> Path:
     """Directory holding ``config/`` and ``launch/`` (the ament share directory when installed)."""
-    source_root = Path(__file__).resolve().parent.parent
+    source_root = Path(__file__).resolve().parents[2]
     if (source_root / 'package.xml').is_file() and (source_root / 'config').is_dir():
         return source_root
     prefixes = [sys.prefix] + os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)

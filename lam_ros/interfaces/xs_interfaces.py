@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 import sys
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PREFIX = REPO_ROOT / 'build' / 'xs_msgs' / 'install'
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lam_ros.kinematics import robot_spec, rpy_matrix, solve_ik
+from lam_ros.control.kinematics import robot_spec, rpy_matrix, solve_ik
 
 
 class EndEffectorJog:
