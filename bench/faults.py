@@ -100,7 +100,7 @@ def one_line(text: str, limit: int = 160) -> str:
 
 def ensure_env() -> None:
     """Re-execute with interbotix_xs_msgs and the Fast DDS profile findable (as `make` sets)."""
-    from lam_ros.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env
+    from lam_ros.interfaces.xs_interfaces import DEFAULT_PREFIX, xs_msgs_env
 
     if os.environ.get('LAM_FAULTS_ENV') == '1':
         return
@@ -200,8 +200,8 @@ def tree_hash(path: Path) -> dict[str, str]:
 
 def start_recorder(output_dir: Path, domain: int, params: tuple[str, ...] = (),
                    max_file_bytes: int | None = None) -> subprocess.Popen:
-    """``python -m lam_ros.cli run recorder`` in robot mode with camera ``cam``."""
-    command = [sys.executable, '-m', 'lam_ros.cli', 'run', 'recorder', '--ros-args',
+    """``python -m lam_ros.app.cli run recorder`` in robot mode with camera ``cam``."""
+    command = [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
                '-p', 'mode:=robot', '-p', f'cameras:=[{CAMERA}]', '-p', f'robot_name:={ROBOT}']
     for param in params:
@@ -238,8 +238,8 @@ class Operator:
         from std_msgs.msg import String
         from std_srvs.srv import SetBool, Trigger
 
-        from lam_ros import topics
         from lam_ros.hardware.camera_source import CameraIntrinsics
+        from lam_ros.interfaces import topics
 
         self.context = new_context(domain)
         self.node = Node('faults_operator', context=self.context)
@@ -325,8 +325,8 @@ class Operator:
         """
         from sensor_msgs.msg import JointState
 
-        from lam_ros.camera_msgs import frame_messages
         from lam_ros.hardware.camera_source import CameraFrame
+        from lam_ros.interfaces.camera_msgs import frame_messages
         from lam_ros.recording.synthetic import ACTION_NAMES
 
         frame = CameraFrame(pixels, None, stamp_ns * 1e-9, 'system_time', time.time(),
@@ -393,7 +393,7 @@ class Operator:
 def read_bag(bag_dir: Path):
     """``read_episode`` of a recorder bag (camera ``cam``, /lam/action, the joint states)."""
     from lam_models.data.bags import read_episode
-    from lam_ros import topics
+    from lam_ros.interfaces import topics
 
     return read_episode(bag_dir, camera_topic=topics.camera_topics(CAMERA)['color'],
                         action_topic=topics.ACTION,
@@ -417,7 +417,7 @@ def matches(episode, sent: Sent, prefix_of: Path | None = None) -> str | None:
     held = {'joints': n, 'actions': n}
     if prefix_of is not None:
         from lam_models.data.bags import read_topic_stamps
-        from lam_ros import topics
+        from lam_ros.interfaces import topics
 
         counts = {topic: len(stamps.receive_ns)
                   for topic, stamps in read_topic_stamps(prefix_of, headers=False).items()}
@@ -846,8 +846,8 @@ class Rig:
         from sensor_msgs.msg import JointState
         from std_msgs.msg import String
 
-        from lam_ros import topics
-        from lam_ros.kinematics import robot_spec
+        from lam_ros.control.kinematics import robot_spec
+        from lam_ros.interfaces import topics
         from lam_ros.nodes.arm_node import ArmNode
 
         self.spec = robot_spec(ROBOT)
@@ -1009,7 +1009,7 @@ def estop_trial(kind: str, trial: int, rng: np.random.Generator) -> int:
     from rclpy.qos import QoSProfile, qos_profile_sensor_data
     from std_msgs.msg import Bool
 
-    from lam_ros import topics
+    from lam_ros.interfaces import topics
 
     qos = {'volatile': QoSProfile(depth=10), 'best_effort': qos_profile_sensor_data,
            'latched': topics.LATCHED, 'latched before start': topics.LATCHED}[kind]
@@ -1087,7 +1087,7 @@ def row_bad_params(trials: int, rng: np.random.Generator, work: Path, progress) 
     """Each bad parameter: exit 2, a last stderr line naming node/argument and parameter."""
     failures = []
     for arguments, words in BAD_PARAMETERS:
-        command = [sys.executable, '-m', 'lam_ros.cli', *arguments]
+        command = [sys.executable, '-m', 'lam_ros.app.cli', *arguments]
         shown = ' '.join(arguments).replace('--ros-args -p ', '')
         try:
             done = subprocess.run(command, cwd=REPO, env=ros_env(next_domain()),
