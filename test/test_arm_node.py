@@ -156,7 +156,7 @@ def test_an_estop_from_any_publisher_stops_every_command(rig, rclpy_context, qos
     ('max_step_rad', 'fast', r"max_step_rad='fast' must be a number"),
     ('workspace_min', [0.0, -0.5, 0.0], r'must lie inside the wx250s workspace'),
     ('workspace_max', [0.3, 0.2], r'workspace_max=.* must have 3 items'),
-    ('robot_name', 'my robot', r"robot_name='my robot' must be matching"),
+    ('robot_name', 'my robot', r"robot_name='my robot' must be a name matching"),
 ])
 def test_bad_parameters_are_refused_at_start_up_naming_node_and_parameter(
         rclpy_context, name, value, message):

@@ -47,7 +47,10 @@ def _watch_deploy_graph(rclpy_context):
 def _speed(joints, window_s: float = 0.3) -> float:
     """Largest joint speed (rad/s) over the last ``window_s`` of joint states."""
     now, latest = joints[-1]
-    then, earlier = next((t, q) for t, q in reversed(joints) if now - t >= window_s)
+    then, earlier = next(((t, q) for t, q in reversed(joints) if now - t >= window_s),
+                         joints[0])
+    if now - then < window_s / 2:
+        return 0.0
     return float(np.max(np.abs(latest - earlier)) / (now - then))
 
 

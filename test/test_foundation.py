@@ -90,11 +90,11 @@ def lam_ros_cli(*args: str, env=None) -> subprocess.CompletedProcess:
     (('collect', 'params_file:=/nonexistent/collect.yaml'),
      'parameter file not found: /nonexistent/collect.yaml'),
     (('collect', 'episodes:=-1'), 'episodes:=-1 must be >= 0'),
-    (('collect', 'cameras:=[]'), "'[]' (in cameras:= or robot_name:=) is not a valid ROS name"),
+    (('collect', 'cameras:=[]'), "cameras:= '[]' is not a valid ROS name"),
     (('run', 'arm', '--ros-args', '-p', 'max_step_rad:=-0.15'),
      "node 'arm': parameter max_step_rad=-0.15 must be in [0.001, 0.5]"),
     (('run', 'sim', '--ros-args', '-p', 'camera_rate_hz:=-5.0'),
-     "node 'sim': parameter camera_rate_hz=-5.0 must be > 0.0"),
+     "node 'sim': parameter camera_rate_hz=-5.0 must be in (0.0, 120.0]"),
 ])
 def test_bad_invocations_exit_nonzero_with_one_line_naming_the_problem(args, expected, ros_env):
     result = lam_ros_cli(*args, env=ros_env)
@@ -109,7 +109,7 @@ def test_an_integer_rate_in_yaml_is_taken_as_a_float(tmp_path, ros_env):
     result = lam_ros_cli('collect', f'params_file:={params}', env=ros_env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
-        "node 'teleop': parameter max_steps=0 must be in [1, inf]"), result.stderr
+        "node 'teleop': parameter max_steps=0 must be in [1, inf)"), result.stderr
 
 
 def test_malformed_params_yaml_names_the_file(tmp_path, ros_env):

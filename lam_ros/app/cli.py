@@ -66,9 +66,11 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
     params_file = params_file_for(graph, given)
 
     def make_nodes():
-        nodes = [build_node(spec) for spec in specs]
-        check_declared(nodes, load_params_file(params_file), params_file)
-        return nodes
+        built = []
+        for spec in specs:
+            built.append(build_node(spec))
+            yield built[-1]
+        check_declared(built, load_params_file(params_file), params_file)
     return run_nodes(make_nodes, args=['lam-ros', '--ros-args', '--params-file', params_file],
                      stop=stop)
 

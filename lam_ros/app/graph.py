@@ -99,10 +99,11 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
     cameras = [c.strip() for c in args['cameras'].split(',') if c.strip()]
     if not cameras:
         raise ConfigError('cameras:= names no camera')
-    for name in (*cameras, robot_name):
-        if not re.fullmatch(NAME_PATTERN, name):
-            raise ConfigError(f'{name!r} (in cameras:= or robot_name:=) is not a valid ROS '
-                              f'name: letters, digits and _, starting with a letter')
+    for argument, names in (('cameras', cameras), ('robot_name', [robot_name])):
+        for name in names:
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ConfigError(f'{argument}:= {name!r} is not a valid ROS name: letters, '
+                                  f'digits and _, starting with a letter')
     robot = {'robot_model': args['robot_model'], 'robot_name': robot_name}
 
     nodes: list[NodeSpec] = []

@@ -10,7 +10,7 @@ and a second signal during shutdown is acknowledged and ignored.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 import json
 import math
 import os
@@ -126,10 +126,11 @@ class LamNode(Node):
 
 def _describe_checks(low, high, above, choices, length, min_length, pattern) -> str:
     parts = []
+    upper = 'inf)' if high is None else f'{high}]'
     if above is not None:
-        parts.append(f'> {above}')
-    if low is not None or high is not None:
-        parts.append(f'in [{"-inf" if low is None else low}, {"inf" if high is None else high}]')
+        parts.append(f'> {above}' if high is None else f'in ({above}, {upper}')
+    elif low is not None or high is not None:
+        parts.append(f'in [{"-inf" if low is None else low}, {upper}')
     if choices is not None:
         parts.append(f'one of {list(choices)}')
     if length is not None:
@@ -137,7 +138,7 @@ def _describe_checks(low, high, above, choices, length, min_length, pattern) -> 
     if min_length is not None:
         parts.append(f'at least {min_length} item(s)')
     if pattern is not None:
-        parts.append(f'matching {pattern}')
+        parts.append(f'a name matching {pattern}')
     return ', '.join(parts)
 
 
@@ -190,7 +191,7 @@ def overrides(parameters: dict[str, Any]) -> list[Parameter]:
     return [Parameter(name, value=value) for name, value in parameters.items()]
 
 
-def run_nodes(make_nodes: Callable[[], Sequence[Node]], args: Sequence[str] | None = None,
+def run_nodes(make_nodes: Callable[[], Iterable[Node]], args: Sequence[str] | None = None,
               stop: threading.Event | None = None) -> int:
     """Create nodes in a fresh rclpy context, spin until SIGINT/SIGTERM or ``stop``, shut down.
 
@@ -208,7 +209,10 @@ def run_nodes(make_nodes: Callable[[], Sequence[Node]], args: Sequence[str] | No
     executor = EventsExecutor()
     try:
         try:
-            nodes = list(make_nodes())
+            # One at a time: when a later node's configuration fails, the ones already
+            # built (a sim node rendering in its thread) are shut down below, not left running.
+            for node in make_nodes():
+                nodes.append(node)
         except (ConfigError, FileNotFoundError) as error:
             print(f'lam_ros: error: {error}', file=sys.stderr)
             return 2
