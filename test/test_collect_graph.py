@@ -10,6 +10,8 @@ import pytest
 
 from lam_models.data.bags import read_episode_metadata, read_session, read_topic_stamps
 from lam_ros.app.cli import run_graph
+from lam_ros.app.graph import describe
+from lam_ros.app.runtime import ConfigError
 from lam_ros.interfaces import topics
 
 CAMERA = topics.camera_topics('camera')['color']
@@ -27,6 +29,26 @@ def stamps_by_topic(bag_dir) -> dict[str, np.ndarray]:
     """Receive times (s) of every message, per topic."""
     return {topic: stamps.receive_ns / 1e9
             for topic, stamps in read_topic_stamps(bag_dir, headers=False).items()}
+
+
+@pytest.mark.parametrize('graph', ['collect', 'deploy'])
+def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
+    sim = {spec.name: spec for spec in describe(graph, {})}['sim']
+    assert sim.parameters['policy_camera'] == 'ego' and sim.parameters['cameras'] == ['camera']
+    chosen = describe(graph, {'policy_camera': 'third_person'})[0]
+    assert chosen.parameters['policy_camera'] == 'third_person'
+    hardware = {'use_sim': 'false', 'cameras': 'wrist,head', 'serials': '111,222'}
+    nodes = describe(graph, {**hardware, 'policy_camera': 'head'})
+    serials = {s.name: s.parameters['serial'] for s in nodes if s.executable == 'camera'}
+    assert serials == {'wrist': '111', 'head': '222'}     # serials stay with their camera
+    watcher = 'recorder' if graph == 'collect' else 'controller'
+    assert {s.name: s for s in nodes}[watcher].parameters['cameras'] == ['head', 'wrist']
+    default = {s.name: s for s in describe(graph, hardware)}[watcher]
+    assert default.parameters['cameras'] == ['wrist', 'head']
+    with pytest.raises(ConfigError, match="policy_camera:='head' is not one of cameras"):
+        describe(graph, {'use_sim': 'false', 'policy_camera': 'head'})
+    with pytest.raises(ConfigError, match='in sim one of'):
+        describe(graph, {'policy_camera': 'head'})
 
 
 def test_collect_graph_runs_in_process_and_shuts_down_cleanly(tmp_path, ros_env):

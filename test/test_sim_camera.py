@@ -28,7 +28,7 @@ def _project(sim: WidowXSim, camera: str, point: np.ndarray) -> np.ndarray:
     return pixel[:2]
 
 
-@pytest.mark.parametrize('camera', ['third_person', 'head'])
+@pytest.mark.parametrize('camera', ['third_person', 'ego'])
 def test_projected_target_centre_lands_on_the_green_disc(sim, camera):
     image = sim.render(camera, SIZE, SIZE).astype(int)
     green = (image[..., 1] > 120) & (image[..., 0] < 110) & (image[..., 2] < 120)

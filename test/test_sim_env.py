@@ -84,8 +84,8 @@ def test_expert_solves_task_that_is_unsolved_at_reset(task, embodiment):
 
 
 def test_robot_actions_reproduce_the_episode_open_loop():
-    episode = generate_episode('push', seed=5, image_size=32)
-    env = WidowXEnv('push', camera='third_person', image_size=32)
+    episode = generate_episode('push', seed=5, image_size=32)   # ego view, randomized look
+    env = WidowXEnv('push', image_size=32)
     obs, _ = env.reset(seed=5)
     for action in episode.actions[:-1]:
         obs, *_ = env.step(action)

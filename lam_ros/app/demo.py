@@ -3,7 +3,9 @@
 """``make demo``: the whole loop that exists today, on the simulated WidowX.
 
 1. collect: the collect graph (sim, arm, teleop, recorder nodes in one process)
-   records scripted robot demos and simulated human egocentric episodes to MCAP;
+   records scripted robot demos and simulated human episodes to MCAP, both filmed
+   from the same ``ego`` camera (the operator's head behind the robot base), each
+   scene with its own seeded colours, light and head pose;
 2. read them back with the one bag reader;
 3. label: train a CoMo latent motion model on those episodes and write
    continuous pseudo-actions for the human episodes.
@@ -22,16 +24,18 @@ from lam_ros.app.cli import run_graph
 from lam_ros.app.paths import config_file
 from lam_ros.interfaces import topics
 
-CAMERA = topics.camera_topics('camera')['color']
+CAMERA = topics.camera_topics('camera')['color']   # renders POLICY_CAMERA
+POLICY_CAMERA = 'ego'
 
 
 def collect(output_dir: Path, episodes: int) -> None:
     """Record ``episodes`` robot and human episodes through the ROS graph."""
     for mode in ('robot', 'human'):
-        print(f'\n== collect: {episodes} {mode} episodes (use_sim:=true mode:={mode}) ==',
-              flush=True)
+        print(f'\n== collect: {episodes} {mode} episodes (use_sim:=true mode:={mode} '
+              f'policy_camera:={POLICY_CAMERA}) ==', flush=True)
         code = run_graph('collect', [f'output_dir:={output_dir}', f'mode:={mode}',
-                                     f'session:={mode}', f'episodes:={episodes}'])
+                                     f'session:={mode}', f'episodes:={episodes}',
+                                     f'policy_camera:={POLICY_CAMERA}'])
         if code != 0:
             raise SystemExit(f'collect graph exited with {code}')
 

@@ -21,6 +21,7 @@ from lam_ros.interfaces.topics import NAME_PATTERN
 
 ROBOT_MODELS = ('wx250s', 'wx250', 'wx200')
 MODES = EMBODIMENTS
+SIM_POLICY_CAMERAS = ('ego', 'third_person', 'wrist')  # lam_ros.sim.scene.CAMERA_NAMES
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ COMMON_ARGUMENTS: dict[str, LaunchArgument] = {
     'robot_model': LaunchArgument('wx250s', 'Interbotix arm model', ROBOT_MODELS),
     'robot_name': LaunchArgument('', 'Namespace of the xs_sdk interface (default: robot_model)'),
     'cameras': LaunchArgument('camera', 'Comma-separated camera names (topic namespace and name)'),
+    'policy_camera': LaunchArgument('', 'The policy camera. Sim: the view rendered into the '
+                                    "first camera, ego (default; the operator's head behind "
+                                    'the base), third_person or wrist. Hardware: which of '
+                                    'cameras is the head-height RealSense (default: the first)'),
     'serials': LaunchArgument('', 'Comma-separated RealSense serial numbers, one per camera'),
     'color_profile': LaunchArgument('640,480,30', 'RealSense color width,height,fps'),
     'depth_profile': LaunchArgument('640,480,30', 'RealSense depth width,height,fps'),
@@ -105,13 +110,21 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
                 raise ConfigError(f'{argument}:= {name!r} is not a valid ROS name: letters, '
                                   f'digits and _, starting with a letter')
     robot = {'robot_model': args['robot_model'], 'robot_name': robot_name}
+    policy_camera = args['policy_camera']
 
     nodes: list[NodeSpec] = []
     if use_sim:
         mode = args.get('mode', 'robot')
+        policy_camera = policy_camera or SIM_POLICY_CAMERAS[0]
+        if policy_camera not in SIM_POLICY_CAMERAS:
+            raise ConfigError(f'policy_camera:={policy_camera!r}: in sim one of '
+                              f'{list(SIM_POLICY_CAMERAS)}')
         nodes.append(NodeSpec('sim', 'sim', parameters={
-            **robot, 'cameras': cameras, 'mode': mode}))
+            **robot, 'cameras': cameras, 'mode': mode, 'policy_camera': policy_camera}))
     else:
+        if policy_camera and policy_camera not in cameras:
+            raise ConfigError(f'policy_camera:={policy_camera!r} is not one of '
+                              f'cameras:={",".join(cameras)}')
         serials = [s.strip() for s in args['serials'].split(',')] if args['serials'] else []
         if serials and len(serials) != len(cameras):
             raise ConfigError(f'serials:= lists {len(serials)} serial(s) for '
@@ -122,6 +135,9 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
                 'color_profile': _profile(args['color_profile'], 'color_profile'),
                 'depth_profile': _profile(args['depth_profile'], 'depth_profile'),
             }))
+        # The policy camera first (after pairing serials): the controller watches cameras[0].
+        policy_camera = policy_camera or cameras[0]
+        cameras = [policy_camera, *(c for c in cameras if c != policy_camera)]
 
     if graph == 'collect':
         mode = args['mode']

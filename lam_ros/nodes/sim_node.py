@@ -9,7 +9,11 @@ topics, ``get_robot_info`` and the motor services) and RealSense cameras
 scripted expert's next action (``/sim/expert_action``), the task success
 predicate (``/sim/success``), and ``/sim/reset`` for a new randomized scene.
 In ``mode:=human`` the arm is hidden and the simulated human demonstrator
-does the task by itself in front of the head camera.
+does the task by itself, reaching in from behind the base where the arm stands.
+The first camera (``cameras[0]``) renders ``policy_camera`` (default ``ego``: the
+operator's head behind the robot base, the view robot and human episodes share); the
+others render the scene's remaining cameras. Each scene's colours, light and head pose
+are drawn from its seed unless ``randomize:=false``.
 
 MuJoCo state and the OpenGL context belong to one thread, the simulation
 loop; ROS callbacks only queue work for it.
@@ -38,7 +42,7 @@ from lam_ros.sim.env import WidowXEnv
 from lam_ros.sim.experts import ScriptedExpert
 from lam_ros.sim.tasks import TASKS
 
-SIM_CAMERAS = {'robot': ('third_person', 'wrist', 'head'), 'human': ('head', 'third_person')}
+SIM_CAMERAS = {'robot': ('ego', 'third_person', 'wrist'), 'human': ('ego', 'third_person')}
 
 
 class SimNode(LamNode):
@@ -56,6 +60,10 @@ class SimNode(LamNode):
         self.seed = self.param('seed', 0, 'seed of the first scene; each reset adds one', low=0)
         cameras = self.param('cameras', ['camera'], 'camera names (realsense namespaces)',
                              min_length=1, pattern=topics.NAME_PATTERN)
+        policy_camera = self.param('policy_camera', 'ego',
+                                   'sim camera rendered into the first camera',
+                                   choices=sorted(SIM_CAMERAS['robot']))
+        randomize = self.param('randomize', True, 'per-scene colours, light and head pose')
         self.width = self.param('image_width', 128, 'rendered width', low=16, high=1920)
         self.height = self.param('image_height', 128, 'rendered height', low=16, high=1080)
         joint_rate = self.param('joint_state_rate_hz', 100.0, 'joint_states rate',
@@ -63,15 +71,21 @@ class SimNode(LamNode):
         camera_rate = self.param('camera_rate_hz', 10.0, 'camera rate', above=0.0, high=120.0)
         self.control_dt = 1.0 / self.param('control_rate_hz', 10.0, 'expert / hand step rate',
                                            above=0.0, high=100.0)
-        if len(cameras) > len(SIM_CAMERAS[self.mode]):
+        scene_cameras = SIM_CAMERAS[self.mode]
+        if policy_camera not in scene_cameras:
+            raise ConfigError(f'sim: policy_camera {policy_camera!r} is not a camera of the '
+                              f'{self.mode} scene {list(scene_cameras)}')
+        if len(cameras) > len(scene_cameras):
             raise ConfigError(f'sim: {len(cameras)} cameras asked, the {self.mode} scene has '
-                              f'{list(SIM_CAMERAS[self.mode])}')
+                              f'{list(scene_cameras)}')
         try:
-            self.env = WidowXEnv(task, robot_model, self.mode, 'ee_delta', camera=None)
+            self.env = WidowXEnv(task, robot_model, self.mode, 'ee_delta', camera=None,
+                                 randomize=randomize)
         except ValueError as error:
             raise ConfigError(f'sim: {error}') from None
         self.sim = self.env.sim
-        self.cameras = dict(zip(cameras, SIM_CAMERAS[self.mode]))
+        order = (policy_camera, *(c for c in scene_cameras if c != policy_camera))
+        self.cameras = dict(zip(cameras, order))
         self.expert: ScriptedExpert | None = None
         self.reset_scene()
 

@@ -9,13 +9,18 @@ Public API
     per joint), ``set_joint_targets(q)`` (arm joints + left_finger metres), ``step(duration)``,
     ``joint_positions()/joint_velocities()/joint_efforts()``, ``ee_pose()``, ``sim_time``,
     ``render(camera, width, height, depth=False)``, ``camera_info(camera, width, height)``
-    (K, D, plumb_bob), ``visible`` ('robot' | 'human' | 'both'). Cameras: ``CAMERA_NAMES``.
+    (K, D, plumb_bob), ``visible`` ('robot' | 'human' | 'both'). Cameras: ``CAMERA_NAMES``:
+    ``ego`` (the operator's head behind the robot base: the policy camera for robot and
+    human episodes alike), ``third_person``, ``wrist``. ``set_appearance(Appearance|None)``.
     ``robot_model``: wx250s (6 DOF), wx250 and wx200 (5 DOF). ``arm_source='menagerie'``
     loads ``$MENAGERIE_ROOT/trossen_<model>/<model>.xml`` instead of the built-in arm.
-``WidowXEnv(task, robot_model, embodiment, action_mode, camera, image_size, control_dt)``
-    Gymnasium env; actions ``ee_delta`` [dx, dy, dz, droll, dpitch, dyaw, gripper] through
-    IKinSpace or ``joint`` (absolute joints + gripper); gripper 0 = closed, 1 = open.
-``generate_episode(task, seed, embodiment='robot'|'human', camera=None, image_size=64, ...)``
+``WidowXEnv(task, robot_model, embodiment, action_mode, camera='ego', ..., randomize=True)``
+    Gymnasium env; each reset draws colours, table, light and head pose from the seed
+    (``lam_ros.sim.appearance``; the same for both embodiments); actions ``ee_delta``
+    [dx, dy, dz, droll, dpitch, dyaw, gripper] through IKinSpace or ``joint`` (absolute
+    joints + gripper); gripper 0 = closed, 1 = open.
+``generate_episode(task, seed, embodiment='robot'|'human', camera='ego', image_size=64, ...,
+randomize=True)``
     A scripted demonstration as ``lam_models.data.episode.Episode``.
 ``ScriptedExpert(task, sim, embodiment, rng)``, ``make_task(name)``, ``TASKS``
     Tasks: push, pick_place, stack (rising difficulty).

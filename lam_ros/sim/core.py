@@ -18,15 +18,22 @@ from lam_ros.control.kinematics import (
     robot_spec,
 )
 from lam_ros.hardware.camera_source import CameraIntrinsics
+from lam_ros.sim.appearance import Appearance
 from lam_ros.sim.cameras import camera_info_from_fovy
 from lam_ros.sim.scene import (
     ARM_GROUP,
     CAMERA_NAMES,
+    EGO_CAMERA,
+    FOREARM_LENGTH,
     HAND_FINGER_OPEN,
     HAND_FINGER_TOUCH,
     HAND_GROUP,
     HAND_ORIGIN,
     HAND_PARK,
+    HAND_WRIST,
+    SHOULDER_FROM_EYES,
+    TABLE_TEXTURES,
+    UPPER_ARM_LENGTH,
     SceneObject,
     build_model,
 )
@@ -76,6 +83,17 @@ class WidowXSim:
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._scene_option = mujoco.MjvOption()
         self.visible: Visible = 'robot'
+        self._ego = self._camera(EGO_CAMERA)
+        self._hand_body = self._body('hand')
+        self._arm_links = [mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+                           for name in ('hand_forearm', 'hand_upper_arm')]
+        self._roles = self._geom_roles()
+        self._table_materials = {
+            texture: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_MATERIAL, f'table_{texture}')
+            for texture in TABLE_TEXTURES if texture != 'plain'}
+        self._light = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_LIGHT, 'top')
+        self._default_look = self._look()
+        self.appearance: Appearance | None = None
         self.reset()
 
     # ----------------------------------------------------------------- lookup helpers
@@ -98,6 +116,86 @@ class WidowXSim:
             raise ValueError(f'sim model has no body {name!r}; objects: {sorted(self.objects)}')
         return body_id
 
+    def _geom_roles(self) -> dict[str, np.ndarray]:
+        """Geom ids whose colour an :class:`Appearance` sets: forearm, effector, table."""
+        model = self.model
+        base = self._body('base_link')
+        effector_root = model.jnt_bodyid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT,
+                                                           'wrist_rotate')]
+
+        def under(body: int, root: int) -> bool:
+            while body not in (root, 0):
+                body = model.body_parentid[body]
+            return body == root
+
+        arm = [g for g in range(model.ngeom) if under(model.geom_bodyid[g], base)]
+        gripper = [g for g in arm if under(model.geom_bodyid[g], effector_root)]
+
+        def geom(name: str) -> int:
+            return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        return {
+            'forearm': np.array([g for g in arm if g not in gripper]
+                                + [geom('hand_forearm'), geom('hand_upper_arm')]),
+            'effector': np.array(gripper + [geom(f'hand_{n}') for n in (
+                'palm', 'wrist', 'thumb', 'index')]),
+            'table': np.array([geom('table')]),
+        }
+
+    def _look(self) -> dict[str, np.ndarray]:
+        """Copies of the model fields :meth:`set_appearance` writes."""
+        model = self.model
+        return {'geom_rgba': model.geom_rgba.copy(), 'geom_matid': model.geom_matid.copy(),
+                'mat_rgba': model.mat_rgba.copy(), 'light_dir': model.light_dir.copy(),
+                'light_diffuse': model.light_diffuse.copy(),
+                'headlight_ambient': model.vis.headlight.ambient.copy(),
+                'headlight_diffuse': model.vis.headlight.diffuse.copy(),
+                'ego_pos': model.cam_pos[self._ego].copy(),
+                'ego_quat': model.cam_quat[self._ego].copy()}
+
+    def set_appearance(self, appearance: Appearance | None) -> None:
+        """Colours, table, lights and head motion of this episode; None: the default look.
+
+        Only model fields change (no recompilation), so it is cheap at every reset.
+        """
+        model, look = self.model, self._default_look
+        for field in ('geom_rgba', 'geom_matid', 'mat_rgba', 'light_dir', 'light_diffuse'):
+            getattr(model, field)[:] = look[field]
+        model.vis.headlight.ambient[:] = look['headlight_ambient']
+        model.vis.headlight.diffuse[:] = look['headlight_diffuse']
+        self.appearance = appearance
+        if appearance is not None:
+            model.geom_rgba[self._roles['forearm'], :3] = appearance.forearm_rgb
+            model.geom_rgba[self._roles['effector'], :3] = appearance.effector_rgb
+            table = self._roles['table']
+            if appearance.table_texture == 'plain':
+                model.geom_rgba[table, :3] = appearance.table_rgb
+            else:
+                material = self._table_materials[appearance.table_texture]
+                model.geom_matid[table] = material
+                model.mat_rgba[material, :3] = appearance.table_rgb
+            model.light_dir[self._light] = appearance.light_dir
+            model.light_diffuse[self._light] = appearance.light_diffuse
+            model.vis.headlight.ambient[:] = appearance.headlight_ambient
+            model.vis.headlight.diffuse[:] = appearance.headlight_diffuse
+        self._move_head()
+
+    def _move_head(self) -> None:
+        """Put the ego camera where the head is at the current sim time."""
+        pos, quat = self._default_look['ego_pos'], self._default_look['ego_quat']
+        if self.appearance is not None:
+            offset, rotation = self.appearance.head.offset(self.data.time)
+            pos = pos + offset
+            angle = float(np.linalg.norm(rotation))
+            if angle > 0.0:
+                turn = np.zeros(4)
+                mujoco.mju_axisAngle2Quat(turn, rotation / angle, angle)
+                moved = np.zeros(4)
+                mujoco.mju_mulQuat(moved, quat, turn)   # about the camera's own axes
+                quat = moved
+        self.model.cam_pos[self._ego] = pos
+        self.model.cam_quat[self._ego] = quat
+        mujoco.mj_camlight(self.model, self.data)
+
     # ----------------------------------------------------------------- state
     def reset(self, arm_q: np.ndarray | None = None, gripper_opening: float = 1.0) -> None:
         """Zero time and velocities, put the arm at ``arm_q`` (default: sleep), park the hand."""
@@ -108,6 +206,7 @@ class WidowXSim:
         self.data.ctrl[self._act] = [*q, finger, -finger]
         self.set_hand(HAND_PARK + HAND_ORIGIN, 0.0, 1.0, teleport=True)
         mujoco.mj_forward(self.model, self.data)
+        self._move_head()
 
     @property
     def sim_time(self) -> float:
@@ -151,6 +250,8 @@ class WidowXSim:
         """Advance physics by ``duration`` seconds (one physics step when None)."""
         n_steps = 1 if duration is None else max(1, round(duration / self.timestep))
         mujoco.mj_step(self.model, self.data, nstep=n_steps)
+        if self.appearance is not None:
+            self._move_head()
 
     def ee_pose(self) -> np.ndarray:
         """4x4 pose of ee_gripper_link in base_link (= world)."""
@@ -181,6 +282,40 @@ class WidowXSim:
         q = self.data.qpos[self._hand_qpos]
         opening = (q[4] - HAND_FINGER_TOUCH) / (HAND_FINGER_OPEN - HAND_FINGER_TOUCH)
         return self.data.site_xpos[self._hand_site].copy(), float(q[3]), float(opening)
+
+    def hand_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World points of the demonstrator's wrist, elbow and shoulder.
+
+        The shoulder sits at ``SHOULDER_FROM_EYES`` from the ego camera (it moves with the
+        head); beyond arm's reach the operator leans in (the shoulder follows the hand).
+        The elbow bends down and out, away from the body.
+        """
+        wrist = self.data.xpos[self._hand_body] + HAND_WRIST
+        shoulder = self.data.cam_xpos[self._ego] + SHOULDER_FROM_EYES
+        upper, fore = UPPER_ARM_LENGTH, FOREARM_LENGTH
+        span = wrist - shoulder
+        distance = float(np.linalg.norm(span))
+        reach = 0.999 * (upper + fore)
+        if distance > reach:
+            shoulder = wrist - span * (reach / distance)
+            span, distance = wrist - shoulder, reach
+        axis = span / distance
+        along = (distance ** 2 + upper ** 2 - fore ** 2) / (2.0 * distance)
+        height = math.sqrt(max(upper ** 2 - along ** 2, 0.0))
+        bend = np.array([0.0, 0.6, -0.8])
+        bend -= (bend @ axis) * axis
+        elbow = shoulder + along * axis + height * bend / np.linalg.norm(bend)
+        return wrist, elbow, shoulder
+
+    def _pose_arm(self) -> None:
+        """Place the demonstrator's forearm and upper arm (visual geoms) for rendering."""
+        wrist, elbow, shoulder = self.hand_arm()
+        for geom, (start, end) in zip(self._arm_links, ((wrist, elbow), (elbow, shoulder))):
+            z = (end - start) / np.linalg.norm(end - start)
+            x = np.cross([0.0, 0.0, 1.0], z) if abs(z[2]) < 0.9 else np.cross([1.0, 0, 0], z)
+            x /= np.linalg.norm(x)
+            self.data.geom_xpos[geom] = (start + end) / 2.0
+            self.data.geom_xmat[geom] = np.column_stack([x, np.cross(z, x), z]).ravel()
 
     # ----------------------------------------------------------------- objects
     def object_position(self, name: str) -> np.ndarray:
@@ -251,6 +386,8 @@ class WidowXSim:
         option = self._scene_option
         option.geomgroup[ARM_GROUP] = self.visible in ('robot', 'both')
         option.geomgroup[HAND_GROUP] = self.visible in ('human', 'both')
+        if option.geomgroup[HAND_GROUP]:
+            self._pose_arm()
         renderer.update_scene(self.data, camera=self._camera(camera_name), scene_option=option)
         if depth:
             renderer.enable_depth_rendering()

@@ -17,6 +17,7 @@ from lam_ros.sim.actions import (
     apply_hand_motion,
     joint_action_bounds,
 )
+from lam_ros.sim.appearance import sample_appearance
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.experts import Embodiment
 from lam_ros.sim.tasks import make_task
@@ -29,17 +30,23 @@ class WidowXEnv(gym.Env):
 
     Observation: ``state`` = [x, y, z, roll, pitch, yaw, gripper] of the effector (angles
     relative to pointing straight down, so a top-down gripper reads (0, 0, yaw)), plus
-    ``image`` (H, W, 3) uint8 from ``camera`` unless ``camera`` is None. Reward is 1 on
-    success, which also terminates the episode; ``max_steps`` truncates it.
+    ``image`` (H, W, 3) uint8 from ``camera`` (default ``ego``, the operator's head behind
+    the base) unless ``camera`` is None. Reward is 1 on success, which also terminates the
+    episode; ``max_steps`` truncates it.
+
+    ``randomize`` (default on): every reset draws the episode's appearance from its seed
+    (:func:`lam_ros.sim.appearance.sample_appearance`: colours, table, light, head pose and
+    drift); the same seed gives the same look for either embodiment, and the task layout
+    and trajectories do not depend on it. Off: the scene's fixed default look.
     """
 
     metadata = {'render_modes': ['rgb_array']}
 
     def __init__(self, task: str = 'push', robot_model: str = 'wx250s',
                  embodiment: Embodiment = 'robot', action_mode: ActionMode = 'ee_delta',
-                 camera: str | None = 'third_person', image_size: int = 64,
+                 camera: str | None = 'ego', image_size: int = 64,
                  control_dt: float = 0.1, max_steps: int | None = None,
-                 sim: WidowXSim | None = None) -> None:
+                 sim: WidowXSim | None = None, randomize: bool = True) -> None:
         if embodiment not in ('robot', 'human'):
             raise ValueError(f"embodiment {embodiment!r}: expected 'robot' or 'human'")
         if embodiment == 'human' and action_mode != 'ee_delta':
@@ -48,6 +55,7 @@ class WidowXEnv(gym.Env):
         self.sim = sim if sim is not None else WidowXSim(robot_model, self.task.objects)
         self.embodiment, self.action_mode = embodiment, action_mode
         self.camera, self.image_size, self.control_dt = camera, image_size, control_dt
+        self.randomize = randomize
         self.max_steps = max_steps or self.task.max_steps
         self.render_mode = 'rgb_array'
         if action_mode == 'joint':
@@ -79,6 +87,11 @@ class WidowXEnv(gym.Env):
             sim.reset(q)
         else:
             sim.reset()
+        if self.randomize:
+            # Its own stream: the task's draws below are the same with randomization off.
+            sim.set_appearance(sample_appearance(rng.spawn(1)[0] if seed is None else seed))
+        else:
+            sim.set_appearance(None)
         self.task.reset(sim, rng)
         if self.embodiment == 'human':
             sim.set_hand(start, 0.0, 1.0, teleport=True)
@@ -116,8 +129,8 @@ class WidowXEnv(gym.Env):
         return obs
 
     def render(self) -> np.ndarray:
-        """RGB frame of ``camera`` (third_person when the env was built without one)."""
-        return self.sim.render(self.camera or 'third_person', self.image_size, self.image_size)
+        """RGB frame of ``camera`` (ego when the env was built without one)."""
+        return self.sim.render(self.camera or 'ego', self.image_size, self.image_size)
 
     def close(self) -> None:
         """Free the renderers."""

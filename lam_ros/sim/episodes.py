@@ -13,7 +13,7 @@ from lam_ros.sim.env import WidowXEnv
 from lam_ros.sim.experts import Embodiment, ScriptedExpert
 from lam_ros.sim.tasks import make_task
 
-DEFAULT_CAMERA = {'robot': 'third_person', 'human': 'head'}
+DEFAULT_CAMERA = 'ego'  # both embodiments, filmed from the operator's head behind the base
 EXTRA_STEPS_AFTER_DONE = 2  # a few still frames showing the finished scene
 
 
@@ -26,17 +26,19 @@ def _shared_sim(robot_model: str, task: str) -> WidowXSim:
 def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                      camera: str | None = None, image_size: int = 64,
                      control_dt: float = 0.1, robot_model: str = 'wx250s',
-                     max_steps: int | None = None) -> Episode:
+                     max_steps: int | None = None, randomize: bool = True) -> Episode:
     """Run the scripted demonstrator and return the rendered episode.
 
     ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action;
     human: ``actions`` is None and the hand's motion goes to ``hidden_motion``). The last
     frame shows the final state and is paired with a no-op (zero motion, gripper held).
-    ``camera`` defaults to ``third_person`` for the robot and ``head`` for the human.
+    ``camera`` defaults to ``ego`` for both embodiments. ``randomize`` (on by default, for
+    training data) draws colours, table, light and head pose from ``seed``: a robot and a
+    human episode of the same seed share them; off gives the scene's default look.
     """
-    camera = camera or DEFAULT_CAMERA[embodiment]
+    camera = camera or DEFAULT_CAMERA
     env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
-                    max_steps, sim=_shared_sim(robot_model, task))
+                    max_steps, sim=_shared_sim(robot_model, task), randomize=randomize)
     obs, info = env.reset(seed=seed)
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
     frames, motions, joints = [obs['image']], [], [env.sim.joint_positions()]
@@ -70,5 +72,6 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'action_space': 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper(1=open)]',
             'joint_names': list(env.sim.joint_names),
             'camera_K': env.sim.camera_info(camera, image_size, image_size).k.tolist(),
+            'randomized': randomize,
             'expert_done': expert.done,
         })

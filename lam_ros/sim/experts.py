@@ -185,7 +185,10 @@ class ScriptedExpert:
         if self.phase == 'push':
             if distance < 0.01:
                 self._advance('back_off')
-                self._push_direction = direction
+                # Away from the block, not against the goal direction: that is arbitrary
+                # once the block sits on the goal, and a sideways back-off drags the block.
+                to_block = block[:2] - tcp[:2]
+                self._push_direction = to_block / max(float(np.linalg.norm(to_block)), 1e-6)
                 return self._motion(tcp, tcp, 0.0, 0.0)
             relative = tcp[:2] - block[:2]
             along = float(relative @ direction)

@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The table scene: table, lights, fixed cameras, task objects, the human hand, and the arm.
 
+The policy camera is ``ego``: the eyes of an operator standing behind the robot base,
+looking over it at the workspace. Robot and human episodes are both filmed from it, and
+the human demonstrator (a hand with a forearm) reaches in from where the arm comes from.
+
 Shadows and reflections are off (``shadowsize=0``): with shadow maps a 128x128 frame costs
 ~15 ms on a CPU renderer, without them well under 1 ms.
 """
@@ -22,6 +26,15 @@ from lam_ros.sim.robot import arm_mjcf
 ARM_GROUP = 1    # geom group of the arm: hidden when a human demonstrates
 HAND_GROUP = 2   # geom group of the hand: hidden when the robot acts
 HAND_PARK = np.array([0.0, 0.0, 0.6])  # hand joint offsets that lift it out of every view
+# The demonstrator's arm: forearm from the back of the hand (HAND_WRIST, hand frame) to the
+# elbow, upper arm on to the shoulder, 0.28 m below the ego camera and 0.16 m to its left
+# (SHOULDER_FROM_EYES, world axes; the operator's left shoulder, just behind the robot
+# base): the arm reaches in from behind the base, as the robot's does.
+# Visual only; WidowXSim poses both links at render time (two-link IK, elbow down-out).
+HAND_WRIST = (-0.015, 0.0, 0.095)
+FOREARM_LENGTH = 0.34
+UPPER_ARM_LENGTH = 0.32
+SHOULDER_FROM_EYES = (-0.02, 0.16, -0.28)
 HAND_ORIGIN = np.array([0.3, 0.0, 0.15])  # hand TCP at zero joint positions
 HAND_FINGER_TOUCH = 0.009   # finger joint position with the fingertips touching
 HAND_FINGER_OPEN = 0.05
@@ -53,13 +66,17 @@ class CameraSpec:
     fovy: float
 
 
+EGO_CAMERA = 'ego'
 FIXED_CAMERAS = (
+    # The policy camera: an operator's eyes 0.58 m above the table, standing 0.26 m behind
+    # the robot base and a little to its right, looking over it at the workspace (a head-
+    # or stand-mounted RealSense). Per episode it jitters and drifts (sim.appearance).
+    CameraSpec(EGO_CAMERA, (-0.26, -0.20, 0.58), (0.32, 0.0, 0.0), 55.0),
     # RealSense D435-like third-person view from the robot's left, over the table.
     CameraSpec('third_person', (0.30, 0.62, 0.42), (0.30, 0.0, 0.03), 45.0),
-    # The demonstrator's eyes, across the table looking back at the workspace.
-    CameraSpec('head', (0.78, 0.0, 0.50), (0.28, 0.0, 0.0), 58.0),
 )
-CAMERA_NAMES = ('third_person', 'wrist', 'head')
+CAMERA_NAMES = (EGO_CAMERA, 'third_person', 'wrist')
+TABLE_TEXTURES = ('plain', 'checker', 'speckle')  # 'plain': no material, the geom's rgba
 
 
 def _xyaxes(camera: CameraSpec) -> str:
@@ -107,28 +124,44 @@ def _object_xml(obj: SceneObject) -> str:
 
 
 def _hand_xml() -> str:
-    """A floating two-finger hand on an x/y/z/yaw gantry: the human demonstrator."""
+    """The human demonstrator: a two-finger hand and its forearm on an x/y/z gantry.
+
+    The forearm and upper arm run back from the hand to the operator's shoulder behind the
+    robot base, so in the ego view the arm enters the image where the robot's does; only
+    the hand turns with yaw. The arm links are placed here straight back (their lengths
+    and masses); ``WidowXSim`` poses them at render time.
+    """
     x, y, z = HAND_ORIGIN
+    ax, ay, az = HAND_WRIST
+    bx, cx = ax - FOREARM_LENGTH, ax - FOREARM_LENGTH - UPPER_ARM_LENGTH
     fingers = []
     for side, sign in (('thumb', -1.0), ('index', 1.0)):
         fingers.append(f"""
-        <body name="hand_{side}" pos="0 0 0" gravcomp="1">
-          <joint name="hand_{side}" type="slide" axis="0 {sign} 0"
-                 range="{HAND_FINGER_TOUCH} {HAND_FINGER_OPEN}" damping="1"/>
-          <geom type="capsule" fromto="0 0 0.06 0 0 -0.009" size="0.009" condim="4"
-                friction="1.5 0.02 0.001" solref="0.004 1" rgba="0.87 0.66 0.52 1"/>
-        </body>""")
+          <body name="hand_{side}" pos="0 0 0" gravcomp="1">
+            <joint name="hand_{side}" type="slide" axis="0 {sign} 0"
+                   range="{HAND_FINGER_TOUCH} {HAND_FINGER_OPEN}" damping="1"/>
+            <geom name="hand_{side}" type="capsule" fromto="0 0 0.06 0 0 -0.009" size="0.009"
+                  condim="4" friction="1.5 0.02 0.001" solref="0.004 1"
+                  rgba="0.87 0.66 0.52 1"/>
+          </body>""")
     return f"""
     <body name="hand" pos="{x} {y} {z}" childclass="hand" gravcomp="1">
       <joint name="hand_x" type="slide" axis="1 0 0" range="-0.3 0.3"/>
       <joint name="hand_y" type="slide" axis="0 1 0" range="-0.4 0.4"/>
       <joint name="hand_z" type="slide" axis="0 0 1" range="-0.2 0.8"/>
-      <joint name="hand_yaw" type="hinge" axis="0 0 1" range="-3.1416 3.1416"/>
-      <geom type="box" pos="0 0 0.08" size="0.025 0.06 0.022" rgba="0.93 0.72 0.58 1"/>
-      <geom type="capsule" fromto="0.01 0 0.095 0.16 0 0.285" size="0.03" rgba="0.3 0.45 0.75 1"
-            contype="0" conaffinity="0"/>
+      <geom name="hand_forearm" type="capsule" fromto="{ax} {ay} {az} {bx} {ay} {az}"
+            size="0.024" rgba="0.3 0.45 0.75 1" contype="0" conaffinity="0" mass="0.2"/>
+      <geom name="hand_upper_arm" type="capsule" fromto="{bx} {ay} {az} {cx} {ay} {az}"
+            size="0.03" rgba="0.3 0.45 0.75 1" contype="0" conaffinity="0" mass="0.001"/>
       <site name="hand_tcp" pos="0 0 0" size="0.005" group="4"/>
-      {''.join(fingers)}
+      <body name="hand_palm" pos="0 0 0" gravcomp="1">
+        <joint name="hand_yaw" type="hinge" axis="0 0 1" range="-3.1416 3.1416"/>
+        <geom name="hand_palm" type="box" pos="0 0 0.08" size="0.025 0.06 0.022"
+              rgba="0.93 0.72 0.58 1"/>
+        <geom name="hand_wrist" type="capsule" fromto="0 0 0.09 {ax} {ay} {az}" size="0.026"
+              rgba="0.93 0.72 0.58 1" contype="0" conaffinity="0"/>
+        {''.join(fingers)}
+      </body>
     </body>"""
 
 
@@ -163,8 +196,17 @@ def scene_xml(objects: tuple[SceneObject, ...] = ()) -> str:
       <geom group="{HAND_GROUP}" density="300"/>
     </default>
   </default>
+  <asset>
+    <texture name="table_checker" type="2d" builtin="checker" rgb1="1 1 1"
+             rgb2="0.72 0.72 0.72" width="64" height="64"/>
+    <texture name="table_speckle" type="2d" builtin="flat" mark="random" random="0.3"
+             rgb1="1 1 1" markrgb="0.55 0.55 0.55" width="128" height="128"/>
+    <material name="table_checker" texture="table_checker" texrepeat="8 8" texuniform="true"/>
+    <material name="table_speckle" texture="table_speckle" texrepeat="4 4" texuniform="true"/>
+  </asset>
   <worldbody>
-    <light pos="0.3 0.2 1.2" dir="0 -0.1 -1" diffuse="0.5 0.5 0.5" castshadow="false"/>
+    <light name="top" pos="0.3 0.2 1.2" dir="0 -0.1 -1" diffuse="0.5 0.5 0.5"
+           castshadow="false"/>
     <geom name="table" type="box" pos="0.3 0 -0.02" size="0.45 0.55 0.02"
           rgba="0.62 0.5 0.38 1" friction="0.6 0.01 0.001"/>
     <geom name="floor" type="plane" pos="0 0 -0.75" size="3 3 0.1" rgba="0.3 0.3 0.33 1"/>
