@@ -118,21 +118,24 @@ class SimNode(LamNode):
     def simulate(self, physics_period: float, camera_period: float) -> None:
         """The simulation loop: queued commands, physics, joint states, cameras, control."""
         last = next_camera = next_control = next_physics = time.monotonic()
-        while not self._stop.is_set():
-            while not self._work.empty():
-                self._work.get()()
-            now = time.monotonic()
-            self.step_physics(min(now - last, 0.05))
-            last = now
-            if now >= next_control:
-                next_control = _next_tick(next_control, self.control_dt, now)
-                self.control_step()
-            if now >= next_camera:
-                next_camera = _next_tick(next_camera, camera_period, now)
-                self.publish_cameras()
-            # A fixed schedule (not a fixed sleep) keeps the average joint state rate exact.
-            next_physics = _next_tick(next_physics, physics_period, time.monotonic())
-            time.sleep(max(0.0, next_physics - time.monotonic()))
+        try:
+            while not self._stop.is_set():
+                while not self._work.empty():
+                    self._work.get()()
+                now = time.monotonic()
+                self.step_physics(min(now - last, 0.05))
+                last = now
+                if now >= next_control:
+                    next_control = _next_tick(next_control, self.control_dt, now)
+                    self.control_step()
+                if now >= next_camera:
+                    next_camera = _next_tick(next_camera, camera_period, now)
+                    self.publish_cameras()
+                # A fixed schedule (not a fixed sleep) keeps the average joint state rate exact.
+                next_physics = _next_tick(next_physics, physics_period, time.monotonic())
+                time.sleep(max(0.0, next_physics - time.monotonic()))
+        finally:
+            self.sim.close()   # GL contexts are freed by the thread that made them current
 
     def run_in_sim_thread(self, work, wait_s: float | None = None) -> bool:
         """Queue ``work`` for the simulation loop; optionally wait until it has run."""
@@ -262,11 +265,9 @@ class SimNode(LamNode):
                 publisher.publish(messages[key])
 
     def on_shutdown(self) -> None:
-        """Stop the loop, then free the GL contexts (from the thread that owns them)."""
-        if self._thread.is_alive():
-            self.run_in_sim_thread(self.sim.close, wait_s=2.0)
+        """Stop the loop; it frees the GL contexts on its way out (its thread owns them)."""
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        self._thread.join(timeout=5.0)
 
 
 def _next_tick(previous: float, period: float, now: float) -> float:
