@@ -95,6 +95,8 @@ class RobotSpec:
         return mr.FKinSpace(self.M, self.Slist, np.asarray(q, dtype=float))
 
 
+# The tabletop in front of a WidowX 250 (6 or 5 DOF): same links, same reach.
+WX250_WORKSPACE = Workspace((0.12, -0.28, 0.015), (0.46, 0.28, 0.40))
 _PI = math.pi - 1e-5  # the URDFs use pi - pi_offset for the continuous-looking joints
 
 ROBOT_SPECS: dict[str, RobotSpec] = {
@@ -104,7 +106,7 @@ ROBOT_SPECS: dict[str, RobotSpec] = {
         lower=(-_PI, math.radians(-108), math.radians(-123), -_PI, math.radians(-100), -_PI),
         upper=(_PI, math.radians(114), math.radians(92), _PI, math.radians(123), _PI),
         sleep=(0.0, -1.80, 1.55, 0.0, 0.8, 0.0),
-        workspace=Workspace((0.12, -0.28, 0.015), (0.46, 0.28, 0.40)),
+        workspace=WX250_WORKSPACE,
         M=np.array([[1.0, 0.0, 0.0, 0.458325],
                     [0.0, 1.0, 0.0, 0.0],
                     [0.0, 0.0, 1.0, 0.36065],
@@ -121,7 +123,7 @@ ROBOT_SPECS: dict[str, RobotSpec] = {
         lower=(-_PI, math.radians(-108), math.radians(-123), math.radians(-100), -_PI),
         upper=(_PI, math.radians(114), math.radians(92), math.radians(123), _PI),
         sleep=(0.0, -1.80, 1.55, 0.8, 0.0),
-        workspace=Workspace((0.12, -0.28, 0.015), (0.46, 0.28, 0.40)),
+        workspace=WX250_WORKSPACE,
         M=np.array([[1.0, 0.0, 0.0, 0.458325],
                     [0.0, 1.0, 0.0, 0.0],
                     [0.0, 0.0, 1.0, 0.36065],
