@@ -77,6 +77,13 @@ def test_the_bag_readers_default_topics_are_the_graphs():
     assert bags.DEFAULT_ACTION_TOPIC == topics.ACTION
 
 
+def test_the_graphs_sim_cameras_are_the_simulators():
+    from lam_ros.app.graph import SIM_POLICY_CAMERAS
+    from lam_ros.sim.scene import CAMERA_NAMES
+
+    assert sorted(SIM_POLICY_CAMERAS) == sorted(CAMERA_NAMES)
+
+
 def test_the_lam_ros_root_holds_only_the_packages_face():
     loose = sorted(p.name for p in (REPO / 'lam_ros').glob('*.py') if p.name != '__init__.py')
     assert not loose, f'modules at the lam_ros/ root (put them in a sub-package by role): {loose}'

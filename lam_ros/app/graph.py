@@ -17,11 +17,14 @@ import yaml
 from lam_models.data.episode import EMBODIMENTS
 from lam_ros.app.executables import NODE_EXECUTABLES
 from lam_ros.app.runtime import ConfigError
+from lam_ros.control.kinematics import ROBOT_SPECS
 from lam_ros.interfaces.topics import NAME_PATTERN
 
-ROBOT_MODELS = ('wx250s', 'wx250', 'wx200')
+ROBOT_MODELS = tuple(ROBOT_SPECS)
 MODES = EMBODIMENTS
-SIM_POLICY_CAMERAS = ('ego', 'third_person', 'wrist')  # lam_ros.sim.scene.CAMERA_NAMES
+# lam_ros.sim.scene.CAMERA_NAMES, policy view first; not imported here so that launch files
+# do not load MuJoCo (a test keeps the two equal).
+SIM_POLICY_CAMERAS = ('ego', 'third_person', 'wrist')
 
 
 @dataclass(frozen=True)
