@@ -98,7 +98,10 @@ def test_message_counts_match_configured_rates_within_two_percent(sessions):
         rates = read_episode_metadata(bag_dir).rates_hz
         stamps = stamps_by_topic(bag_dir)
         for topic in (CAMERA, JOINT_STATES):
+            # The middle 80%: an episode that starts while the sim loop catches up after a
+            # stall (a loaded CI machine) would count the catch-up burst at its edge.
             times = stamps[topic]
+            times = times[len(times) // 10: len(times) - len(times) // 10]
             achieved = (len(times) - 1) / (times[-1] - times[0])
             assert achieved == pytest.approx(rates[topic], rel=0.02), (bag_dir, topic)
 
