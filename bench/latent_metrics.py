@@ -151,6 +151,8 @@ def main() -> int:
     parser.add_argument('--steps', type=int, default=1500)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--como-z-dims', default='8,32,128')
+    parser.add_argument('--frame-gap', type=int, default=LatentConfig.frame_gap,
+                        help='n in (o_t, o_t+n) for every model and probe')
     parser.add_argument('--models', default='como,stamo,clam,vq')
     parser.add_argument('--bootstrap', type=int, default=200)
     parser.add_argument('--quick', action='store_true', help='tiny run to check the plumbing')
@@ -180,7 +182,8 @@ def main() -> int:
         config = TrainConfig(out_dir=str(out / label.replace(' ', '_')), steps=args.steps,
                              batch_size=args.batch_size, resume=False, figure=False,
                              progress=False)
-        model = train_latent_model(name, {'image_size': args.render_size, **overrides},
+        model = train_latent_model(name, {'image_size': args.render_size,
+                                          'frame_gap': args.frame_gap, **overrides},
                                    robot_fit + human_train, config)
         seconds = time.perf_counter() - clock
         report = evaluate_latent_model(model, robot_fit, robot_eval, human_eval)
@@ -190,7 +193,8 @@ def main() -> int:
         save_latent_figure(model, robot_eval, out / f'{label.replace(" ", "_")}.png',
                            human_episodes=human_eval, title=label)
     for z_dim in sorted({r.report.z_dim for r in runs}):
-        baseline = PixelDifferenceBaseline(image_size=args.render_size, z_dim=z_dim)
+        baseline = PixelDifferenceBaseline(image_size=args.render_size, z_dim=z_dim,
+                                           frame_gap=args.frame_gap)
         runs.append(Run(f'pixdiff z{z_dim}', 'pixel_diff',
                         evaluate_latent_model(baseline, robot_fit, robot_eval, human_eval)))
         models[runs[-1].label] = baseline      # its PCA is fitted now
