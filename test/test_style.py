@@ -133,7 +133,9 @@ def test_every_key_of_the_parameter_files_is_declared_by_its_node(rclpy_context,
         node = node_class(name)(context=rclpy_context, parameter_overrides=overrides(
             {**params.get('**', {}), **section}))
         try:
-            check_declared([node], params, str(path))
+            undeclared = [key for key in section if not node.has_parameter(key)]
+            assert not undeclared, f'{path}: node {name!r} does not declare {undeclared}'
+            check_declared([node], params, str(path))   # the runner's check agrees
         finally:
             node.on_shutdown()
             node.destroy_node()
