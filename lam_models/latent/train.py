@@ -16,9 +16,8 @@ rerunning with the same out_dir resumes from it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, make_dataclass
+from dataclasses import asdict, dataclass
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,6 +40,7 @@ from lam_models.latent.base import (
     read_checkpoint,
     save_checkpoint,
 )
+from lam_models.training import init_distributed, pick_device, store_config_group
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'latent'
 CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
@@ -64,22 +64,6 @@ class TrainConfig:
     device: str = 'auto'            # auto | cpu | cuda
     figure: bool = True             # write out_dir/latents.png at the end
     progress: bool = True
-
-
-def _distributed() -> tuple[int, int]:
-    """(rank, world_size); initializes the process group under torchrun."""
-    world_size = int(os.environ.get('WORLD_SIZE', '1'))
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
-    return (dist.get_rank(), world_size) if world_size > 1 else (0, 1)
-
-
-def _device(requested: str) -> torch.device:
-    if requested == 'auto':
-        requested = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if requested == 'cuda':
-        return torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')))
-    return torch.device(requested)
 
 
 def _batch_rows(step: int, num_samples: int, batch_size: int, seed: int, rank: int,
@@ -112,8 +96,8 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
                        episodes: Sequence[Episode], config: TrainConfig
                        ) -> LatentActionModel:
     """Train (or resume) ``model_name`` on ``episodes``; returns the unwrapped model."""
-    rank, world_size = _distributed()
-    device = _device(config.device)
+    rank, world_size = init_distributed()
+    device = pick_device(config.device)
     torch.manual_seed(config.seed)
     model = make_latent_model(model_name, **model_config)
     robot = [i for i, ep in enumerate(episodes) if ep.actions is not None]
@@ -196,21 +180,10 @@ def register_hydra_configs() -> None:
     ``TrainConfig``, with ``config/latent/train.yaml`` setting what differs (out_dir).
     """
     from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
 
-    store = ConfigStore.instance()
-    store.store(group='train', name='defaults', node=TrainConfig)
-    options = {name: OmegaConf.create({'name': name}) for name in available_models()}
-    for path in sorted(CONFIG_DIR.glob('*.yaml')):
-        node = OmegaConf.load(path)
-        if 'name' in node:
-            options[path.stem] = node
-    for option, node in options.items():
-        config_class = model_class(node.name).config_class
-        schema = make_dataclass(f'{config_class.__name__}Node',
-                                [('name', str, field(default=node.name))], bases=(config_class,))
-        store.store(group='model', name=option,
-                    node=OmegaConf.merge(OmegaConf.structured(schema), node))
+    ConfigStore.instance().store(group='train', name='defaults', node=TrainConfig)
+    store_config_group('model', available_models(), lambda name: model_class(name).config_class,
+                       CONFIG_DIR)
 
 
 def main() -> None:
