@@ -90,3 +90,22 @@ def test_robot_actions_reproduce_the_episode_open_loop():
     for action in episode.actions[:-1]:
         obs, *_ = env.step(action)
     assert np.array_equal(obs['image'], episode.frames[-1])
+
+
+@pytest.mark.parametrize('task', sorted(TASKS))
+def test_narrow_spawn_region_bounds_the_moved_object_and_full_does_not(task):
+    from lam_ros.sim.tasks import SPAWN_REGIONS
+    (x_low, x_high), (y_low, y_high) = SPAWN_REGIONS['narrow']
+    ys = {}
+    for region in ('narrow', 'full'):
+        env = WidowXEnv(task, camera=None, spawn_region=region)
+        ys[region] = []
+        for seed in range(12):
+            env.reset(seed=seed)
+            x, y, _ = env.sim.object_position(env.task.moved_object)
+            ys[region].append(y)
+            if region == 'narrow':
+                assert x_low - 0.01 <= x <= x_high + 0.01 and y_low - 0.01 <= y <= y_high + 0.01
+    assert max(ys['full']) > y_high + 0.03   # the whole reach: the narrow bound is real
+    with pytest.raises(ValueError, match='spawn_region'):
+        WidowXEnv(task, camera=None, spawn_region='left')

@@ -20,7 +20,7 @@ from lam_ros.sim.actions import (
 from lam_ros.sim.appearance import sample_appearance
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.experts import Embodiment
-from lam_ros.sim.tasks import make_task
+from lam_ros.sim.tasks import SPAWN_REGIONS, make_task
 
 READY_TCP = np.array([0.25, 0.0, 0.14])  # where every episode starts (+- a few cm)
 
@@ -38,6 +38,8 @@ class WidowXEnv(gym.Env):
     (:func:`lam_ros.sim.appearance.sample_appearance`: colours, table, light, head pose and
     drift); the same seed gives the same look for either embodiment, and the task layout
     and trajectories do not depend on it. Off: the scene's fixed default look.
+    ``spawn_region`` (``lam_ros.sim.tasks.SPAWN_REGIONS``) bounds where the moved object
+    starts: 'full' (the default) or 'narrow' (few-demo co-training regime).
     """
 
     metadata = {'render_modes': ['rgb_array']}
@@ -46,7 +48,8 @@ class WidowXEnv(gym.Env):
                  embodiment: Embodiment = 'robot', action_mode: ActionMode = 'ee_delta',
                  camera: str | None = 'ego', image_size: int = 64,
                  control_dt: float = 0.1, max_steps: int | None = None,
-                 sim: WidowXSim | None = None, randomize: bool = True) -> None:
+                 sim: WidowXSim | None = None, randomize: bool = True,
+                 spawn_region: str = 'full') -> None:
         if embodiment not in ('robot', 'human'):
             raise ValueError(f"embodiment {embodiment!r}: expected 'robot' or 'human'")
         if embodiment == 'human' and action_mode != 'ee_delta':
@@ -56,6 +59,10 @@ class WidowXEnv(gym.Env):
         self.embodiment, self.action_mode = embodiment, action_mode
         self.camera, self.image_size, self.control_dt = camera, image_size, control_dt
         self.randomize = randomize
+        if spawn_region not in SPAWN_REGIONS:
+            raise ValueError(f'spawn_region {spawn_region!r}: expected one of '
+                             f'{sorted(SPAWN_REGIONS)}')
+        self.spawn_region = spawn_region
         self.max_steps = max_steps or self.task.max_steps
         self.render_mode = 'rgb_array'
         if action_mode == 'joint':
@@ -92,7 +99,7 @@ class WidowXEnv(gym.Env):
             sim.set_appearance(sample_appearance(rng.spawn(1)[0] if seed is None else seed))
         else:
             sim.set_appearance(None)
-        self.task.reset(sim, rng)
+        self.task.reset(sim, rng, self.spawn_region)
         if self.embodiment == 'human':
             sim.set_hand(start, 0.0, 1.0, teleport=True)
         sim.step(0.05)  # let contacts settle

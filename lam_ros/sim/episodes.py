@@ -26,7 +26,8 @@ def _shared_sim(robot_model: str, task: str) -> WidowXSim:
 def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                      camera: str | None = None, image_size: int = 64,
                      control_dt: float = 0.1, robot_model: str = 'wx250s',
-                     max_steps: int | None = None, randomize: bool = True) -> Episode:
+                     max_steps: int | None = None, randomize: bool = True,
+                     spawn_region: str = 'full') -> Episode:
     """Run the scripted demonstrator and return the rendered episode.
 
     ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action;
@@ -35,10 +36,12 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     ``camera`` defaults to ``ego`` for both embodiments. ``randomize`` (on by default, for
     training data) draws colours, table, light and head pose from ``seed``: a robot and a
     human episode of the same seed share them; off gives the scene's default look.
+    ``spawn_region`` bounds where the moved object starts (``WidowXEnv``).
     """
     camera = camera or DEFAULT_CAMERA
     env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
-                    max_steps, sim=_shared_sim(robot_model, task), randomize=randomize)
+                    max_steps, sim=_shared_sim(robot_model, task), randomize=randomize,
+                    spawn_region=spawn_region)
     obs, info = env.reset(seed=seed)
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
     frames, motions, joints = [obs['image']], [], [env.sim.joint_positions()]
@@ -73,5 +76,6 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'joint_names': list(env.sim.joint_names),
             'camera_K': env.sim.camera_info(camera, image_size, image_size).k.tolist(),
             'randomized': randomize,
+            'spawn_region': spawn_region,
             'expert_done': expert.done,
         })

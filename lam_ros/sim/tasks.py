@@ -22,6 +22,9 @@ WHITE = (0.9, 0.9, 0.85, 1.0)
 GRASPERS = ('left_finger', 'right_finger', 'gripper_link', 'hand')  # body-name prefixes
 REACH_X = (0.22, 0.36)  # where objects are spawned (m, base frame)
 REACH_Y = (-0.14, 0.14)
+# Where the moved object may spawn: 'full' is the whole reach; 'narrow' is its right third,
+# the few-robot-demos regime of the co-training experiment (humans and evaluation: 'full').
+SPAWN_REGIONS = {'full': (REACH_X, REACH_Y), 'narrow': (REACH_X, (-0.14, -0.05))}
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,8 @@ class Task:
         """The object the expert manipulates (the first one)."""
         return self.objects[0].name
 
-    def reset(self, sim: WidowXSim, rng: np.random.Generator) -> None:
-        """Place the objects for a fresh episode."""
+    def reset(self, sim: WidowXSim, rng: np.random.Generator, region: str = 'full') -> None:
+        """Place the objects for a fresh episode, the moved one inside ``SPAWN_REGIONS[region]``."""
         raise NotImplementedError
 
     def goal_position(self, sim: WidowXSim) -> np.ndarray:
@@ -51,8 +54,13 @@ class Task:
         raise NotImplementedError
 
 
-def _uniform_xy(rng: np.random.Generator) -> np.ndarray:
-    return np.array([rng.uniform(*REACH_X), rng.uniform(*REACH_Y)])
+def _uniform_xy(rng: np.random.Generator, region: str = 'full') -> np.ndarray:
+    try:
+        x_range, y_range = SPAWN_REGIONS[region]
+    except KeyError:
+        raise ValueError(f'unknown spawn region {region!r}; choose one of '
+                         f'{sorted(SPAWN_REGIONS)}') from None
+    return np.array([rng.uniform(*x_range), rng.uniform(*y_range)])
 
 
 def _released(sim: WidowXSim, name: str) -> bool:
@@ -64,10 +72,10 @@ class PushTask(Task):
 
     tolerance = 0.025
 
-    def reset(self, sim: WidowXSim, rng: np.random.Generator) -> None:
+    def reset(self, sim: WidowXSim, rng: np.random.Generator, region: str = 'full') -> None:
         """Randomize the objects from ``rng``."""
         block, target = self.objects
-        xy = _uniform_xy(rng)
+        xy = _uniform_xy(rng, region)
         while True:
             angle = rng.uniform(-math.pi, math.pi)
             goal = xy + rng.uniform(0.08, 0.13) * np.array([math.cos(angle), math.sin(angle)])
@@ -90,10 +98,10 @@ class PushTask(Task):
 class PickPlaceTask(Task):
     """Pick a block up and drop it into a bowl."""
 
-    def reset(self, sim: WidowXSim, rng: np.random.Generator) -> None:
+    def reset(self, sim: WidowXSim, rng: np.random.Generator, region: str = 'full') -> None:
         """Randomize the objects from ``rng``."""
         block, bowl = self.objects
-        xy = _uniform_xy(rng)
+        xy = _uniform_xy(rng, region)
         while True:
             goal = np.array([rng.uniform(0.22, 0.36), rng.uniform(-0.15, 0.15)])
             if np.linalg.norm(goal - xy) > 0.13:
@@ -117,10 +125,10 @@ class PickPlaceTask(Task):
 class StackTask(Task):
     """Stack the small red block on the larger blue one."""
 
-    def reset(self, sim: WidowXSim, rng: np.random.Generator) -> None:
+    def reset(self, sim: WidowXSim, rng: np.random.Generator, region: str = 'full') -> None:
         """Randomize the objects from ``rng``."""
         top, base = self.objects
-        xy = _uniform_xy(rng)
+        xy = _uniform_xy(rng, region)
         while True:
             goal = _uniform_xy(rng)
             if np.linalg.norm(goal - xy) > 0.1:
