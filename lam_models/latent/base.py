@@ -2,10 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The interface every latent motion model implements, and its checkpoint format.
 
-A checkpoint is ``<name>.safetensors`` (weights, normalization buffers and, for
-a training state, optimizer tensors) plus ``<name>.json`` (format, model name,
-config, normalization stats, step, ... and the sha256 of the safetensors file,
-checked on load). No pickle: loading a checkpoint cannot run code.
+Checkpoints are ``lam_models.checkpoints``' safetensors + JSON sidecar (sha256s
+checked on load, no pickle) under the format string ``CHECKPOINT_FORMAT``.
 
 Image convention (all models, all methods): batched float tensors
 (B, 3, H, W) with values in [0, 1]. ``images_to_float`` converts uint8 frames.
@@ -26,28 +24,30 @@ and, where the model asks for them (``lam_models.data.pairs.FrameWindows``):
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-import hashlib
-import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from safetensors.torch import load, save
 import torch
 from torch import nn
 from typing_extensions import override
+
+from lam_models.checkpoints import (  # noqa: F401  (re-exported: the latent trainer, tests)
+    CheckpointError,
+    CheckpointFormat,
+    ModelConfig,
+    check_config_matches,
+    checkpoint_files,
+    load_state,
+    sidecar_digest,
+)
 
 CHECKPOINT_FORMAT = 'lam_ros.latent/2'
 NORMALIZATION_BUFFERS = ('image_mean', 'image_std', 'action_mean', 'action_std')
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint is unreadable or does not match what the caller asked for."""
-
-
 @dataclass
-class LatentConfig:
+class LatentConfig(ModelConfig):
     """Knobs shared by every latent model; each method's config extends it.
 
     These dataclasses own every default: hydra's ``model`` group is built from
@@ -71,19 +71,6 @@ class LatentConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f'{type(self).__name__}.{name} must be >= 1, '
                                  f'got {getattr(self, name)}')
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict, for the checkpoint's JSON sidecar and YAML."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> LatentConfig:
-        """Build from a dict, naming any key this config does not have."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f'{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}')
-        return cls(**values)
 
 
 def images_to_float(frames: torch.Tensor) -> torch.Tensor:
@@ -248,180 +235,20 @@ def make_latent_model(name: str, **config: Any) -> LatentActionModel:
     return cls(cls.config_class.from_dict(config))
 
 
-def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
-    """(``<name>.safetensors``, ``<name>.json``) of a checkpoint named by either or the stem."""
-    path = Path(path)
-    base = path.with_suffix('') if path.suffix in ('.safetensors', '.json') else path
-    return base.parent / f'{base.name}.safetensors', base.parent / f'{base.name}.json'
-
-
-# No trained weight or normalization statistic comes near this; a checkpoint that does
-# is garbage even when its hashes match (e.g. rewritten by hand).
-MAX_ABS_WEIGHT = 1e6
-
-
-def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
-    return [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
-
-
-def _implausible(tensors: dict[str, torch.Tensor]) -> list[str]:
-    return [k for k, v in tensors.items() if v.is_floating_point() and v.numel()
-            and not k.startswith('optimizer.') and v.abs().max() > MAX_ABS_WEIGHT]
-
-
-def sidecar_digest(sidecar: dict[str, Any]) -> str:
-    """sha256 of the sidecar's own content (all but this digest), canonical JSON."""
-    content = {k: v for k, v in sidecar.items() if k != 'sidecar_sha256'}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, allow_nan=False).encode()
-                          ).hexdigest()
-
-
 def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) -> None:
-    """Write ``<name>.safetensors`` (tensors) and ``<name>.json`` (everything else + sha256).
-
-    One format for exports and resumable training states (rank 0 writes it).
-    ``extra`` holds JSON values (step, train_config, ...) and optionally
-    ``optimizer``, a torch optimizer state_dict whose tensors go in the
-    safetensors file as ``optimizer.state.<param>.<name>``. Non-finite weights
-    are refused, so a diverged run never replaces its last good checkpoint.
-    """
-    model = getattr(model, 'module', model)  # unwrap DDP
-    weights_path, sidecar_path = checkpoint_files(path)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    bad = _non_finite(tensors)
-    if bad:
-        raise CheckpointError(f'refusing to write {weights_path}: non-finite values in '
-                              f'{bad[:5]} (training diverged?); the previous checkpoint is kept')
-    sidecar: dict[str, Any] = {
-        'format': CHECKPOINT_FORMAT, 'model_name': model.name,
-        'model_config': model.config.to_dict(),
-        'normalization': {k: getattr(model, k).tolist() for k in NORMALIZATION_BUFFERS},
-        **{k: v for k, v in extra.items() if k != 'optimizer'},
-    }
-    if 'optimizer' in extra:
-        state = extra['optimizer']
-        layout: dict[str, dict[str, Any]] = {}
-        for index, entry in state['state'].items():
-            layout[str(index)] = {'tensors': [], 'values': {}}
-            for name, value in entry.items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f'optimizer.state.{index}.{name}'] = value.detach().cpu().contiguous()
-                    layout[str(index)]['tensors'].append(name)
-                else:
-                    layout[str(index)]['values'][name] = value
-        sidecar['optimizer'] = {'param_groups': state['param_groups'], 'state': layout}
-    data = save(tensors, metadata={'format': CHECKPOINT_FORMAT})
-    sidecar.update(weights_file=weights_path.name, weights_sha256=hashlib.sha256(data).hexdigest())
-    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)   # a flipped config digit is caught too
-    text = json.dumps(sidecar, indent=1, sort_keys=True, allow_nan=False)
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    # Never a half-written file under the real names; a crash between the two renames
-    # leaves weights that fail the sidecar's sha256: a clear error, not a wrong model.
-    for target, content in ((weights_path, data), (sidecar_path, text.encode())):
-        tmp = target.with_name(target.name + '.tmp')
-        with tmp.open('wb') as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(target)
+    """Write a latent checkpoint (``lam_models.checkpoints.write_checkpoint``)."""
+    CHECKPOINTS.save(path, model, **extra)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and verify a checkpoint; errors name the file and what is wrong.
-
-    Returns the sidecar's entries plus ``state_dict`` (and ``optimizer`` rebuilt
-    as a torch state_dict when the checkpoint is a training state).
-    """
-    weights_path, sidecar_path = checkpoint_files(path)
-    if Path(path).suffix in ('.pt', '.pth', '.ckpt') and Path(path).is_file():
-        raise CheckpointError(f'{path}: a torch pickle file; lam_ros checkpoints are '
-                              '<name>.safetensors + <name>.json')
-    for required in (sidecar_path, weights_path):
-        if not required.is_file():
-            raise CheckpointError(f'{required}: checkpoint file does not exist')
-    try:
-        sidecar = json.loads(sidecar_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f'{sidecar_path}: not a readable checkpoint sidecar '
-                              f'({type(exc).__name__}: {exc})') from None
-    if not isinstance(sidecar, dict) or sidecar.get('format') != CHECKPOINT_FORMAT:
-        found = sidecar.get('format') if isinstance(sidecar, dict) else type(sidecar).__name__
-        raise CheckpointError(f'{sidecar_path}: expected format {CHECKPOINT_FORMAT!r}, '
-                              f'found {found!r}')
-    for key in ('model_name', 'model_config', 'weights_sha256', 'sidecar_sha256'):
-        if key not in sidecar:
-            raise CheckpointError(f'{sidecar_path}: missing key {key!r}')
-    if sidecar_digest(sidecar) != sidecar['sidecar_sha256']:
-        raise CheckpointError(f'{sidecar_path}: content does not match its sidecar_sha256 '
-                              '(corrupted, or edited by hand)')
-    data = weights_path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sidecar['weights_sha256']:
-        raise CheckpointError(f'{weights_path}: sha256 {digest[:16]}... does not match '
-                              f'{sidecar["weights_sha256"][:16]}... in {sidecar_path.name} '
-                              '(corrupted, or weights replaced)')
-    try:
-        tensors = load(data)
-    except Exception as exc:  # safetensors raises several types for garbled files
-        raise CheckpointError(f'{weights_path}: not a readable safetensors file '
-                              f'({type(exc).__name__}: {exc})') from None
-    bad = _non_finite(tensors)
-    if bad:
-        raise CheckpointError(f'{weights_path}: non-finite values (NaN/inf) in {bad[:5]}')
-    huge = _implausible(tensors)
-    if huge:
-        raise CheckpointError(f'{weights_path}: implausible values (|x| > {MAX_ABS_WEIGHT:g}) '
-                              f'in {huge[:5]}')
-    payload = {k: v for k, v in sidecar.items() if k != 'optimizer'}
-    payload['state_dict'] = {k: v for k, v in tensors.items() if not k.startswith('optimizer.')}
-    if 'optimizer' in sidecar:
-        layout = sidecar['optimizer']
-        try:
-            payload['optimizer'] = {'param_groups': layout['param_groups'], 'state': {
-                int(index): {**entry['values'],
-                             **{n: tensors[f'optimizer.state.{index}.{n}']
-                                for n in entry['tensors']}}
-                for index, entry in layout['state'].items()}}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f'{sidecar_path}: optimizer state does not match '
-                                  f'{weights_path.name}: {exc!r}') from None
-    return payload
-
-
-def check_config_matches(path: str | Path, payload: dict[str, Any], name: str,
-                         config: dict[str, Any]) -> None:
-    """Raise if a checkpoint was written by a different model or config."""
-    if payload['model_name'] != name:
-        raise CheckpointError(f'{path}: checkpoint is model {payload["model_name"]!r}, '
-                              f'config asks for {name!r}')
-    saved = payload['model_config']
-    diffs = [f'{k}: checkpoint={saved.get(k)!r} config={config.get(k)!r}'
-             for k in sorted(set(saved) | set(config)) if saved.get(k) != config.get(k)]
-    if diffs:
-        raise CheckpointError(f'{path}: incompatible config: ' + '; '.join(diffs))
+    """Load and verify a latent checkpoint (``lam_models.checkpoints.read_checkpoint``)."""
+    return CHECKPOINTS.read(path)
 
 
 def load_latent_model(path: str | Path, map_location: str | torch.device = 'cpu'
                       ) -> LatentActionModel:
     """Rebuild a model (weights, config, normalization stats) from a checkpoint."""
-    payload = read_checkpoint(path)
-    try:
-        model = make_latent_model(payload['model_name'], **payload['model_config'])
-    except Exception as exc:  # torch layers raise AssertionError/RuntimeError on odd configs
-        raise CheckpointError(f'{path}: cannot rebuild model {payload["model_name"]!r}: '
-                              f'{type(exc).__name__}: {exc}') from exc
-    load_state(path, model, payload['state_dict'])
-    return model.to(map_location).eval()
+    return CHECKPOINTS.load(path, map_location)  # type: ignore[return-value]
 
 
-def load_state(path: str | Path, model: LatentActionModel, state: dict[str, torch.Tensor]) -> None:
-    """``load_state_dict`` with errors that name the file and the tensors at fault."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}'
-              for k, v in own.items() if k in state and state[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        raise CheckpointError(f'{path}: weights do not fit {model.name}: missing={missing[:5]} '
-                              f'unexpected={unexpected[:5]} shape mismatches={shapes[:5]}')
-    model.load_state_dict(state)
+CHECKPOINTS = CheckpointFormat(CHECKPOINT_FORMAT, make_latent_model, NORMALIZATION_BUFFERS)
