@@ -6,6 +6,7 @@
     lam-ros deploy checkpoint:=runs/policy/last.safetensors
     lam-ros run recorder --ros-args -p output_dir:=/tmp/x
     lam-ros graph collect use_sim:=false      # print the nodes a launch would start
+    lam-ros eval --checkpoint runs/policy/checkpoint.safetensors --episodes 50  # sim, no ROS
 
 Arguments use the ``name:=value`` syntax of ``ros2 launch`` and mean the same;
 both read the same ``config/<graph>.yaml``.
@@ -92,6 +93,14 @@ def _main(argv: list[str] | None) -> int:
     p = sub.add_parser('run', help='run one node, like ros2 run lam_ros NODE')
     p.add_argument('node')
     p.add_argument('ros_args', nargs=argparse.REMAINDER)
+    p = sub.add_parser('eval', help='closed-loop success of a policy checkpoint in sim (no ROS)')
+    p.add_argument('--checkpoint', required=True, help='policy checkpoint (.safetensors)')
+    p.add_argument('--tasks', help='comma-separated sim tasks (default push,pick_place)')
+    p.add_argument('--episodes', type=int, default=50, help='episodes (seeds) per task')
+    p.add_argument('--seed-start', type=int, help='first held-out seed (default 100000)')
+    p.add_argument('--out', help='report, chart and videos (default runs/eval/<checkpoint>)')
+    p.add_argument('--num-envs', type=int, default=1, help='episodes run side by side')
+    p.add_argument('--render-size', type=int, help="the dataset's native frame size")
     args = parser.parse_args(argv)
 
     try:
@@ -106,6 +115,15 @@ def _main(argv: list[str] | None) -> int:
             cls = node_class(args.node)
             use_fastdds_profile()
             return run_nodes(lambda: [cls()], args=['lam-ros', *args.ros_args])
+        if args.command == 'eval':
+            from lam_ros.sim.evaluate import run_eval
+            try:
+                run_eval(args.checkpoint, args.tasks and args.tasks.split(','), args.episodes,
+                         args.seed_start, args.out, num_envs=args.num_envs,
+                         render_size=args.render_size)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+            return 0
         raise AssertionError(args.command)
     except (ConfigError, FileNotFoundError) as error:
         print(f'lam-ros: error: {error}', file=sys.stderr)

@@ -1,0 +1,201 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Closed-loop evaluation: it tells a working policy from a broken one, and keeps its horizon."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lam_ros.sim import WidowXEnv, generate_episode
+from lam_ros.sim.evaluate import (
+    DEFAULT_SEED_START,
+    NonFiniteAction,
+    evaluate_policy,
+    wilson_interval,
+)
+
+SEEDS = [DEFAULT_SEED_START + i for i in range(3)]
+
+
+@dataclass
+class StandInConfig:
+    """The part of ``PolicyConfig`` the evaluator reads."""
+
+    image_size: int = 32
+    obs_horizon: int = 2
+    action_horizon: int = 16
+    action_exec: int = 8
+    state_dim: int = 8
+
+
+class ExpertReplay:
+    """Replays the scripted expert's recorded actions of the same seed.
+
+    Which episode and step it is at is found from the state alone (nearest recorded
+    joint positions), so the evaluator's seeds and replanning are all it relies on.
+    """
+
+    def __init__(self, task: str, seeds, config: StandInConfig = StandInConfig()) -> None:
+        self.config = config
+        self.episodes = [generate_episode(task, seed, image_size=32) for seed in seeds]
+
+    def predict_chunk(self, images, state, state_valid):
+        assert images.dtype == torch.uint8 and state.dtype == torch.float32
+        assert bool(state_valid.all())
+        chunks = []
+        for current in state[:, -1].numpy():
+            ep, t = min(((ep, t) for ep in self.episodes for t in range(len(ep))),
+                        key=lambda pair: np.abs(pair[0].joint_positions[pair[1]] - current).max())
+            index = np.minimum(t + np.arange(self.config.action_horizon), len(ep) - 1)
+            chunks.append(ep.actions[index])
+        return torch.from_numpy(np.stack(chunks))
+
+
+class Constant:
+    """Returns the same action every step (zeros: the arm holds, the gripper closes)."""
+
+    def __init__(self, action=np.zeros(7), config: StandInConfig = StandInConfig()) -> None:
+        self.config, self.action, self.calls = config, np.asarray(action, np.float32), []
+
+    def predict_chunk(self, images, state, state_valid):
+        self.calls.append((images.clone(), state.clone()))
+        chunk = np.broadcast_to(self.action, (len(images), self.config.action_horizon,
+                                              len(self.action)))
+        return torch.from_numpy(chunk.copy())
+
+
+@pytest.mark.parametrize('successes, n, low, high', [
+    (0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0),
+    (8, 10, 0.4902, 0.9433), (1, 50, 0.0035, 0.1050), (0, 0, 0.0, 1.0)])
+def test_wilson_interval_matches_known_values(successes, n, low, high):
+    assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_harness_tells_an_expert_from_a_policy_that_does_nothing():
+    expert = evaluate_policy(ExpertReplay('push', SEEDS), ['push'], SEEDS, progress=False)
+    idle = evaluate_policy(Constant(), ['push'], SEEDS, progress=False)
+    assert expert.tasks['push'].successes == len(SEEDS)
+    assert idle.tasks['push'].successes == 0
+    assert [e.end for e in idle.tasks['push'].episodes] == ['timeout'] * len(SEEDS)
+    assert all(e.steps == WidowXEnv('push', camera=None).max_steps
+               for e in idle.tasks['push'].episodes)
+    assert expert.tasks['push'].mean_steps < idle.tasks['push'].mean_steps
+    assert 'push' in expert.table() and '3/3' in expert.table()
+
+
+class Logged:
+    """Wraps a policy; logs its calls and every env step (action and resulting state)."""
+
+    def __init__(self, policy, monkeypatch, nan_from_call: int | None = None) -> None:
+        self.policy, self.config, self.log = policy, policy.config, []
+        self.nan_from_call = nan_from_call
+        step = WidowXEnv.step
+
+        def logged_step(env, action):
+            result = step(env, action)
+            self.log.append(('step', np.asarray(action).copy(), env.sim.joint_positions(),
+                             result[0]['image']))
+            return result
+        monkeypatch.setattr(WidowXEnv, 'step', logged_step)
+
+    def predict_chunk(self, images, state, state_valid):
+        calls = sum(entry[0] == 'predict' for entry in self.log)
+        self.log.append(('predict', images.clone(), state.clone()))
+        chunk = self.policy.predict_chunk(images, state, state_valid).clone()
+        chunk[:, :, 0] = torch.arange(chunk.shape[1]) * 1e-3   # mark each action's index
+        if self.nan_from_call is not None and calls >= self.nan_from_call:
+            chunk[:, 1] = float('nan')
+        return chunk
+
+
+def test_receding_horizon_executes_the_first_action_exec_actions_then_replans(monkeypatch):
+    config = StandInConfig(obs_horizon=3, action_horizon=6, action_exec=4)
+    policy = Logged(Constant(config=config), monkeypatch)
+    evaluate_policy(policy, ['push'], SEEDS[:1], max_steps=10, progress=False)
+    kinds = ''.join('P' if entry[0] == 'predict' else 's' for entry in policy.log)
+    assert kinds == 'PssssPssssPss'
+    executed = [round(float(entry[1][0]) * 1e3) for entry in policy.log if entry[0] == 'step']
+    assert executed == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    first, second = policy.log[0], policy.log[5]
+    assert first[1].shape == (1, 3, 32, 32, 3)
+    assert torch.equal(first[1][0, 0], first[1][0, 2]) and torch.equal(first[2][0, 0],
+                                                                        first[2][0, 2])
+    # at a replan, the newest observation is the state after the last executed action
+    for back in (1, 2):
+        step = policy.log[5 - back]
+        assert np.array_equal(second[2][0, -back].numpy(), step[2].astype(np.float32))
+        assert np.array_equal(second[1][0, -back].numpy(), step[3])
+    assert not np.array_equal(policy.log[4][3], policy.log[3][3])   # the arm has moved
+
+
+def test_a_non_finite_action_ends_the_episode_without_reaching_the_sim(monkeypatch):
+    config = StandInConfig(action_exec=3)
+    policy = Logged(Constant(config=config), monkeypatch, nan_from_call=1)
+    with pytest.warns(NonFiniteAction, match='non-finite'):
+        report = evaluate_policy(policy, ['push'], SEEDS[:1], progress=False)
+    record = report.tasks['push'].episodes[0]
+    assert (record.end, record.success, record.steps) == ('non_finite', False, 3)
+    steps = [entry for entry in policy.log if entry[0] == 'step']
+    assert len(steps) == 3 and all(np.isfinite(entry[1]).all() for entry in steps)
+    assert report.to_dict()['tasks']['push']['non_finite'] == 1
+
+
+def test_a_policy_that_does_not_fit_the_arm_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match='7-D state; the wx250s has 8 joint positions'):
+        evaluate_policy(Constant(config=StandInConfig(state_dim=7)), ['push'], SEEDS[:1],
+                        progress=False)
+    with pytest.raises(ValueError, match=r'returned shape \(1, 16, 6\); expected \(1, >= '):
+        evaluate_policy(Constant(np.zeros(6)), ['push'], SEEDS[:1], progress=False)
+
+
+def test_batched_envs_give_the_same_episodes_as_one_env():
+    policy = ExpertReplay('push', SEEDS)
+    one = evaluate_policy(policy, ['push'], SEEDS, progress=False)
+    batched = evaluate_policy(policy, ['push'], SEEDS, num_envs=2, progress=False)
+    summary = [[(e.seed, e.success, e.steps) for e in r.tasks['push'].episodes]
+               for r in (one, batched)]
+    assert summary[0] == summary[1]
+
+
+def test_videos_chart_and_report_are_written(tmp_path):
+    import av
+
+    policy = ExpertReplay('push', SEEDS[:2])
+    report = evaluate_policy(policy, ['push'], SEEDS[:2], video_dir=tmp_path / 'videos',
+                             videos_per_task=1, progress=False)
+    paths = report.write(tmp_path)
+    first, second = report.tasks['push'].episodes
+    assert second.video is None and first.video.endswith('_success.mp4')
+    with av.open(first.video) as container:
+        frames = [frame.to_ndarray(format='rgb24') for frame in container.decode(video=0)]
+    assert len(frames) == first.steps + 1            # the reset frame, then one per step
+    assert frames[0].shape == (256, 256, 3)          # 32 px frames shown 8x
+    assert paths['png'].read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    saved = json.loads(paths['json'].read_text())
+    assert saved['tasks']['push']['successes'] == 2
+    assert saved['tasks']['push']['records'][0]['seed'] == SEEDS[0]
+    assert saved['settings']['seeds'] == SEEDS[:2]
+
+
+def test_cli_prints_the_table_and_refuses_what_is_not_a_policy(tmp_path, monkeypatch, capsys):
+    from lam_ros.app import cli
+    from lam_ros.sim import evaluate
+
+    assert cli._main(['eval', '--checkpoint', str(tmp_path / 'missing.safetensors')]) == 2
+    assert 'missing.safetensors: no such checkpoint' in capsys.readouterr().err
+    checkpoint = tmp_path / 'policy.safetensors'
+    checkpoint.write_bytes(b'not a checkpoint')
+    assert cli._main(['eval', '--checkpoint', str(checkpoint)]) == 2
+    assert str(checkpoint) in capsys.readouterr().err
+
+    monkeypatch.setattr(evaluate, 'load_policy_checkpoint', lambda path: Constant())
+    assert cli._main(['eval', '--checkpoint', str(checkpoint), '--tasks', 'push',
+                      '--episodes', '1', '--out', str(tmp_path / 'out')]) == 0
+    printed = capsys.readouterr().out
+    assert 'push' in printed and '0/1' in printed and 'report.json' in printed
+    assert (tmp_path / 'out' / 'success.png').exists()
+    assert len(list((tmp_path / 'out' / 'videos').glob('push_seed100000_fail.mp4'))) == 1
