@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, rpy_matrix, solve_ik
+from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, ee_delta_ik
 from lam_ros.sim.core import WidowXSim
 
 ActionMode = Literal['ee_delta', 'joint']
@@ -75,17 +75,10 @@ def ee_delta_joint_targets(sim: WidowXSim, action) -> tuple[np.ndarray, float]:
     and by the sim node, which publishes the targets instead of applying them.
     """
     action = check_action(action, EE_DELTA_LOW, EE_DELTA_HIGH, 'ee_delta')
-    pose = sim.ee_pose()
-    target = np.eye(4)
-    target[:3, :3] = rpy_matrix(*action[3:6]) @ pose[:3, :3]
-    wanted = pose[:3, 3] + action[:3]
-    target[:3, 3] = sim.spec.workspace.clip(wanted)
-    if np.any(target[:3, 3] != wanted):
-        _log.debug('ee target %s clipped to the workspace box', wanted.round(3))
     q_guess = sim.joint_positions()[:len(sim.arm_joint_names)]
-    q, converged = solve_ik(sim.spec, target, q_guess)
+    q, converged = ee_delta_ik(sim.spec, sim.ee_pose(), q_guess, action)
     if not converged:
-        _log.debug('IK did not converge for %s; holding the arm', target[:3, 3].round(3))
+        _log.debug('IK did not converge for %s; holding the arm', action[:3].round(3))
         q = sim.joint_targets()[:-1]
     return q, float(action[-1])
 
