@@ -540,10 +540,23 @@ def read_session(session_dir: str | Path, strict: bool = False,
     the bag and why, so one bad file does not cost the session; ``strict=True``
     raises instead. ``read_kwargs`` go to ``read_episode`` (topics, typestore).
     """
+    return list(iter_session(session_dir, strict, **read_kwargs))
+
+
+def iter_session(session_dir: str | Path, strict: bool = False,
+                 **read_kwargs: Any) -> Iterator[Episode]:
+    """``read_session`` one episode at a time, so a long session never sits in memory whole.
+
+    The session directory is checked here, before the first episode is asked for.
+    """
     session_dir = Path(session_dir)
     _check_session_dir(session_dir)
     read_kwargs.setdefault('typestore', make_typestore())
-    episodes = []
+    return _session_episodes(session_dir, strict, read_kwargs)
+
+
+def _session_episodes(session_dir: Path, strict: bool,
+                      read_kwargs: dict[str, Any]) -> Iterator[Episode]:
     for partial in list_partial_episodes(session_dir):
         log.warning('skipping %s: episode was never saved (recorder killed?)', partial)
     bags = list_episodes(session_dir)
@@ -552,11 +565,12 @@ def read_session(session_dir: str | Path, strict: bool = False,
             if not read_episode_metadata(bag_dir).complete:
                 log.warning('skipping %s: episode is marked incomplete (complete=false)', bag_dir)
                 continue
-            episodes.append(read_episode(bag_dir, **read_kwargs))
+            episode = read_episode(bag_dir, **read_kwargs)
         except (BagFormatError, OSError) as exc:
             if strict:
                 raise
             log.warning('skipping %s: cannot be read: %s', bag_dir, exc)
+            continue
+        yield episode
     if not bags:
         log.warning('%s: session has no saved episodes', session_dir)
-    return episodes

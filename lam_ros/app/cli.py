@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -93,6 +94,7 @@ def _main(argv: list[str] | None) -> int:
     p = sub.add_parser('run', help='run one node, like ros2 run lam_ros NODE')
     p.add_argument('node')
     p.add_argument('ros_args', nargs=argparse.REMAINDER)
+    add_dataset_parser(sub)
     p = sub.add_parser('eval', help='closed-loop success of a policy checkpoint in sim (no ROS)')
     p.add_argument('--checkpoint', required=True, help='policy checkpoint (.safetensors)')
     p.add_argument('--tasks', help='comma-separated sim tasks (default push,pick_place)')
@@ -115,6 +117,8 @@ def _main(argv: list[str] | None) -> int:
             cls = node_class(args.node)
             use_fastdds_profile()
             return run_nodes(lambda: [cls()], args=['lam-ros', *args.ros_args])
+        if args.command == 'dataset':
+            return run_dataset(args)
         if args.command == 'eval':
             from lam_ros.sim.evaluate import run_eval
             try:
@@ -128,6 +132,55 @@ def _main(argv: list[str] | None) -> int:
     except (ConfigError, FileNotFoundError) as error:
         print(f'lam-ros: error: {error}', file=sys.stderr)
         return 2
+
+
+def add_dataset_parser(sub) -> None:
+    """``lam-ros dataset build|export-lerobot|show``: the dataset file, no ROS."""
+    group = sub.add_parser('dataset', help='build, export or show a dataset file (no ROS)')
+    commands = group.add_subparsers(dest='dataset_command', required=True, metavar='ACTION')
+    p = commands.add_parser('build', help='recorded sessions (MCAP) into one HDF5 dataset')
+    p.add_argument('sessions', nargs='+', help='session directories')
+    p.add_argument('--out', required=True, help='dataset file to write (.h5)')
+    p.add_argument('--camera-topic', help='policy camera topic (default: the head camera)')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    p = commands.add_parser('export-lerobot', help='robot episodes as a LeRobotDataset v3.0')
+    p.add_argument('dataset', help='dataset file (.h5)')
+    p.add_argument('out_dir', help='directory to create')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing directory')
+    p = commands.add_parser('show', help='a PNG strip of one episode with its actions')
+    p.add_argument('dataset', help='dataset file (.h5)')
+    p.add_argument('--episode', required=True, help='index in the file, or episode name')
+    p.add_argument('--pseudo-actions', metavar='MODEL', help='plot the labels of this model')
+    p.add_argument('--frames', type=int, default=8, help='frames in the strip')
+    p.add_argument('--out', required=True, help='PNG to write')
+
+
+def run_dataset(args: argparse.Namespace) -> int:
+    """Dispatch ``lam-ros dataset``; a bad input is one line naming the file."""
+    from lam_models.data.bags import DEFAULT_CAMERA_TOPIC
+    from lam_models.data.dataset import build_dataset
+    from lam_models.data.dataset_figures import show_episode
+    from lam_models.data.lerobot import export_lerobot
+    logging.basicConfig(format='%(levelname)s %(name)s: %(message)s')
+    logging.getLogger('lam_models').setLevel(logging.INFO)
+    try:
+        if args.dataset_command == 'build':
+            count = build_dataset(args.sessions, args.out,
+                                  args.camera_topic or DEFAULT_CAMERA_TOPIC,
+                                  overwrite=args.overwrite, progress=True)
+            print(f'{args.out}: {count} episodes')
+        elif args.dataset_command == 'export-lerobot':
+            done = export_lerobot(args.dataset, args.out_dir, overwrite=args.overwrite,
+                                  progress=True)
+            print(f'{done.root}: {done.episodes} robot episodes, {done.frames} frames at '
+                  f'{done.fps} fps ({done.codec}); {done.skipped_human} human episodes left '
+                  'out (no actions)')
+        else:
+            print(show_episode(args.dataset, args.episode, args.out, args.pseudo_actions,
+                               args.frames))
+    except ValueError as error:  # DatasetError, BagFormatError: already name the file
+        raise ConfigError(str(error)) from None
+    return 0
 
 
 if __name__ == '__main__':

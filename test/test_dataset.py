@@ -1,0 +1,251 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The HDF5 dataset: exact round trips from bags and Episodes, atomic writes, clear errors."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import h5py
+import matplotlib.image
+import numpy as np
+import pytest
+
+from lam_models.data.bags import BagFormatError, read_session
+from lam_models.data.dataset import (
+    Dataset,
+    DatasetError,
+    build_dataset,
+    write_dataset,
+)
+from lam_models.data.episode import Episode
+from lam_ros.app.cli import _main as cli
+from lam_ros.recording import RecordingSession, TopicSpec
+from lam_ros.recording.synthetic import ACTION_NAMES, ARM_JOINTS, CdrFactory
+
+CAMERA, ACTION, JOINTS = '/cam/color', '/lam/action', '/wx250s/joint_states'
+T0 = 1_700_000_000_000_000_000
+JOINT_NAMES = ARM_JOINTS + ('left_finger', 'right_finger')
+
+
+def record_session(root: Path, name: str, embodiment: str, episodes: int = 2,
+                   frames: int = 5) -> Path:
+    """A session written by the recorder core (RecordingSession), as the recorder node does."""
+    topics = [TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0)]
+    if embodiment == 'robot':
+        topics += [TopicSpec(ACTION, 'sensor_msgs/msg/JointState', 30.0),
+                   TopicSpec(JOINTS, 'sensor_msgs/msg/JointState', 100.0)]
+    rng = np.random.default_rng(len(name))
+    with RecordingSession(root, name, 'wx250s', embodiment=embodiment, topics=topics) as session:
+        cdr = CdrFactory(session.typestore)
+        for e in range(episodes):
+            session.start_episode(task=f'task{e}', instruction=f'do thing {e}')
+            for i in range(frames):
+                stamp = T0 + (e * 100 + i) * 33_333_333
+                pixels = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+                session.write(CAMERA, stamp, cdr.image(pixels, 'rgb8', stamp))
+                if embodiment == 'robot':
+                    session.write(JOINTS, stamp - 1000, cdr.joint_state(
+                        JOINT_NAMES, rng.normal(size=len(JOINT_NAMES)), stamp - 1000))
+                    session.write(ACTION, stamp + 1000, cdr.joint_state(
+                        ACTION_NAMES, rng.normal(size=len(ACTION_NAMES)), stamp + 1000))
+            session.stop_episode(success=bool(e % 2))
+        return session.session_dir
+
+
+def sim_like_episode(embodiment: str, length: int, seed: int) -> Episode:
+    """What lam_ros.sim.generate_episode returns, without running MuJoCo."""
+    rng = np.random.default_rng(seed)
+    motion = rng.normal(size=(length, 7)).astype(np.float32)
+    robot = embodiment == 'robot'
+    return Episode(
+        frames=rng.integers(0, 256, (length, 8, 10, 3), dtype=np.uint8),
+        timestamps=np.arange(length) * 0.1, embodiment=embodiment,
+        actions=motion if robot else None,
+        joint_positions=rng.normal(size=(length, 8)).astype(np.float32) if robot else None,
+        hidden_motion=None if robot else motion, task='push', instruction='push the block',
+        success=None if seed == 2 else bool(seed % 2),
+        metadata={'source': 'lam_ros.sim', 'seed': seed, 'camera': 'ego',
+                  'camera_K': np.eye(3).tolist(), 'action_space': 'ee_delta [dx, ...]',
+                  'control_dt': np.float64(0.1)})
+
+
+def assert_same_episode(back: Episode, original: Episode) -> None:
+    for name in ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion'):
+        expected, got = getattr(original, name), getattr(back, name)
+        if expected is None:
+            assert got is None, name
+        else:
+            assert got.dtype == np.asarray(expected).dtype, name
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+    assert (back.embodiment, back.task, back.instruction, back.success) == \
+        (original.embodiment, original.task, original.instruction, original.success)
+    assert back.metadata == json.loads(json.dumps(original.metadata, default=float))
+
+
+def test_build_from_recorded_sessions_reads_back_exactly(tmp_path):
+    robot = record_session(tmp_path / 'rec', 'robot', 'robot')
+    human = record_session(tmp_path / 'rec', 'human', 'human', episodes=1)
+    out = tmp_path / 'data.h5'
+    assert build_dataset([robot, human], out, camera_topic=CAMERA) == 3
+    expected = read_session(robot, camera_topic=CAMERA) + read_session(human, camera_topic=CAMERA)
+    with Dataset(out) as ds:
+        assert ds.attrs['format'] == 'lam_ros.dataset' and ds.attrs['format_version'] == 1
+        assert ds.episode_names == ['episode_000000', 'episode_000001', 'episode_000002']
+        assert ds.names('robot') == ds.episode_names[:2] and ds.names('human') == ['episode_000002']
+        for name, original in zip(ds.episode_names, expected):
+            back = ds.read_episode(name)
+            assert_same_episode(back, original)
+            attrs = ds.episode_attrs(name)
+            assert attrs['source'] == original.metadata['bag_dir']
+            assert attrs['camera'] == CAMERA
+        robot_attrs, human_attrs = ds.episode_attrs('episode_000001'), ds.episode_attrs(
+            'episode_000002')
+        assert robot_attrs['success'] == 1 and robot_attrs['action_space'].startswith(
+            'joint_position [waist, shoulder')
+        assert human_attrs['action_space'] == '' and human_attrs['success'] == 0
+        assert ds.frames('episode_000000').chunks == (1, 6, 8, 3)
+        assert ds.frames('episode_000000').compression == 'lzf'
+    assert not (tmp_path / 'data.h5.tmp').exists()
+
+
+def test_write_dataset_round_trips_sim_episodes_and_refuses_an_existing_file(tmp_path):
+    episodes = [sim_like_episode('robot', 6, 1), sim_like_episode('human', 4, 2),
+                sim_like_episode('robot', 3, 4)]
+    out = tmp_path / 'sim.h5'
+    assert write_dataset(episodes, out) == 3
+    with Dataset(out) as ds:
+        for name, original in zip(ds.episode_names, episodes):
+            assert_same_episode(ds.read_episode(name), original)
+        assert ds.episode_attrs('episode_000000')['source'] == 'lam_ros.sim seed=1'
+        assert ds.episode_attrs('episode_000001')['success'] == -1
+        assert ds.names('robot', task='push') == ['episode_000000', 'episode_000002']
+        np.testing.assert_array_equal(ds.array('episode_000002', 'actions'), episodes[2].actions)
+        assert ds.array('episode_000001', 'actions') is None
+    with pytest.raises(DatasetError, match=rf'{out} exists already; pass overwrite=True'):
+        write_dataset(episodes[:1], out)
+    assert write_dataset(episodes[:1], out, overwrite=True) == 1
+    with Dataset(out) as ds:
+        assert len(ds) == 1
+
+
+def test_an_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
+    out = tmp_path / 'data.h5'
+
+    def failing():
+        yield sim_like_episode('robot', 3, 1)
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(failing(), out)
+    assert list(tmp_path.iterdir()) == []
+    write_dataset([sim_like_episode('robot', 3, 1)], out)
+    before = out.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(failing(), out, overwrite=True)
+    assert out.read_bytes() == before and sorted(tmp_path.iterdir()) == [out]
+
+
+def test_a_bad_session_is_a_clear_error_and_no_output(tmp_path, caplog):
+    out = tmp_path / 'data.h5'
+    robot = record_session(tmp_path / 'rec', 'robot', 'robot')
+    with pytest.raises(BagFormatError, match=rf'session directory {tmp_path}/nope does not '
+                                             'exist'):
+        build_dataset([robot, tmp_path / 'nope'], out, camera_topic=CAMERA)
+    assert not out.exists() and not out.with_name('data.h5.tmp').exists()
+
+    mcap = robot / 'episode_000000' / 'episode_000000.mcap'
+    mcap.write_bytes(mcap.read_bytes()[:-100])  # truncated, as by a bad copy
+    with caplog.at_level(logging.WARNING):
+        assert build_dataset([robot], out, camera_topic=CAMERA) == 1
+    assert f'skipping {mcap.parent}: cannot be read: {mcap}: no MCAP footer' in caplog.text
+    with Dataset(out) as ds:
+        assert ds.read_episode('episode_000000').task == 'task1'
+
+    second = robot / 'episode_000001' / 'episode_000001.mcap'
+    second.write_bytes(second.read_bytes()[:-100])
+    with pytest.raises(DatasetError, match=rf'{tmp_path}/again.h5: no episodes to write'):
+        build_dataset([robot], tmp_path / 'again.h5', camera_topic=CAMERA)
+    assert not (tmp_path / 'again.h5').exists()
+
+
+def write_labels(path: Path, name: str, model: str, values: np.ndarray,
+                 valid: np.ndarray) -> None:
+    """Labels as ``lam-ros label`` stores them (the schema of plan_session3.md)."""
+    with h5py.File(path, 'a') as f:
+        group = f[f'episodes/{name}'].create_group(f'pseudo_actions/{model}')
+        group['values'], group['valid'] = values, valid
+        f['pseudo_actions'].create_group(model).attrs.update(
+            checkpoint='runs/como.safetensors', checkpoint_sha256='ab' * 32,
+            z_dim=values.shape[1], frame_gap=1)
+
+
+def test_reader_errors_name_the_file_and_the_group(tmp_path):
+    text = tmp_path / 'notes.h5'
+    text.write_text('not hdf5')
+    with pytest.raises(DatasetError, match=rf'{text} is not a readable HDF5 file'):
+        Dataset(text)
+    with pytest.raises(DatasetError, match=rf'{tmp_path}/missing.h5 does not exist'):
+        Dataset(tmp_path / 'missing.h5')
+    other = tmp_path / 'other.h5'
+    with h5py.File(other, 'w') as f:
+        f.attrs['format'] = 'robomimic'
+    with pytest.raises(DatasetError, match=rf"{other}: format attribute is 'robomimic', "
+                                           "expected 'lam_ros.dataset'"):
+        Dataset(other)
+    with h5py.File(other, 'w') as f:
+        f.attrs.update(format='lam_ros.dataset', format_version=1)
+    with pytest.raises(DatasetError, match=rf'{other}: no /episodes group'):
+        Dataset(other)
+
+    path = tmp_path / 'data.h5'
+    write_dataset([sim_like_episode('robot', 4, 1), sim_like_episode('human', 4, 3)], path)
+    with h5py.File(path, 'a') as f:
+        del f['episodes/episode_000000/timestamps']
+        f['episodes/episode_000000/timestamps'] = np.zeros(3)
+        del f['episodes/episode_000001/frames']
+    with Dataset(path) as ds:
+        with pytest.raises(DatasetError, match=rf'{path}: /episodes/episode_000000/timestamps '
+                                               r'has shape \(3,\), expected 4 rows'):
+            ds.read_episode('episode_000000')
+        with pytest.raises(DatasetError, match=rf'{path}: /episodes/episode_000001 has no '
+                                               'frames dataset'):
+            ds.read_episode('episode_000001')
+        with pytest.raises(DatasetError, match=rf'{path}: no episode episodes/episode_000009'):
+            ds.read_episode('episode_000009')
+
+
+def test_pseudo_actions_read_back_with_their_mask(tmp_path):
+    path = tmp_path / 'data.h5'
+    write_dataset([sim_like_episode('human', 5, 3)], path)
+    values = np.arange(15, dtype=np.float32).reshape(5, 3)
+    valid = np.array([True] * 4 + [False])
+    write_labels(path, 'episode_000000', 'como', values, valid)
+    with Dataset(path) as ds:
+        episode = ds.read_episode('episode_000000', pseudo_actions='como')
+        np.testing.assert_array_equal(episode.pseudo_actions, values)
+        np.testing.assert_array_equal(episode.metadata['pseudo_valid'], valid)
+        assert ds.read_episode('episode_000000').pseudo_actions is None
+        assert ds.pseudo_action_models == ['como']
+        assert ds.pseudo_action_attrs('como')['z_dim'] == 3
+        with pytest.raises(DatasetError, match=r"has no pseudo_actions/clam \(labelled with: "
+                                               r"\['como'\]\)"):
+            ds.read_episode('episode_000000', pseudo_actions='clam')
+
+
+def test_cli_show_draws_frames_and_both_actions_and_reports_bad_input(tmp_path, capsys):
+    path = tmp_path / 'data.h5'
+    write_dataset([sim_like_episode('robot', 12, 1)], path)
+    write_labels(path, 'episode_000000', 'como', np.random.default_rng(0).normal(
+        size=(12, 16)).astype(np.float32), np.arange(12) < 11)
+    png = tmp_path / 'strip.png'
+    assert cli(['dataset', 'show', str(path), '--episode', '0', '--pseudo-actions', 'como',
+                '--out', str(png)]) == 0
+    image = matplotlib.image.imread(png)
+    assert image.shape[1] > 8 * 100 and image.shape[0] > 300  # 8 frames wide, 3 rows high
+
+    assert cli(['dataset', 'show', str(path), '--episode', '3', '--out', str(png)]) == 2
+    assert f'{path}: episode 3 out of range (0..0)' in capsys.readouterr().err
+    assert cli(['dataset', 'build', str(tmp_path / 'nope'), '--out', str(tmp_path / 'x.h5')]) == 2
+    assert 'nope does not exist' in capsys.readouterr().err
+    assert not (tmp_path / 'x.h5').exists()
