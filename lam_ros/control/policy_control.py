@@ -1,0 +1,168 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Closed-loop execution of a learned policy, without ROS: the controller node's core.
+
+Receding horizon as in training and in ``lam_ros.sim.evaluate``: when the last chunk is
+used up, the latest ``obs_horizon`` observations go to ``predict_chunk`` and the first
+``action_exec`` actions of its answer are executed one per tick. The forward pass runs on a
+worker thread, so a ROS callback calling :meth:`PolicyRunner.tick` never waits on it: a tick
+with no action ready returns None and the arm holds its last target (it is still there:
+the previous chunk has just ended), which is the state the observation showed.
+
+Frames go through ``lam_models.data.images.resize_frames`` and the policy's own
+``preprocess``, the path the training data took. Joint-space actions are absolute
+targets; ``ee_delta`` actions become joint targets through the same IK as the simulator's
+(:func:`lam_ros.control.kinematics.ee_delta_ik`) from the measured joints.
+
+Start-up guard: if the first target is farther than ``startup_max_jump_rad`` from the
+measured arm (any joint), the runner either ramps there in steps of at most
+``startup_step_rad`` (``startup_guard='ramp'``) or refuses to move (``'refuse'``).
+"""
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+import time
+
+import numpy as np
+import torch
+
+from lam_models.data.images import resize_frames
+from lam_ros.control.kinematics import RobotSpec, ee_delta_ik
+
+STARTUP_GUARDS = ('ramp', 'refuse')
+
+
+class PolicyRefused(RuntimeError):
+    """The runner will not move the arm (non-finite output, guard set to refuse)."""
+
+
+@dataclass
+class RunnerStatus:
+    """What the last tick did, for the node's status topic and the latency bench."""
+
+    state: str = 'waiting'          # waiting | inferring | acting | ramping | refused
+    message: str = ''
+    chunks: int = 0
+    inference_s: float = 0.0        # last forward pass
+    observation_age_s: float = 0.0  # observation -> the chunk's first action
+
+
+class PolicyRunner:
+    """Feeds observations to a policy and hands out one joint target per tick."""
+
+    def __init__(self, policy, spec: RobotSpec, action_mode: str = 'joint',
+                 startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
+                 startup_step_rad: float = 0.05, background: bool = True) -> None:
+        if action_mode not in ('joint', 'ee_delta'):
+            raise ValueError(f"action_mode must be 'joint' or 'ee_delta', got {action_mode!r}")
+        if startup_guard not in STARTUP_GUARDS:
+            raise ValueError(f'startup_guard must be one of {STARTUP_GUARDS}, got '
+                             f'{startup_guard!r}')
+        self.policy, self.spec, self.action_mode = policy, spec, action_mode
+        config = policy.config
+        self.image_size, self.obs_horizon = config.image_size, config.obs_horizon
+        self.action_exec = config.action_exec
+        self.guard, self.max_jump, self.ramp_step = (startup_guard, startup_max_jump_rad,
+                                                     startup_step_rad)
+        self.history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self.obs_horizon)
+        self.queue: deque[np.ndarray] = deque()
+        self.pending: Future | None = None
+        self.started = False          # first target reached (start-up guard done)
+        self.status = RunnerStatus()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix='policy') if background else None
+        self.joints = np.zeros(len(spec.joints))
+
+    def observe(self, image_rgb: np.ndarray, joint_positions: np.ndarray) -> None:
+        """The newest camera frame (H, W, 3 uint8, any size) and joint positions (rad, m)."""
+        frame = resize_frames(image_rgb[None], self.image_size)[0]
+        state = np.asarray(joint_positions, np.float32)
+        if not self.history:
+            self.history.extend([(frame, state)] * self.obs_horizon)
+        self.history.append((frame, state))
+        self.joints = state[:len(self.spec.joints)].astype(np.float64)
+
+    def tick(self) -> np.ndarray | None:
+        """The next [arm joint targets..., gripper 0..1], or None (hold) this tick.
+
+        Raises PolicyRefused when the policy's output cannot be executed.
+        """
+        if self.status.state == 'refused':
+            return None
+        if not self.queue:
+            if not self.history:
+                return None
+            if self.pending is None:
+                self.pending = self._submit()
+            if not self.pending.done():
+                self.status.state = 'inferring'
+                return None
+            chunk, observed_at = self.pending.result()
+            self.pending = None
+            self._accept(chunk, observed_at)
+        target = self.queue.popleft()
+        if self.action_mode == 'ee_delta':
+            target = self._ee_delta_target(target)
+        return target
+
+    def close(self) -> None:
+        """Stop the worker thread (an in-flight forward pass finishes in the background)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -------------------------------------------------------------------------
+    def _submit(self) -> Future:
+        images = torch.from_numpy(np.stack([f for f, _ in self.history]))[None]
+        state = torch.from_numpy(np.stack([s for _, s in self.history]))[None]
+        observed_at = time.monotonic()
+
+        def infer() -> tuple[np.ndarray, float]:
+            clock = time.perf_counter()
+            with torch.inference_mode():
+                chunk = self.policy.predict_chunk(images, state, torch.ones(1, dtype=torch.bool))
+            self.status.inference_s = time.perf_counter() - clock
+            return chunk[0].float().cpu().numpy(), observed_at
+        if self.pool is None:
+            future: Future = Future()
+            future.set_result(infer())
+            return future
+        return self.pool.submit(infer)
+
+    def _accept(self, chunk: np.ndarray, observed_at: float) -> None:
+        actions = chunk[:self.action_exec].astype(np.float64)
+        if not np.all(np.isfinite(actions)):
+            self._refuse('policy output is not finite (NaN/inf); nothing sent')
+        self.status.chunks += 1
+        self.status.observation_age_s = time.monotonic() - observed_at
+        self.status.state, self.status.message = 'acting', ''
+        if not self.started and self.action_mode == 'joint':
+            actions = self._guard_start(actions)
+        self.started = True
+        self.queue.extend(actions)
+
+    def _guard_start(self, actions: np.ndarray) -> np.ndarray:
+        """Ramp to (or refuse) a first target far from where the arm is."""
+        arm = len(self.spec.joints)
+        jump = np.abs(actions[0][:arm] - self.joints)
+        if jump.max() <= self.max_jump:
+            return actions
+        joint = self.spec.joints[int(jump.argmax())]
+        message = (f'first policy target is {jump.max():.2f} rad from the arm at joint '
+                   f'{joint!r} (startup_max_jump_rad={self.max_jump})')
+        if self.guard == 'refuse':
+            self._refuse(message + '; refusing to move (startup_guard=refuse)')
+        steps = int(np.ceil(jump.max() / self.ramp_step))
+        ramp = [np.append(self.joints + (actions[0][:arm] - self.joints) * (i / steps),
+                          actions[0][arm:]) for i in range(1, steps)]
+        self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
+        return np.concatenate([np.array(ramp).reshape(-1, actions.shape[1]), actions])
+
+    def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:
+        q, converged = ee_delta_ik(self.spec, self.spec.fk(self.joints), self.joints, action)
+        return np.append(q if converged else self.joints, action[-1])
+
+    def _refuse(self, message: str) -> None:
+        self.queue.clear()
+        self.status.state, self.status.message = 'refused', message
+        raise PolicyRefused(message)

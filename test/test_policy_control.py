@@ -1,0 +1,122 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The deploy controller's core: receding horizon, off-thread inference, NaN and start-up guards."""
+from dataclasses import dataclass
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.policy_control import PolicyRefused, PolicyRunner
+
+SPEC = robot_spec('wx250s')
+HOME = np.array([0.0, -0.2, 0.4, 0.0, 1.3, 0.0])
+
+
+@dataclass
+class StandInConfig:
+    image_size: int = 16
+    obs_horizon: int = 2
+    action_horizon: int = 6
+    action_exec: int = 3
+
+
+class StandInPolicy:
+    """Returns a fixed chunk; counts calls; can block until released."""
+
+    def __init__(self, chunk: np.ndarray, release: threading.Event | None = None) -> None:
+        self.config = StandInConfig()
+        self.chunk, self.release, self.calls, self.seen = chunk, release, 0, None
+
+    def predict_chunk(self, images, state, state_valid):
+        if self.release is not None:
+            assert self.release.wait(5)
+        self.calls += 1
+        self.seen = (tuple(images.shape), images.dtype, tuple(state.shape))
+        return torch.as_tensor(self.chunk, dtype=torch.float32)[None]
+
+
+def chunk_near(q: np.ndarray, steps: int = 6) -> np.ndarray:
+    return np.array([np.append(q + 0.01 * (i + 1), 1.0) for i in range(steps)])
+
+
+def observe(runner: PolicyRunner, q: np.ndarray = HOME) -> None:
+    runner.observe(np.zeros((48, 64, 3), np.uint8), np.append(q, [0.02, -0.02]))
+
+
+def test_executes_action_exec_actions_per_forward_pass_on_resized_history():
+    policy = StandInPolicy(chunk_near(HOME))
+    runner = PolicyRunner(policy, SPEC, background=False)
+    observe(runner)
+    sent = [runner.tick() for _ in range(7)]
+    assert policy.calls == 3                        # ticks 0, 3, 6 start a chunk
+    assert policy.seen == ((1, 2, 16, 16, 3), torch.uint8, (1, 2, 8))
+    np.testing.assert_allclose(sent[0], chunk_near(HOME)[0])
+    np.testing.assert_allclose(sent[3], chunk_near(HOME)[0])  # a new chunk, not the 4th action
+
+
+def test_tick_never_waits_for_a_forward_pass():
+    release = threading.Event()
+    runner = PolicyRunner(StandInPolicy(chunk_near(HOME), release), SPEC)
+    observe(runner)
+    assert runner.tick() is None and runner.status.state == 'inferring'
+    release.set()
+    for _ in range(100):
+        action = runner.tick()
+        if action is not None:
+            break
+        threading.Event().wait(0.01)
+    np.testing.assert_allclose(action, chunk_near(HOME)[0])
+    runner.close()
+
+
+def test_non_finite_output_sends_nothing_ever_again():
+    bad = chunk_near(HOME)
+    bad[1, 2] = np.nan
+    runner = PolicyRunner(StandInPolicy(bad), SPEC, background=False)
+    observe(runner)
+    with pytest.raises(PolicyRefused, match='not finite'):
+        runner.tick()
+    assert runner.tick() is None and runner.status.state == 'refused'
+
+
+def test_startup_guard_ramps_to_a_far_first_target_in_bounded_steps():
+    far = HOME + np.array([0.9, 0, 0, 0, 0, 0])
+    runner = PolicyRunner(StandInPolicy(chunk_near(far)), SPEC, startup_max_jump_rad=0.3,
+                          startup_step_rad=0.1, background=False)
+    observe(runner)
+    targets = [runner.tick()[:6] for _ in range(12)]
+    assert runner.status.message.startswith('first policy target is 0.91 rad')
+    steps = np.abs(np.diff(np.vstack([HOME, targets]), axis=0)).max(axis=1)
+    assert steps[:10].max() <= 0.1 + 1e-9                 # ramp, never a jump
+    np.testing.assert_allclose(targets[9], chunk_near(far)[0][:6])  # then the policy's own
+
+
+def test_startup_guard_refuses_when_asked_and_a_near_target_passes():
+    far = HOME + np.array([0, 0.8, 0, 0, 0, 0])
+    refusing = PolicyRunner(StandInPolicy(chunk_near(far)), SPEC, startup_guard='refuse',
+                            background=False)
+    observe(refusing)
+    with pytest.raises(PolicyRefused, match="joint 'shoulder'.*refusing"):
+        refusing.tick()
+    near = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, startup_guard='refuse',
+                        background=False)
+    observe(near)
+    np.testing.assert_allclose(near.tick(), chunk_near(HOME)[0])
+
+
+def test_ee_delta_actions_become_ik_targets_from_the_measured_joints():
+    still = np.zeros((6, 7))
+    still[:, 6] = 1.0
+    up = still.copy()
+    up[:, 2] = 0.02
+    for chunk, moved in ((still, False), (up, True)):
+        runner = PolicyRunner(StandInPolicy(chunk), SPEC, action_mode='ee_delta',
+                              background=False)
+        observe(runner)
+        target = runner.tick()
+        height = SPEC.fk(target[:6])[2, 3] - SPEC.fk(HOME)[2, 3]
+        assert height == pytest.approx(0.02 if moved else 0.0, abs=2e-3)
+        assert target[6] == 1.0
