@@ -146,6 +146,20 @@ def test_an_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     assert out.read_bytes() == before and sorted(tmp_path.iterdir()) == [out]
 
 
+def test_an_episode_that_cannot_be_stored_is_refused_by_name(tmp_path):
+    bad = sim_like_episode('robot', 3, 1)
+    bad.metadata['tags'] = {'a set'}
+    with pytest.raises(DatasetError, match=r'data.h5: episode_000001 \(lam_ros.sim seed=1\): '
+                                           'Episode.metadata cannot be stored as JSON'):
+        write_dataset([sim_like_episode('robot', 3, 2), bad], tmp_path / 'data.h5')
+    flat = sim_like_episode('robot', 3, 1)
+    flat.actions = flat.actions[:, 0]
+    with pytest.raises(DatasetError, match=r'episode_000000 .*actions must be \(T, D\), got '
+                                           r'shape \(3,\)'):
+        write_dataset([flat], tmp_path / 'data.h5')
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_bad_session_is_a_clear_error_and_no_output(tmp_path, caplog):
     out = tmp_path / 'data.h5'
     robot = record_session(tmp_path / 'rec', 'robot', 'robot')

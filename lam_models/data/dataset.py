@@ -92,12 +92,16 @@ def episode_action_space(episode: Episode) -> str:
     return 'unknown'
 
 
-def _metadata_json(episode: Episode) -> str:
+def _metadata_json(episode: Episode, label: str) -> str:
     def plain(value: Any) -> Any:
         if isinstance(value, (np.ndarray, np.generic)):
             return value.tolist()
         raise TypeError(f'{type(value).__name__} is not JSON serializable')
-    return json.dumps(episode.metadata, default=plain, sort_keys=True)
+    try:
+        return json.dumps(episode.metadata, default=plain, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f'{label}: Episode.metadata cannot be stored as JSON: {exc}') \
+            from None
 
 
 def _check_episode(episode: Episode, label: str) -> None:
@@ -114,14 +118,14 @@ def _check_episode(episode: Episode, label: str) -> None:
                                f'{np.shape(value)}')
 
 
-def _write_episode(group: h5py.Group, episode: Episode) -> None:
+def _write_episode(group: h5py.Group, episode: Episode, label: str) -> None:
     frames = episode.frames
     group.attrs.update({
         'embodiment': episode.embodiment, 'task': episode.task,
         'instruction': episode.instruction,
         'success': np.int8(SUCCESS_CODES[None if episode.success is None
                                          else bool(episode.success)]),
-        'source': episode_source(episode), 'metadata_json': _metadata_json(episode),
+        'source': episode_source(episode), 'metadata_json': _metadata_json(episode, label),
         'action_space': episode_action_space(episode),
         'camera': str(episode.metadata.get('camera_topic')
                       or episode.metadata.get('camera', '')),
@@ -164,8 +168,9 @@ def write_dataset(episodes: Iterable[Episode], path: str | Path,
             f.create_group(PSEUDO_ACTIONS, track_order=True)
             for episode in episodes:
                 name = episode_name(count)
-                _check_episode(episode, f'{path}: {name} ({episode_source(episode)})')
-                _write_episode(group.create_group(name), episode)
+                label = f'{path}: {name} ({episode_source(episode)})'
+                _check_episode(episode, label)
+                _write_episode(group.create_group(name), episode, label)
                 count += 1
         if count == 0:
             raise DatasetError(f'{path}: no episodes to write; nothing was created')
