@@ -5,6 +5,8 @@
     ros2 launch lam_ros collect.launch.py                       # simulated WidowX
     ros2 launch lam_ros collect.launch.py use_sim:=false serials:=123456789012
     ros2 launch lam_ros collect.launch.py mode:=human output_dir:=~/demos
+    ros2 launch lam_ros collect.launch.py mode:=human label:=true \
+        label_checkpoint:=runs/como/last.safetensors   # + live pseudo-actions
 
 Nodes and parameters come from ``lam_ros.app.graph``: the same description that
 ``lam-ros collect`` runs in one process.

@@ -1,6 +1,5 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-from dataclasses import replace
 import hashlib
 import json
 import shutil
@@ -16,7 +15,6 @@ from lam_models.data.pairs import FrameWindows
 from lam_models.latent import (
     CheckpointError,
     available_models,
-    label_episode,
     load_latent_model,
     make_latent_model,
 )
@@ -200,27 +198,6 @@ def test_resize_frames_is_the_one_way_to_the_model_size_and_names_what_it_refuse
         resize_frames(frames.astype(np.float32), 16)
     with pytest.raises(ValueError, match=r'cannot resize 0x32 px frames to 16x16 px'):
         resize_frames(frames[:, :, :0], 16)
-
-
-def test_larger_camera_frames_are_resized_to_the_model_size_before_labelling():
-    model = small_model('como').eval()  # image_size 32
-    episode = make_toy_episode(1, length=9)
-    doubled = replace(episode, frames=episode.frames.repeat(2, axis=1).repeat(2, axis=2))
-    assert doubled.frames.shape[1:3] == (64, 64)
-    np.testing.assert_array_equal(label_episode(model, doubled), label_episode(model, episode))
-
-
-@pytest.mark.parametrize('name', ['como', 'clam'])
-def test_label_episode_is_aligned_with_frames(name):
-    model = small_model(name).eval()
-    episode = make_toy_episode(1, length=9)
-    labels = label_episode(model, episode)
-    assert labels.shape == (9, model.config.z_dim) and labels.dtype == np.float32
-    np.testing.assert_array_equal(labels[-1], labels[-2])  # the last frame is padded
-    frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2).float() / 255
-    window = frames[4 - model.window_size + 1:5].unsqueeze(0)  # ... o_3, o_4
-    with torch.no_grad():
-        np.testing.assert_allclose(labels[3], model.encode_window(window)[0].numpy(), atol=1e-5)
 
 
 def test_vq_latents_are_tokens_from_the_codebook(windows):

@@ -11,9 +11,9 @@ from lam_models.latent.base import (
     load_latent_model,
     make_latent_model,
 )
-from lam_models.latent.labeling import label_episode
+from lam_models.latent.labeling import label_frames
 
 __all__ = [
-    'available_models', 'CheckpointError', 'images_to_float', 'label_episode',
+    'available_models', 'CheckpointError', 'images_to_float', 'label_frames',
     'LatentActionModel', 'LatentConfig', 'load_latent_model', 'make_latent_model',
 ]

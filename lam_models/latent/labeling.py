@@ -1,36 +1,95 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Labelling with a trained latent model: an Episode in, pseudo-actions out.
+"""Labelling with a trained latent model: frames in, pseudo-actions and a validity mask out.
 
-``make demo`` writes the pseudo-actions of its human episodes with it; any
-other caller (a script, a future labelling node) uses the same function.
+One function, ``label_frames``, serves every caller: ``lam-ros label`` (a whole
+HDF5 dataset, ``lam_models.latent.label_dataset``), the ``labeler`` node (a live
+camera stream, through ``encode_windows``) and ``make demo``. Row t is
+z(o_t, o_{t+n}); the last n frames have no o_{t+n}, so their rows are zeros and
+marked invalid rather than a repeated latent that a policy would learn as motion.
 """
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from lam_models.data.episode import Episode
-from lam_models.data.pairs import FrameWindows
+from lam_models.checkpoints import checkpoint_files
+from lam_models.data.images import resize_frames
 from lam_models.latent.base import LatentActionModel
 
+# Pairs per forward pass: large enough that per-call overhead vanishes on a CPU, small
+# enough that a 64 px CoMo batch stays in cache (larger batches were not faster).
+DEFAULT_BATCH_SIZE = 128
 
-@torch.no_grad()
-def label_episode(model: LatentActionModel, episode: Episode, batch_size: int = 128
-                  ) -> np.ndarray:
-    """Pseudo-actions (T, z_dim) float32: row t is z(o_t, o_{t+n}).
 
-    The last n frames have no o_{t+n}; they repeat the last computed latent so
-    the array stays aligned with ``episode.frames``.
+def checkpoint_sha256(path: str | Path) -> str:
+    """A checkpoint's identity, recorded with its labels: the sidecar's ``weights_sha256``.
+
+    Read after the checkpoint was loaded (``load_latent_model`` verifies the hash).
     """
+    return str(json.loads(checkpoint_files(path)[1].read_text())['weights_sha256'])
+
+
+def model_device(model: LatentActionModel) -> torch.device:
+    """Where the model's weights live; labelling runs there (GPU when the model is on one)."""
+    return next(model.parameters()).device
+
+
+def window_indices(pairs: int, frame_gap: int, context_frames: int) -> np.ndarray:
+    """Frame indices (pairs, K+1) of each window: o_{t-(K-1)n} .. o_t, o_{t+n}.
+
+    Context before the first frame clamps to frame 0, as in training's
+    ``FrameWindows``, so a label means the same thing wherever it was computed.
+    """
+    starts = np.arange(pairs)
+    context = [np.maximum(starts - j * frame_gap, 0) for j in range(context_frames - 1, -1, -1)]
+    return np.stack(context + [starts + frame_gap], axis=1)
+
+
+def encode_windows(model: LatentActionModel, windows: torch.Tensor) -> torch.Tensor:
+    """uint8 windows (B, K+1, S, S, 3) on the model's device -> z (B, z_dim) float32.
+
+    The one conversion from stored frames to the model's input (channels first,
+    [0, 1]); the caller holds ``torch.inference_mode`` and has resized to
+    ``config.image_size``.
+    """
+    images = windows.permute(0, 1, 4, 2, 3).float().div_(255.0)
+    return model.encode_window(images)
+
+
+def label_frames(model: LatentActionModel, frames: np.ndarray,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) uint8, any size -> (values (T, z_dim) float32, valid (T,) bool).
+
+    Frames are resized with ``resize_frames`` to ``config.image_size`` and sent to
+    the model's device once as uint8; windows are encoded ``batch_size`` at a time
+    in eval mode (the model's mode is restored after). Rows T-n .. T-1 (all rows
+    when T <= n) are zeros with ``valid`` False.
+    """
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     config = model.config
-    if len(episode) <= config.frame_gap:
-        raise ValueError(f'episode has {len(episode)} frames, needs more than '
-                         f'frame_gap={config.frame_gap}')
-    windows = FrameWindows.for_model(config, [episode])
-    device = next(model.parameters()).device
-    latents = [model.encode_window(windows.batch(rows, device)['window']).cpu()
-               for rows in torch.arange(len(windows)).split(batch_size)]
-    z = torch.cat(latents).numpy().astype(np.float32)
-    padding = np.repeat(z[-1:], len(episode) - len(z), axis=0)
-    return np.concatenate([z, padding])
+    frames = resize_frames(frames, config.image_size)
+    pairs = max(len(frames) - config.frame_gap, 0)
+    values = np.zeros((len(frames), config.z_dim), np.float32)
+    valid = np.zeros(len(frames), bool)
+    if pairs == 0:
+        return values, valid
+    device = model_device(model)
+    video = torch.from_numpy(frames).to(device)
+    indices = torch.from_numpy(window_indices(pairs, config.frame_gap,
+                                              config.context_frames)).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start, rows in zip(range(0, pairs, batch_size), indices.split(batch_size)):
+                z = encode_windows(model, video[rows])
+                values[start:start + len(rows)] = z.float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    valid[:pairs] = True
+    return values, valid

@@ -6,6 +6,7 @@
     lam-ros deploy checkpoint:=runs/policy/last.safetensors
     lam-ros run recorder --ros-args -p output_dir:=/tmp/x
     lam-ros graph collect use_sim:=false      # print the nodes a launch would start
+    lam-ros label --model runs/como/last.safetensors data.h5  # pseudo-actions, no ROS
     lam-ros eval --checkpoint runs/policy/checkpoint.safetensors --episodes 50  # sim, no ROS
 
 Arguments use the ``name:=value`` syntax of ``ros2 launch`` and mean the same;
@@ -95,6 +96,15 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument('node')
     p.add_argument('ros_args', nargs=argparse.REMAINDER)
     add_dataset_parser(sub)
+    p = sub.add_parser('label', help='pseudo-actions of a latent checkpoint into a dataset '
+                       'file, resumable (no ROS)')
+    p.add_argument('dataset', help='dataset HDF5 file')
+    p.add_argument('--model', required=True, help='latent checkpoint (.safetensors + .json)')
+    p.add_argument('--batch-size', type=int, help='frame pairs per forward pass')
+    p.add_argument('--name', help="the labels' name in the file (default: the model's name)")
+    p.add_argument('--device', help='torch device (default: cuda when present, else cpu)')
+    p.add_argument('--overwrite', action='store_true',
+                   help="replace another checkpoint's labels of the same name")
     p = sub.add_parser('eval', help='closed-loop success of a policy checkpoint in sim (no ROS)')
     p.add_argument('--checkpoint', required=True, help='policy checkpoint (.safetensors)')
     p.add_argument('--tasks', help='comma-separated sim tasks (default push,pick_place)')
@@ -119,6 +129,9 @@ def _main(argv: list[str] | None) -> int:
             return run_nodes(lambda: [cls()], args=['lam-ros', *args.ros_args])
         if args.command == 'dataset':
             return run_dataset(args)
+        if args.command == 'label':
+            from lam_models.latent.label_dataset import run as run_label
+            return run_label(args)
         if args.command == 'eval':
             from lam_ros.sim.evaluate import run_eval
             try:

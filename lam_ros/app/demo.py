@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def label(output_dir: Path, sessions: dict, train_steps: int) -> None:
     """Train CoMo on the recorded frames, write pseudo-actions for the human episodes."""
-    from lam_models.latent.labeling import label_episode
+    from lam_models.latent.labeling import label_frames
     from lam_models.latent.train import TrainConfig, train_latent_model
 
     print(f'\n== label: CoMo, {train_steps} steps on the recorded episodes ==', flush=True)
@@ -81,10 +81,11 @@ def label(output_dir: Path, sessions: dict, train_steps: int) -> None:
     labels_dir = output_dir / 'pseudo_actions'
     labels_dir.mkdir(exist_ok=True)
     for episode in human:
-        pseudo_actions = label_episode(model, episode)
+        values, valid = label_frames(model, episode.frames)
         name = Path(episode.metadata['bag_dir']).name
-        np.save(labels_dir / f'{name}.npy', pseudo_actions)
-        print(f'{labels_dir / name}.npy: pseudo_actions {pseudo_actions.shape}')
+        np.savez(labels_dir / f'{name}.npz', values=values, valid=valid)
+        print(f'{labels_dir / name}.npz: pseudo_actions {values.shape}, '
+              f'{int(valid.sum())} valid')
     print(f'\nproduced: robot + human bags under {output_dir}/{{robot,human}}/, '
           f'a CoMo checkpoint and TensorBoard logs under {run_dir}/, '
           f'pseudo-actions under {labels_dir}/')

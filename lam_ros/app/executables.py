@@ -14,4 +14,5 @@ NODE_EXECUTABLES: dict[str, str] = {
     'teleop': 'lam_ros.nodes.teleop_node:main',
     'recorder': 'lam_ros.nodes.recorder_node:main',
     'controller': 'lam_ros.nodes.controller_node:main',
+    'labeler': 'lam_ros.nodes.labeler_node:main',
 }

@@ -18,7 +18,7 @@ from lam_models.data.episode import EMBODIMENTS
 from lam_ros.app.executables import NODE_EXECUTABLES
 from lam_ros.app.runtime import ConfigError
 from lam_ros.control.kinematics import ROBOT_SPECS
-from lam_ros.interfaces.topics import NAME_PATTERN
+from lam_ros.interfaces.topics import NAME_PATTERN, PSEUDO_ACTION
 
 ROBOT_MODELS = tuple(ROBOT_SPECS)
 MODES = EMBODIMENTS
@@ -64,6 +64,10 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
                                   '(default: date_time_mode)'),
         'episodes': LaunchArgument('0', 'Scripted teleop: stop after this many episodes '
                                    '(0: run until stopped)'),
+        'label': LaunchArgument('false', 'Run the labeler node: live pseudo-actions of the '
+                                f'policy camera on {PSEUDO_ACTION}', ('true', 'false')),
+        'label_checkpoint': LaunchArgument('', 'Latent checkpoint the labeler uses '
+                                           '(required with label:=true)'),
     },
     'deploy': {
         **COMMON_ARGUMENTS,
@@ -153,6 +157,11 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
             **robot, 'mode': mode, 'cameras': cameras,
             'output_dir': args['output_dir'], 'session': args['session']}))
+        if args['label'] == 'true':
+            if not args['label_checkpoint']:
+                raise ConfigError('label:=true needs label_checkpoint:=<latent checkpoint>')
+            nodes.append(NodeSpec('labeler', 'labeler', parameters={
+                'checkpoint': args['label_checkpoint'], 'camera': cameras[0]}))
     else:
         nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('controller', 'controller', parameters={

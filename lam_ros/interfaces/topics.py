@@ -27,6 +27,8 @@ TASK = '/lam/task'                   # std_msgs/String (JSON {task, instruction}
 SIM_RESET = '/sim/reset'             # std_srvs/Trigger: new scene (next seed)
 SIM_SUCCESS = '/sim/success'         # std_msgs/Bool: task success predicate, with each state
 SIM_EXPERT_ACTION = '/sim/expert_action'  # sensor_msgs/JointState: the scripted expert's target
+PSEUDO_ACTION = '/lam/pseudo_action'  # sensor_msgs/Image 32FC1, 1 x z_dim: the labeler's latent
+#   z(o_t, o_t+n) of the policy camera, stamped with o_t (lam_ros/nodes/labeler_node.py)
 JOY = '/joy'                         # sensor_msgs/Joy from joy_node (teleop device joy)
 RECORDER_START = '/recorder/start'   # std_srvs/Trigger
 RECORDER_STOP = '/recorder/stop'     # std_srvs/SetBool: data = task success

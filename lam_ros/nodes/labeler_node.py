@@ -1,0 +1,254 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Labeler node: live pseudo-actions of the policy camera, one stamped message per frame pair.
+
+    ros2 run lam_ros labeler --ros-args -p checkpoint:=runs/como/last.safetensors
+    lam-ros collect label:=true label_checkpoint:=runs/como/last.safetensors
+
+For every frame o_{t+n} of ``/<camera>/<camera>/color/image_raw`` it publishes
+z(o_t, o_{t+n}) on ``/lam/pseudo_action``, computed exactly as ``lam-ros label``
+computes row t of a dataset (``lam_models.latent.labeling``: the same resize, the
+same windows, context clamped at the stream's start), so people can watch labels
+next to the video in Foxglove or rqt.
+
+The message is a ``sensor_msgs/Image``, encoding ``32FC1``, 1 row x z_dim columns:
+ROS has no standard stamped float vector, and Image is the standard typed array
+that carries a header. It is what it says: one row of float32 values (no pixel
+of any camera); ``header.stamp`` is o_t's stamp (the frame the label belongs to,
+row t of the dataset), ``header.frame_id`` the camera's. Foxglove's Image panel
+shows it as a colour strip; ``lam_models.data.images.image_to_array`` reads it back.
+A type with a name per value (JointState) would claim the values are joints.
+
+The forward pass runs in the node's own thread, so a slow batch never delays the
+executor: the subscription only copies the pixels out and queues them. Frames that
+do not fit the queue are dropped, and the stream restarts after a drop (no pair
+spans a missing frame).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+from sensor_msgs.msg import Image
+import torch
+
+from lam_models.checkpoints import CheckpointError
+from lam_models.data.images import array_to_image_fields, image_to_rgb, resize_frames
+from lam_models.latent.base import LatentActionModel, load_latent_model
+from lam_models.latent.labeling import checkpoint_sha256, encode_windows, model_device
+from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.interfaces import topics
+
+QUEUE_FRAMES = 256          # frames waiting for the worker (25 s of a 10 Hz camera)
+STATUS_PERIOD_S = 2.0
+DEVICE_PATTERN = r'|cpu|cuda(:[0-9]+)?'
+
+
+class StreamWindows:
+    """A live frame stream -> the window of pair (t, t+n) as soon as o_{t+n} arrives.
+
+    Keeps the last K*n + 1 frames (K context frames, gap n) at the model's input
+    size. Windows are those of ``label_frames`` for the stream since its start (or
+    the last ``reset``): context before the first frame clamps to it.
+    """
+
+    def __init__(self, frame_gap: int, context_frames: int, image_size: int) -> None:
+        self.frame_gap, self.context_frames, self.image_size = \
+            frame_gap, context_frames, image_size
+        self.history: deque[tuple[Any, np.ndarray]] = deque(
+            maxlen=context_frames * frame_gap + 1)
+        self.seen = 0
+
+    def reset(self) -> None:
+        """Start over: the next frame is frame 0 of a new stream."""
+        self.history.clear()
+        self.seen = 0
+
+    def push(self, frame: np.ndarray, stamp: Any) -> tuple[np.ndarray, Any] | None:
+        """Add frame (H, W, 3) uint8; return (window (K+1, S, S, 3), o_t's stamp) or None."""
+        self.history.append((stamp, resize_frames(frame[None], self.image_size)[0]))
+        self.seen += 1
+        t = self.seen - 1 - self.frame_gap
+        if t < 0:
+            return None
+        first = self.seen - len(self.history)       # stream index of history[0]
+        rows = [max(t - j * self.frame_gap, 0) for j in range(self.context_frames - 1, -1, -1)]
+        window = np.stack([self.history[i - first][1] for i in rows + [t + self.frame_gap]])
+        return window, self.history[t - first][0]
+
+
+@dataclass
+class Frame:
+    """A camera frame as the worker gets it; ``after_gap``: frames were lost just before it."""
+
+    pixels: np.ndarray
+    stamp: Any
+    frame_id: str
+    after_gap: bool = False
+
+
+class LiveLabeler:
+    """The node's plain-Python core: frames in, (stamp, frame_id, z) out, one batch per call."""
+
+    def __init__(self, model: LatentActionModel) -> None:
+        config = model.config
+        self.model = model.eval()
+        self.windows = StreamWindows(config.frame_gap, config.context_frames,
+                                     config.image_size)
+        self.last_stamp: float | None = None
+
+    def label(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
+        """Pseudo-actions of every pair these frames complete, encoded in one forward pass.
+
+        The stream restarts after lost frames or when time runs backwards (a bag
+        played again, a simulator reset of its clock).
+        """
+        ready = []
+        for frame in frames:
+            seconds = stamp_seconds(frame.stamp)
+            if frame.after_gap or (self.last_stamp is not None and seconds < self.last_stamp):
+                self.windows.reset()
+            self.last_stamp = seconds
+            pair = self.windows.push(frame.pixels, frame.stamp)
+            if pair is not None:
+                ready.append((pair, frame.frame_id))
+        if not ready:
+            return []
+        windows = torch.from_numpy(np.stack([window for (window, _), _ in ready]))
+        with torch.inference_mode():
+            z = encode_windows(self.model, windows.to(model_device(self.model)))
+        z = z.float().cpu().numpy()
+        return [(stamp, frame_id, row) for ((_, stamp), frame_id), row in zip(ready, z)]
+
+
+def stamp_seconds(stamp: Any) -> float:
+    """builtin_interfaces/Time (or a plain number) in seconds."""
+    if hasattr(stamp, 'sec'):
+        return stamp.sec + stamp.nanosec * 1e-9
+    return float(stamp)
+
+
+def latent_message(stamp: Any, frame_id: str, z: np.ndarray) -> Image:
+    """A latent (z_dim,) as the 1 x z_dim 32FC1 Image published on ``topics.PSEUDO_ACTION``."""
+    msg = Image(**array_to_image_fields(np.asarray(z, np.float32)[None], '32FC1'))
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    return msg
+
+
+class LabelerNode(LamNode):
+    """Subscribes to the policy camera and publishes a pseudo-action per frame pair."""
+
+    def __init__(self, node_name: str = 'labeler', **kwargs):
+        super().__init__(node_name, **kwargs)
+        checkpoint = self.param('checkpoint', '', 'latent checkpoint (.safetensors + .json), '
+                                'required')
+        camera = self.param('camera', 'camera', 'policy camera name',
+                            pattern=topics.NAME_PATTERN)
+        device = self.param('device', '', "torch device ('' : cuda when present, else cpu)",
+                            pattern=DEVICE_PATTERN)
+        self.max_batch = self.param('max_batch', 64, 'frames per forward pass', low=1)
+        self.model, sha256 = self._load(checkpoint, device)
+        self.core = LiveLabeler(self.model)
+        self.queue: queue.Queue[Frame] = queue.Queue(QUEUE_FRAMES)
+        self.lost = 0                  # frames dropped since the last queued one
+        self.counts = {'pairs': 0, 'dropped': 0}
+        self.stop = threading.Event()
+        self.pub = self.create_publisher(Image, topics.PSEUDO_ACTION, 10)
+        camera_topic = topics.camera_topics(camera)['color']
+        self.create_subscription(Image, camera_topic, self.on_image, 10)
+        self.worker = threading.Thread(target=self.work, name='labeler', daemon=True)
+        self.worker.start()
+        self.create_timer(STATUS_PERIOD_S, self.on_status_timer)
+        self._window_start = (time.monotonic(), 0, 0)
+        config = self.model.config
+        # Which labels these are, in every status: a late Foxglove or rqt still sees it.
+        self.identity = {'model': self.model.name, 'checkpoint': checkpoint,
+                         'checkpoint_sha256': sha256, 'z_dim': config.z_dim,
+                         'frame_gap': config.frame_gap}
+        self.report(f'labelling {camera_topic} with {self.model.name} (sha256 {sha256[:12]}, '
+                    f'frame_gap {config.frame_gap}) on {model_device(self.model)} -> '
+                    f'{topics.PSEUDO_ACTION}', **self.identity)
+
+    def _load(self, checkpoint: str, device: str) -> tuple[LatentActionModel, str]:
+        """The model on its device, or a ConfigError naming the file and what is wrong."""
+        where = f'node {self.get_name()!r}: parameter checkpoint'
+        if not checkpoint:
+            raise ConfigError(f'{where} is required: a latent checkpoint '
+                              '(<name>.safetensors + <name>.json)')
+        device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            raise ConfigError(f'node {self.get_name()!r}: parameter device={device!r}: '
+                              'no CUDA device here')
+        try:
+            return load_latent_model(checkpoint, map_location=device), \
+                checkpoint_sha256(checkpoint)
+        except CheckpointError as error:
+            raise ConfigError(f'{where}: {error}') from None
+
+    def on_image(self, msg: Image) -> None:
+        """Queue the frame for the worker; never waits (a full queue drops it)."""
+        try:
+            self.queue.put_nowait(Frame(image_to_rgb(msg), msg.header.stamp,
+                                        msg.header.frame_id, after_gap=self.lost > 0))
+            self.lost = 0
+        except queue.Full:
+            self.lost += 1
+            self.counts['dropped'] += 1
+        except ValueError as error:   # not a colour image: say so, do not stop
+            self.report(f'cannot label a frame of {msg.encoding}: {error}', 'warn',
+                        throttle_s=5.0)
+
+    def work(self) -> None:
+        """The worker thread: take what is queued (up to max_batch), label it, publish."""
+        while not self.stop.is_set():
+            try:
+                frames = [self.queue.get(timeout=0.1)]
+            except queue.Empty:
+                continue
+            while len(frames) < self.max_batch:
+                try:
+                    frames.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                labels = self.core.label(frames)
+            except Exception as error:  # a bad frame or a device error: say so, keep serving
+                self.report(f'labelling failed: {type(error).__name__}: {error}', 'error',
+                            throttle_s=5.0)
+                self.core.windows.reset()
+                continue
+            for stamp, frame_id, z in labels:
+                self.pub.publish(latent_message(stamp, frame_id, z))
+                self.counts['pairs'] += 1
+
+    def on_status_timer(self) -> None:
+        """Pairs/s over the last interval and dropped frames, on ~/status."""
+        started, pairs, dropped = self._window_start
+        now, total, lost = time.monotonic(), self.counts['pairs'], self.counts['dropped']
+        self._window_start = (now, total, lost)
+        rate = (total - pairs) / max(now - started, 1e-9)
+        self.report(f'labelled {total} pairs ({rate:.1f}/s), dropped {lost} frames '
+                    f'({lost - dropped} in the last {now - started:.0f} s: labelling is slower '
+                    'than the camera)' if lost > dropped else
+                    f'labelled {total} pairs ({rate:.1f}/s), dropped {lost} frames',
+                    'warn' if lost > dropped else 'ok', log=lost > dropped, throttle_s=30.0,
+                    pairs=total, pairs_per_s=round(rate, 1), dropped=lost, **self.identity)
+
+    def on_shutdown(self) -> None:
+        """Stop the worker (it finishes its current batch)."""
+        self.stop.set()
+        self.worker.join(timeout=5.0)
+
+
+NODE_CLASS = LabelerNode
+
+
+def main(args=None) -> int:
+    """Run the labeler: ``ros2 run lam_ros labeler --ros-args -p checkpoint:=...``."""
+    return node_main(LabelerNode, args)
