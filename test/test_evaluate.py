@@ -75,6 +75,14 @@ def test_wilson_interval_matches_known_values(successes, n, low, high):
     assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-4)
 
 
+def test_wilson_interval_is_exact_at_the_ends_and_holds_the_rate():
+    for n in range(1, 120):
+        assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+        for k in range(n + 1):
+            low, high = wilson_interval(k, n)
+            assert 0.0 <= low <= k / n <= high <= 1.0
+
+
 def test_harness_tells_an_expert_from_a_policy_that_does_nothing():
     expert = evaluate_policy(ExpertReplay('push', SEEDS), ['push'], SEEDS, progress=False)
     idle = evaluate_policy(Constant(), ['push'], SEEDS, progress=False)
@@ -150,6 +158,19 @@ def test_a_policy_that_does_not_fit_the_arm_is_refused_with_a_clear_error():
                         progress=False)
     with pytest.raises(ValueError, match=r'returned shape \(1, 16, 6\); expected \(1, >= '):
         evaluate_policy(Constant(np.zeros(6)), ['push'], SEEDS[:1], progress=False)
+
+
+def test_a_sampling_policy_gets_noise_seeded_by_its_episodes():
+    class Sampling(Constant):
+        seeds: list[int] = []
+
+        def predict_chunk(self, images, state, state_valid, generator=None):
+            self.seeds.append(generator.initial_seed())
+            return super().predict_chunk(images, state, state_valid)
+
+    policy = Sampling()
+    evaluate_policy(policy, ['push'], SEEDS[:2], max_steps=16, progress=False)
+    assert policy.seeds == [SEEDS[0], SEEDS[0], SEEDS[1], SEEDS[1]]   # 2 calls per episode
 
 
 def test_batched_envs_give_the_same_episodes_as_one_env():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
+import inspect
 import json
 import math
 from pathlib import Path
@@ -52,7 +53,9 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     denominator = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)   # exact at the ends, no
+    high = 1.0 if successes == n else min(1.0, centre + half)  # rounding past the rate
+    return low, high
 
 
 @dataclass
@@ -149,7 +152,7 @@ class EvalReport:
 
 
 def plot_success(report: EvalReport, path: str | Path) -> None:
-    """Bar chart of success per task, Wilson 95% intervals as error bars, k/N on each bar."""
+    """Bar chart of success per task, Wilson 95% intervals as error bars, k/N under each."""
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib.figure import Figure
@@ -162,15 +165,14 @@ def plot_success(report: EvalReport, path: str | Path) -> None:
     axes = figure.add_subplot()
     x = np.arange(len(names))
     axes.bar(x, rates, color='tab:blue', alpha=0.8)
-    axes.errorbar(x, rates, yerr=[rates - intervals[:, 0], intervals[:, 1] - rates],
+    errors = np.clip([rates - intervals[:, 0], intervals[:, 1] - rates], 0.0, None)
+    axes.errorbar(x, rates, yerr=errors,
                   fmt='none', ecolor='black', capsize=6)
-    for i, result in enumerate(results):
-        axes.text(i, 0.02, f'{result.successes}/{result.n}', ha='center', color='white'
-                  if result.rate > 0.1 else 'black')
-    axes.set_xticks(x, names)
+    axes.set_xticks(x, [f'{name}\n{r.successes}/{r.n}' for name, r in zip(names, results)])
     axes.set_ylim(0, 1.05)
     axes.set_ylabel('success rate (95% Wilson CI)')
-    axes.set_title(str(report.settings.get('policy', 'policy')), fontsize=9)
+    axes.set_title(' '.join(str(report.settings[key]) for key in ('policy', 'checkpoint')
+                            if key in report.settings), fontsize=8)
     figure.savefig(path, dpi=120)
 
 
@@ -265,14 +267,21 @@ def _policy_device(policy) -> torch.device:
     return first.device if first is not None else torch.device('cpu')
 
 
-def _predict(policy, rollouts: list[_Rollout], device: torch.device) -> np.ndarray:
+def _predict(policy, rollouts: list[_Rollout], device: torch.device,
+             generator: torch.Generator | None) -> np.ndarray:
     """One batched ``predict_chunk`` call over the rollouts' observation histories."""
     images = torch.from_numpy(np.stack([np.stack(r.images) for r in rollouts])).to(device)
     state = torch.from_numpy(np.stack([np.stack(r.states) for r in rollouts])).to(device)
     valid = torch.ones(len(rollouts), dtype=torch.bool, device=device)
+    seeded = {} if generator is None else {'generator': generator}
     with torch.inference_mode():
-        chunk = policy.predict_chunk(images, state, valid)
+        chunk = policy.predict_chunk(images, state, valid, **seeded)
     return torch.as_tensor(chunk).float().cpu().numpy()
+
+
+def _takes_generator(policy) -> bool:
+    """Whether ``predict_chunk`` takes a ``generator`` (a sampling policy's noise)."""
+    return 'generator' in inspect.signature(policy.predict_chunk).parameters
 
 
 def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
@@ -292,6 +301,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     ``num_envs`` episodes run side by side with one batched ``predict_chunk`` call.
     The first ``videos_per_task`` episodes of each task are written to ``video_dir``.
     A non-finite action ends its episode as a failure (:class:`NonFiniteAction` warning).
+    A ``predict_chunk`` taking ``generator`` gets one seeded from the episodes' seeds, so the
+    same policy, seeds and ``num_envs`` give the same report.
     """
     config = policy.config
     image_size = int(image_size or config.image_size)
@@ -332,6 +343,7 @@ def _evaluate_task(policy, envs: list[WidowXEnv], task: str, seeds: list[int],
     result = TaskResult(task)
     action_dim = envs[0].action_space.shape[0]
     state_dim = len(envs[0].sim.joint_positions())
+    seeded = _takes_generator(policy)
     if getattr(policy.config, 'state_dim', state_dim) not in (0, state_dim):
         raise ValueError(f'the policy takes a {policy.config.state_dim}-D state; the '
                          f'{envs[0].sim.spec.name} has {state_dim} joint positions')
@@ -343,8 +355,10 @@ def _evaluate_task(policy, envs: list[WidowXEnv], task: str, seeds: list[int],
                                  keep_frames=video_dir is not None
                                  and first + i < videos_per_task)
                         for i, (env, seed) in enumerate(zip(envs, batch))]
+            # a sampling policy's noise is seeded by the episodes, so a rerun repeats them
+            generator = torch.Generator(device).manual_seed(batch[0]) if seeded else None
             while active := [r for r in rollouts if not r.done]:
-                chunks = _predict(policy, active, device)
+                chunks = _predict(policy, active, device, generator)
                 if chunks.ndim != 3 or chunks.shape[0] != len(active) \
                         or chunks.shape[1] < action_exec or chunks.shape[2] != action_dim:
                     raise ValueError(
@@ -406,7 +420,7 @@ def run_eval(checkpoint: str, tasks: Sequence[str] | None = None, episodes: int 
     report = evaluate_policy(policy, tasks, seeds, video_dir=out / 'videos', **options)
     report.settings['checkpoint'] = str(checkpoint)
     paths = report.write(out)
-    print(f'{report.settings["policy"]} from {checkpoint}: {episodes} episodes per task, '
+    print(f'{report.settings["policy"]} from {checkpoint}: {episodes} episode(s) per task, '
           f'seeds {seed_start}..{seed_start + episodes - 1}, '
           f'{report.seconds / max(report.episodes, 1):.2f} s/episode')
     print(report.table())
