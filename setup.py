@@ -46,6 +46,7 @@ setup(
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/config/latent', glob('config/latent/*.yaml')),
+        ('share/' + PACKAGE + '/config/policy', glob('config/policy/*.yaml')),
         ('lib/' + PACKAGE, node_wrappers()),
     ],
     install_requires=['setuptools'],

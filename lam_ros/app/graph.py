@@ -71,7 +71,9 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
     },
     'deploy': {
         **COMMON_ARGUMENTS,
-        'checkpoint': LaunchArgument('', 'Policy checkpoint to run'),
+        'checkpoint': LaunchArgument('', 'Policy checkpoint to run (empty: relay the sim '
+                                     'expert)'),
+        'rate_hz': LaunchArgument('10.0', "Control rate: the training data's frame rate"),
     },
 }
 
@@ -165,7 +167,8 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
     else:
         nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('controller', 'controller', parameters={
-            **robot, 'cameras': cameras, 'checkpoint': args['checkpoint']}))
+            **robot, 'cameras': cameras, 'checkpoint': args['checkpoint'],
+            'rate_hz': _number(args['rate_hz'], 'rate_hz', above=0.0)}))
 
     for spec in nodes:
         assert spec.executable in NODE_EXECUTABLES, spec.executable
@@ -210,6 +213,16 @@ def _profile(text: str, name: str) -> list[int]:
     except ValueError:
         raise ConfigError(f'{name}:={text!r} must be width,height,fps') from None
     return [width, height, fps]
+
+
+def _number(text: str, name: str, above: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f'{name}:={text!r} must be a number') from None
+    if not value > above:
+        raise ConfigError(f'{name}:={value} must be > {above}')
+    return value
 
 
 def _integer(text: str, name: str, low: int) -> int:

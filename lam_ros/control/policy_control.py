@@ -32,6 +32,26 @@ from lam_models.data.images import resize_frames
 from lam_ros.control.kinematics import RobotSpec, ee_delta_ik
 
 STARTUP_GUARDS = ('ramp', 'refuse')
+ACTION_MODES = ('ee_delta', 'joint')
+# First word of a dataset's action_space -> mode: the simulator writes 'ee_delta [dx, ...]',
+# bags of /lam/action 'joint_position [waist, ..., gripper]'.
+_MODE_OF_WORD = {'ee_delta': 'ee_delta', 'joint': 'joint', 'joint_position': 'joint'}
+
+
+def policy_action_mode(policy) -> str:
+    """The action space a policy was trained in: ``ee_delta`` (default) or ``joint``.
+
+    Read from ``action_space`` on the policy or its config (the dataset's attribute).
+    """
+    for owner in (policy, getattr(policy, 'config', None)):
+        text = getattr(owner, 'action_space', None)
+        if text:
+            word = str(text).split()[0]
+            if word not in _MODE_OF_WORD:
+                raise ValueError(f'policy action space {text!r}: expected one starting with '
+                                 f'{sorted(_MODE_OF_WORD)}')
+            return _MODE_OF_WORD[word]
+    return 'ee_delta'
 
 
 class PolicyRefused(RuntimeError):
@@ -55,8 +75,8 @@ class PolicyRunner:
     def __init__(self, policy, spec: RobotSpec, action_mode: str = 'joint',
                  startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
                  startup_step_rad: float = 0.05, background: bool = True) -> None:
-        if action_mode not in ('joint', 'ee_delta'):
-            raise ValueError(f"action_mode must be 'joint' or 'ee_delta', got {action_mode!r}")
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f'action_mode must be one of {ACTION_MODES}, got {action_mode!r}')
         if startup_guard not in STARTUP_GUARDS:
             raise ValueError(f'startup_guard must be one of {STARTUP_GUARDS}, got '
                              f'{startup_guard!r}')
@@ -105,6 +125,12 @@ class PolicyRunner:
         if self.action_mode == 'ee_delta':
             target = self._ee_delta_target(target)
         return target
+
+    def restarted(self) -> PolicyRunner:
+        """A fresh runner for a new scene: no history, no queued actions, guard re-armed."""
+        self.close()
+        return PolicyRunner(self.policy, self.spec, self.action_mode, self.guard, self.max_jump,
+                            self.ramp_step, background=self.pool is not None)
 
     def close(self) -> None:
         """Stop the worker thread (an in-flight forward pass finishes in the background)."""

@@ -2,25 +2,37 @@
 # SPDX-License-Identifier: Apache-2.0
 """Controller node: the deploy loop. Observation in, ``/lam/action`` out, at a fixed rate.
 
-Every command still goes through the arm node's safety layer. The controller
-adds its own watchdog: it sends nothing while the camera image or joint state
-it would act on is older than ``max_observation_age_s``.
+Every command still goes through the arm node's safety layer. The controller adds its
+own guards: it sends nothing while the camera image or joint state it would act on is
+older than ``max_observation_age_s``, nothing after an e-stop or a non-finite policy
+output, and ramps to (or refuses) a first target far from the arm (``startup_guard``).
 
-Policies: ``policy:=expert`` follows the simulator's scripted expert
-(``/sim/expert_action``), which exercises the whole deploy loop in sim.
-Learned policies load from ``checkpoint:=`` once policy training lands; until
-then a checkpoint is refused with a clear error rather than run half-way.
+``checkpoint:=<policy checkpoint>`` runs a learned policy (its type, sizes and action space
+come from the checkpoint) through :class:`lam_ros.control.policy_control.PolicyRunner`: the
+forward pass runs off the executor thread. Without a checkpoint the controller relays the
+simulator's scripted expert (``/sim/expert_action``), which exercises the loop in sim.
+``~/reset`` (std_srvs/Trigger) forgets the observation history and re-arms the start-up
+guard: call it with every new scene.
 """
 from __future__ import annotations
 
 import time
 
+import numpy as np
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
 
+from lam_models.data.images import image_to_rgb
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
+from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.policy_control import (
+    STARTUP_GUARDS,
+    PolicyRefused,
+    PolicyRunner,
+    policy_action_mode,
+)
 from lam_ros.interfaces import topics
-
-POLICIES = ('expert',)
 
 
 class ControllerNode(LamNode):
@@ -28,48 +40,135 @@ class ControllerNode(LamNode):
 
     def __init__(self, node_name: str = 'controller', **kwargs):
         super().__init__(node_name, **kwargs)
+        robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model')
         robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace',
                                 pattern=topics.NAME_PATTERN)
-        cameras = self.param('cameras', ['camera'], 'camera names', min_length=1,
-                             pattern=topics.NAME_PATTERN)
-        checkpoint = self.param('checkpoint', '', 'learned policy checkpoint')
-        self.policy = self.param('policy', 'expert', 'policy to run', choices=POLICIES)
-        rate_hz = self.param('rate_hz', 10.0, 'control rate', above=0.0, high=1000.0)
+        cameras = self.param('cameras', ['camera'], 'camera names, the policy camera first',
+                             min_length=1, pattern=topics.NAME_PATTERN)
+        self.checkpoint = self.param('checkpoint', '', 'learned policy checkpoint '
+                                     '(empty: relay the sim expert)')
+        rate_hz = self.param('rate_hz', 10.0, 'control rate (the training data frame rate)',
+                             above=0.0, high=1000.0)
         self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations',
                                     above=0.0)
-        if checkpoint:
-            raise ConfigError(f'controller: checkpoint:={checkpoint} given, but no learned '
-                              f'policy type exists yet; use policy:=expert in sim')
-        self.last_seen = {'image': None, 'joints': None}
+        guard = self.param('startup_guard', 'ramp', 'far first target: ramp or refuse',
+                           choices=STARTUP_GUARDS)
+        max_jump = self.param('startup_max_jump_rad', 0.3, 'first target farther than this '
+                              '(any joint) engages the start-up guard', above=0.0, high=3.2)
+        ramp_step = self.param('startup_step_rad', 0.05, 'joint step of the start-up ramp',
+                               above=0.0, high=0.5)
+        device = self.param('device', 'cpu', 'torch device of the policy',
+                            choices=('cpu', 'cuda'))
+        try:
+            self.spec = robot_spec(robot_model)
+        except ValueError as error:
+            raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
+        self.runner = self._load_runner(device, guard, max_jump, ramp_step)
+        self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
+        self.joints: tuple[float, np.ndarray] | None = None
+        self.observed_image_at = -1.0
+        self.estopped = False
         self.suggestion: JointState | None = None
         self.action_pub = self.create_publisher(JointState, topics.ACTION, 10)
         self.create_subscription(Image, topics.camera_topics(cameras[0])['color'],
-                                 lambda _: self.seen('image'), 10)
+                                 self.on_image, 10)
         self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
-                                 lambda _: self.seen('joints'), 10)
-        self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
+                                 self.on_joints, 10)
+        for qos in (topics.LATCHED, topics.ANY_PUBLISHER):   # as the arm node: any publisher
+            self.create_subscription(Bool, topics.ESTOP, self.on_estop, qos)
+        if self.runner is None:
+            self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
+        self.create_service(Trigger, topics.CONTROLLER_RESET, self.on_reset)
         self.create_timer(1.0 / rate_hz, self.tick)
 
-    def seen(self, stream: str) -> None:
-        """Remember when each observation stream last arrived."""
-        self.last_seen[stream] = time.monotonic()
+    def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float
+                     ) -> PolicyRunner | None:
+        if not self.checkpoint:
+            return None
+        from lam_models.checkpoints import CheckpointError
+        from lam_models.policies import load_policy
+        try:
+            policy = load_policy(self.checkpoint, map_location=device)
+            mode = policy_action_mode(policy)
+        except (CheckpointError, ValueError) as error:
+            raise ConfigError(f'controller: checkpoint:={self.checkpoint}: {error}') from None
+        if policy.config.state_dim != len(self.spec.joints) + 2:
+            self.get_logger().warning(
+                f'policy state_dim={policy.config.state_dim}; joint_states must carry that '
+                f'many positions')
+        self.report(f'running {policy.name} policy from {self.checkpoint} ({mode} actions)',
+                    policy=policy.name, action_mode=mode)
+        return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step)
+
+    # -- inputs ---------------------------------------------------------------------------
+    def on_image(self, msg: Image) -> None:
+        """Keep the newest policy-camera frame (decoded here, not in the timer)."""
+        try:
+            self.image = (time.monotonic(), image_to_rgb(msg))
+        except ValueError as error:
+            self.report(f'policy camera frame refused: {error}', 'error', throttle_s=5.0)
+
+    def on_joints(self, msg: JointState) -> None:
+        """Keep the newest joint positions (the policy's proprio state)."""
+        self.joints = (time.monotonic(), np.asarray(msg.position, np.float32))
 
     def on_expert(self, msg: JointState) -> None:
-        """The simulator's expert suggestion (policy:=expert)."""
+        """The simulator's expert suggestion (no checkpoint)."""
         self.suggestion = msg
 
+    def on_estop(self, msg: Bool) -> None:
+        """An e-stop stops the policy too (the arm node refuses commands anyway)."""
+        if msg.data and not self.estopped:
+            self.report('e-stop: policy stopped', 'warn')
+        self.estopped = self.estopped or msg.data
+
+    def on_reset(self, _request: Trigger.Request, response: Trigger.Response
+                 ) -> Trigger.Response:
+        """A new scene: forget the observation history, re-arm the start-up guard."""
+        if self.runner is not None:
+            self.runner = self.runner.restarted()
+        self.observed_image_at = -1.0
+        response.success, response.message = True, 'controller reset'
+        return response
+
+    # -- the loop ---------------------------------------------------------------------------
     def tick(self) -> None:
         """One control step, skipped while any observation is stale."""
-        now = time.monotonic()
-        stale = [name for name, seen in self.last_seen.items()
-                 if seen is None or now - seen > self.max_age_s]
-        if stale:
-            self.get_logger().warning(f'holding: stale observations {stale}',
-                                      throttle_duration_sec=2.0)
+        if self.estopped:
             return
-        if self.suggestion is not None:
-            self.suggestion.header.stamp = self.get_clock().now().to_msg()
-            self.action_pub.publish(self.suggestion)
+        now = time.monotonic()
+        stale = [name for name, seen in (('image', self.image), ('joints', self.joints))
+                 if seen is None or now - seen[0] > self.max_age_s]
+        if stale:
+            self.report(f'holding: stale observations {stale}', 'warn', throttle_s=2.0)
+            return
+        if self.runner is None:
+            if self.suggestion is not None:
+                self.suggestion.header.stamp = self.get_clock().now().to_msg()
+                self.action_pub.publish(self.suggestion)
+            return
+        if self.image[0] != self.observed_image_at:   # one history entry per camera frame
+            self.runner.observe(self.image[1], self.joints[1])
+            self.observed_image_at = self.image[0]
+        try:
+            target = self.runner.tick()
+        except PolicyRefused as error:
+            self.report(str(error), 'error')
+            return
+        if target is None:
+            return
+        msg = JointState(name=[*self.spec.joints, topics.GRIPPER],
+                         position=[float(v) for v in target])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.action_pub.publish(msg)
+        status = self.runner.status
+        if status.state == 'ramping':
+            self.report(status.message, 'warn', throttle_s=2.0)
+
+    def on_shutdown(self) -> None:
+        """Stop the inference thread."""
+        if self.runner is not None:
+            self.runner.close()
 
 
 NODE_CLASS = ControllerNode

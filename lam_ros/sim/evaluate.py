@@ -32,13 +32,13 @@ import torch
 from tqdm import tqdm
 
 from lam_models.data.images import resize_frames
+from lam_ros.control.policy_control import policy_action_mode
 from lam_ros.sim.actions import ActionOutOfRange
 from lam_ros.sim.env import WidowXEnv
 
 DEFAULT_SEED_START = 100_000
 DEFAULT_TASKS = ('push', 'pick_place')
 Z_95 = 1.959963984540054   # two-sided 95% normal quantile
-ACTION_MODES = ('ee_delta', 'joint')
 
 
 class NonFiniteAction(RuntimeWarning):
@@ -190,22 +190,6 @@ def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: float,
             big = frame.repeat(scale, 0).repeat(scale, 1)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(big, format='rgb24')))
         container.mux(stream.encode())
-
-
-def policy_action_mode(policy) -> str:
-    """The env action space a policy was trained in (default ``ee_delta``).
-
-    Read from ``action_space`` on the policy or its config: the dataset's attribute,
-    e.g. ``'ee_delta [dx, ...]'``, whose first word names the mode.
-    """
-    for owner in (policy, getattr(policy, 'config', None)):
-        text = getattr(owner, 'action_space', None)
-        if text:
-            mode = str(text).split()[0]
-            if mode not in ACTION_MODES:
-                raise ValueError(f'policy action space {text!r}: expected one of {ACTION_MODES}')
-            return mode
-    return 'ee_delta'
 
 
 class _Rollout:

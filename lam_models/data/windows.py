@@ -1,0 +1,151 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Policy training samples: (observation history, action chunk, pseudo-action chunk, masks).
+
+Every frame t of every episode starts a sample: the ``obs_horizon`` frames up to t (the
+first frame repeated before the start), and the ``action_horizon`` actions and
+pseudo-actions from t on. Rows past the episode's end repeat its last row with the mask
+False, so a policy learns to stop but no loss is taken on invented targets.
+
+Robot episodes give actions, joint positions (the proprio state) and their own
+pseudo-actions; human episodes give frames and pseudo-actions only. ``sample`` mixes them
+at ``robot_fraction``. Everything lives in memory as a few flat arrays (64 px frames: 12 kB
+each) and a batch is a handful of numpy gathers, so the loader is never the bottleneck
+(the policy trainer logs the time of both, ``time/data_s`` and ``time/step_s``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from lam_models.data.dataset import Dataset, episode_action_space
+from lam_models.data.episode import Episode
+from lam_models.data.images import resize_frames
+
+
+@dataclass(frozen=True)
+class WindowShape:
+    """How much past and future one sample holds, and the frames' side in pixels."""
+
+    obs_horizon: int = 2
+    action_horizon: int = 16
+    image_size: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ('obs_horizon', 'action_horizon', 'image_size'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'WindowShape.{name} must be >= 1, got {getattr(self, name)}')
+
+
+def _stack(arrays: list[np.ndarray | None], lengths: list[int], width: int) -> np.ndarray:
+    """Concatenate per-episode rows; an episode without them gets zeros."""
+    return np.concatenate([np.zeros((n, width), np.float32) if a is None
+                           else np.asarray(a, np.float32) for a, n in zip(arrays, lengths)])
+
+
+class PolicyWindows:
+    """All samples of a list of episodes, in memory, sampled by embodiment."""
+
+    def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape()) -> None:
+        robot = [ep for ep in episodes if ep.actions is not None]
+        if not robot:
+            raise ValueError('PolicyWindows needs at least one robot episode (with actions)')
+        self.shape = shape
+        self.action_dim = robot[0].actions.shape[1]
+        self.state_dim = robot[0].joint_positions.shape[1] if robot[0].joint_positions \
+            is not None else 0
+        with_labels = [ep for ep in episodes if ep.pseudo_actions is not None]
+        self.latent_dim = with_labels[0].pseudo_actions.shape[1] if with_labels else 0
+        self.action_space = episode_action_space(robot[0])
+        for ep in robot:
+            if ep.actions.shape[1] != self.action_dim or \
+                    episode_action_space(ep) != self.action_space:
+                raise ValueError(f'episode {ep.metadata.get("source", "?")}: actions '
+                                 f'{episode_action_space(ep)!r} with {ep.actions.shape[1]} '
+                                 f'columns, others {self.action_space!r} with {self.action_dim}')
+        lengths = [len(ep) for ep in episodes]
+        self.starts = np.cumsum([0, *lengths[:-1]])
+        self.lengths = np.asarray(lengths)
+        self.frames = np.concatenate([resize_frames(ep.frames, shape.image_size)
+                                      for ep in episodes])
+        self.actions = _stack([ep.actions for ep in episodes], lengths, self.action_dim)
+        self.state = _stack([ep.joint_positions for ep in episodes], lengths, self.state_dim)
+        self.pseudo_actions = _stack([ep.pseudo_actions for ep in episodes], lengths,
+                                     self.latent_dim)
+        self.pseudo_valid = np.concatenate([
+            np.zeros(n, bool) if ep.pseudo_actions is None
+            else np.asarray(ep.metadata.get('pseudo_valid', np.ones(n, bool)), bool)
+            for ep, n in zip(episodes, lengths)])
+        self.is_robot = np.array([ep.actions is not None for ep in episodes])
+        self.has_state = np.array([ep.joint_positions is not None for ep in episodes])
+        # sample index -> (episode, t): every frame of every episode
+        self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
+        self.time_of = np.concatenate([np.arange(n) for n in lengths])
+        self.robot_rows = np.flatnonzero(self.is_robot[self.episode_of])
+        self.human_rows = np.flatnonzero(~self.is_robot[self.episode_of]
+                                         & self.pseudo_valid)
+
+    @classmethod
+    def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
+                     pseudo_actions: str | None = None, robot_only: bool = False
+                     ) -> PolicyWindows:
+        """Load an HDF5 dataset (``lam_models.data.dataset``), with one model's labels."""
+        with Dataset(path) as dataset:
+            episodes = [dataset.read_episode(name, pseudo_actions=pseudo_actions)
+                        for name in dataset.episode_names]
+        if robot_only:
+            episodes = [ep for ep in episodes if ep.actions is not None]
+        return cls(episodes, shape)
+
+    def __len__(self) -> int:
+        return len(self.episode_of)
+
+    def normalization_stats(self) -> dict[str, torch.Tensor]:
+        """Mean/std of actions and state (robot rows) and pseudo-actions (valid rows)."""
+        def mean_std(values: np.ndarray, key: str) -> dict[str, torch.Tensor]:
+            if not len(values):
+                values = np.zeros((1, 0), np.float32)
+            std = values.std(0) if len(values) > 1 else np.ones(values.shape[1])
+            return {f'{key}_mean': torch.as_tensor(values.mean(0), dtype=torch.float32),
+                    f'{key}_std': torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32)}
+        robot = self.is_robot[self.episode_of]
+        return {**mean_std(self.actions[robot], 'action'),
+                **mean_std(self.state[self.has_state[self.episode_of]], 'state'),
+                **mean_std(self.pseudo_actions[self.pseudo_valid], 'latent')}
+
+    def sample(self, batch_size: int, rng: np.random.Generator, robot_fraction: float = 1.0
+               ) -> dict[str, torch.Tensor]:
+        """A random batch, ``robot_fraction`` of it robot rows (all robot if no human labels)."""
+        if not 0.0 <= robot_fraction <= 1.0:
+            raise ValueError(f'robot_fraction must be in [0, 1], got {robot_fraction}')
+        robot_count = batch_size if not len(self.human_rows) else round(batch_size
+                                                                        * robot_fraction)
+        rows = np.concatenate([rng.choice(self.robot_rows, robot_count),
+                               rng.choice(self.human_rows, batch_size - robot_count)
+                               if batch_size > robot_count else np.zeros(0, np.int64)])
+        return self.batch(rows)
+
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        """The samples at ``rows`` (indices into ``len(self)``), as tensors."""
+        episode, t = self.episode_of[rows], self.time_of[rows]
+        start, length = self.starts[episode][:, None], self.lengths[episode][:, None]
+        past = t[:, None] - np.arange(self.shape.obs_horizon - 1, -1, -1)
+        obs_index = start + np.clip(past, 0, None)
+        future = t[:, None] + np.arange(self.shape.action_horizon)
+        in_episode = future < length
+        chunk_index = start + np.minimum(future, length - 1)
+        robot = self.is_robot[episode]
+        return {
+            'images': torch.from_numpy(self.frames[obs_index]),
+            'state': torch.from_numpy(self.state[obs_index]),
+            'state_valid': torch.from_numpy(self.has_state[episode]),
+            'actions': torch.from_numpy(self.actions[chunk_index]),
+            'action_mask': torch.from_numpy(in_episode & robot[:, None]),
+            'pseudo_actions': torch.from_numpy(self.pseudo_actions[chunk_index]),
+            'pseudo_mask': torch.from_numpy(in_episode & self.pseudo_valid[chunk_index]),
+            'is_robot': torch.from_numpy(robot),
+        }

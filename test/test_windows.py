@@ -1,0 +1,68 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Policy training windows: history, chunks, masks, the robot/human mix, from the HDF5 file."""
+import numpy as np
+import pytest
+
+from lam_models.data.dataset import write_dataset
+from lam_models.data.episode import Episode
+from lam_models.data.windows import PolicyWindows, WindowShape
+
+SHAPE = WindowShape(obs_horizon=2, action_horizon=4, image_size=8)
+
+
+def robot(length: int, offset: float = 0.0) -> Episode:
+    frames = np.zeros((length, 16, 16, 3), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(length)          # pixel (0,0) survives the 2x downsizing
+    return Episode(frames=frames, timestamps=np.arange(length) * 0.1,
+                   actions=offset + np.arange(length)[:, None].repeat(7, 1).astype(np.float32),
+                   joint_positions=np.arange(length)[:, None].repeat(8, 1).astype(np.float32),
+                   pseudo_actions=np.full((length, 3), 1.0, np.float32),
+                   metadata={'action_space': 'ee_delta [dx, ...]',
+                             'pseudo_valid': np.arange(length) < length - 1})
+
+
+def human(length: int) -> Episode:
+    return Episode(frames=np.zeros((length, 16, 16, 3), np.uint8),
+                   timestamps=np.arange(length) * 0.1, embodiment='human',
+                   pseudo_actions=np.full((length, 3), -1.0, np.float32),
+                   metadata={'pseudo_valid': np.ones(length, bool)})
+
+
+def test_history_repeats_the_first_frame_and_chunks_are_masked_past_the_end():
+    windows = PolicyWindows([robot(5)], SHAPE)
+    batch = windows.batch(np.array([0, 4]))
+    assert batch['images'].shape == (2, 2, 8, 8, 3)
+    assert batch['images'][0, :, 0, 0, 0].tolist() == [0, 0]        # t=0: first frame twice
+    assert batch['state'][1, :, 0].tolist() == [3, 4]
+    assert batch['actions'][1, :, 0].tolist() == [4, 4, 4, 4]       # last row repeated...
+    assert batch['action_mask'][1].tolist() == [True, False, False, False]  # ...but masked
+    assert batch['pseudo_mask'][0].tolist() == [True, True, True, True]
+    assert batch['pseudo_mask'][1].tolist() == [False] * 4          # last frame: no label
+
+
+def test_robot_fraction_sets_the_mix_and_human_rows_train_only_the_latent_head():
+    windows = PolicyWindows([robot(6), human(10)], SHAPE)
+    batch = windows.sample(40, np.random.default_rng(0), robot_fraction=0.25)
+    assert int(batch['is_robot'].sum()) == 10
+    humans = ~batch['is_robot']
+    assert not batch['action_mask'][humans].any() and not batch['state_valid'][humans].any()
+    assert (batch['pseudo_actions'][humans] == -1).all()
+    assert batch['pseudo_mask'][humans][:, 0].all()     # every human row starts labelled
+    stats = windows.normalization_stats()
+    assert stats['action_mean'][0] == pytest.approx(2.5)           # robot rows only
+    assert stats['latent_mean'].tolist() == pytest.approx([(5 - 10) / 15] * 3)  # valid rows
+    with pytest.raises(ValueError, match='robot_fraction'):
+        windows.sample(4, np.random.default_rng(0), robot_fraction=1.5)
+
+
+def test_mixed_action_spaces_are_refused_and_a_dataset_loads(tmp_path):
+    joint = robot(4)
+    joint.metadata['action_space'] = 'joint_position [waist, ...]'
+    with pytest.raises(ValueError, match='joint_position'):
+        PolicyWindows([robot(4), joint], SHAPE)
+    path = tmp_path / 'data.h5'
+    write_dataset([robot(5, offset=0.5), human(7)], path)
+    windows = PolicyWindows.from_dataset(path, SHAPE)
+    assert len(windows) == 12 and windows.action_space == 'ee_delta [dx, ...]'
+    assert windows.batch(np.array([1]))['actions'][0, 0, 0] == pytest.approx(1.5)
