@@ -136,6 +136,7 @@ def _fake_launch_modules(monkeypatch, values: dict[str, str]):
     actions.DeclareLaunchArgument = _Recorder
     actions.OpaqueFunction = _Recorder
     actions.SetEnvironmentVariable = _Recorder
+    actions.Shutdown = _Recorder
     substitutions = types.ModuleType('launch.substitutions')
 
     class LaunchConfiguration:
@@ -186,5 +187,9 @@ def test_launch_files_start_exactly_the_graph_the_in_process_runner_runs(monkeyp
             for n in nodes] == [(s.executable, s.name, s.namespace) for s in expected]
     for node, spec in zip(nodes, expected):
         assert node.kwargs['package'] == 'lam_ros'
+        # The scripted teleop's exit (its episodes recorded) ends the launch, as in lam-ros.
+        ends = node.kwargs['on_exit']
+        assert (ends is not None) == (spec.executable == 'teleop')
+        assert ends is None or ends[0].kwargs['reason'] == 'teleop finished'
         assert node.kwargs['parameters'] == [f'/opt/ros/share/lam_ros/config/{graph}.yaml',
                                              spec.parameters]

@@ -74,6 +74,9 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
         'checkpoint': LaunchArgument('', 'Policy checkpoint to run (empty: relay the sim '
                                      'expert)'),
         'rate_hz': LaunchArgument('10.0', "Control rate: the training data's frame rate"),
+        'task': LaunchArgument('', 'Sim: the task of the scene (default: config/deploy.yaml)'),
+        'seed': LaunchArgument('', 'Sim: seed of the first scene; /sim/reset adds one '
+                               '(default: config/deploy.yaml)'),
     },
 }
 
@@ -87,6 +90,7 @@ class NodeSpec:
     namespace: str = ''
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    ends_graph: bool = False   # its exit (job done, e.g. N scripted episodes) stops the rest
 
 
 def resolve_arguments(graph: str, given: dict[str, str]) -> dict[str, str]:
@@ -128,8 +132,14 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
         if policy_camera not in SIM_POLICY_CAMERAS:
             raise ConfigError(f'policy_camera:={policy_camera!r}: in sim one of '
                               f'{list(SIM_POLICY_CAMERAS)}')
+        scene = {}
+        if args.get('task'):
+            scene['task'] = args['task']
+        if args.get('seed'):
+            scene['seed'] = _integer(args['seed'], 'seed', low=0)
         nodes.append(NodeSpec('sim', 'sim', parameters={
-            **robot, 'cameras': cameras, 'mode': mode, 'policy_camera': policy_camera}))
+            **robot, 'cameras': cameras, 'mode': mode, 'policy_camera': policy_camera,
+            **scene}))
     else:
         if policy_camera and policy_camera not in cameras:
             raise ConfigError(f'policy_camera:={policy_camera!r} is not one of '
@@ -155,7 +165,7 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('teleop', 'teleop', parameters={
             **robot, 'device': teleop, 'mode': mode,
-            'episodes': _integer(args['episodes'], 'episodes', low=0)}))
+            'episodes': _integer(args['episodes'], 'episodes', low=0)}, ends_graph=True))
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
             **robot, 'mode': mode, 'cameras': cameras,
             'output_dir': args['output_dir'], 'session': args['session']}))

@@ -8,7 +8,12 @@ which a stock ROS 2 install has and the pip environment does not.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    OpaqueFunction,
+    SetEnvironmentVariable,
+    Shutdown,
+)
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -27,7 +32,10 @@ def generate(graph: str) -> LaunchDescription:
         return [
             Node(package='lam_ros', executable=spec.executable, name=spec.name,
                  namespace=spec.namespace, parameters=[params_file, spec.parameters],
-                 remappings=list(spec.remappings), output='screen', emulate_tty=True)
+                 remappings=list(spec.remappings), output='screen', emulate_tty=True,
+                 # like `lam-ros collect`: the scripted teleop's last episode ends the launch
+                 on_exit=[Shutdown(reason=f'{spec.name} finished')] if spec.ends_graph
+                 else None)
             for spec in describe(graph, given)
         ]
 
