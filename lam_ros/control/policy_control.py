@@ -66,7 +66,7 @@ class RunnerStatus:
     message: str = ''
     chunks: int = 0
     inference_s: float = 0.0        # last forward pass
-    observation_age_s: float = 0.0  # observation -> the chunk's first action
+    observed_at: float = 0.0        # time.monotonic() of the last chunk's newest observation
 
 
 class PolicyRunner:
@@ -93,9 +93,16 @@ class PolicyRunner:
         self.status = RunnerStatus()
         self.pool = ThreadPoolExecutor(1, thread_name_prefix='policy') if background else None
         self.joints = np.zeros(len(spec.joints))
+        self.observed_at = 0.0
 
-    def observe(self, image_rgb: np.ndarray, joint_positions: np.ndarray) -> None:
-        """The newest camera frame (H, W, 3 uint8, any size) and joint positions (rad, m)."""
+    def observe(self, image_rgb: np.ndarray, joint_positions: np.ndarray,
+                stamp: float | None = None) -> None:
+        """The newest camera frame (H, W, 3 uint8, any size) and joint positions (rad, m).
+
+        ``stamp`` (``time.monotonic()`` of the frame's arrival; default now) dates the
+        chunk computed from it, for the latency report.
+        """
+        self.observed_at = time.monotonic() if stamp is None else stamp
         frame = resize_frames(image_rgb[None], self.image_size)[0]
         state = np.asarray(joint_positions, np.float32)
         if not self.history:
@@ -141,7 +148,7 @@ class PolicyRunner:
     def _submit(self) -> Future:
         images = torch.from_numpy(np.stack([f for f, _ in self.history]))[None]
         state = torch.from_numpy(np.stack([s for _, s in self.history]))[None]
-        observed_at = time.monotonic()
+        observed_at = self.observed_at
 
         def infer() -> tuple[np.ndarray, float]:
             clock = time.perf_counter()
@@ -160,7 +167,7 @@ class PolicyRunner:
         if not np.all(np.isfinite(actions)):
             self._refuse('policy output is not finite (NaN/inf); nothing sent')
         self.status.chunks += 1
-        self.status.observation_age_s = time.monotonic() - observed_at
+        self.status.observed_at = observed_at
         self.status.state, self.status.message = 'acting', ''
         if not self.started and self.action_mode == 'joint':
             actions = self._guard_start(actions)

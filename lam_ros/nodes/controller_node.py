@@ -148,8 +148,9 @@ class ControllerNode(LamNode):
                 self.action_pub.publish(self.suggestion)
             return
         if self.image[0] != self.observed_image_at:   # one history entry per camera frame
-            self.runner.observe(self.image[1], self.joints[1])
+            self.runner.observe(self.image[1], self.joints[1], stamp=self.image[0])
             self.observed_image_at = self.image[0]
+        chunks = self.runner.status.chunks
         try:
             target = self.runner.tick()
         except PolicyRefused as error:
@@ -164,6 +165,10 @@ class ControllerNode(LamNode):
         status = self.runner.status
         if status.state == 'ramping':
             self.report(status.message, 'warn', throttle_s=2.0)
+        elif status.chunks != chunks:   # a new chunk's first command: how fresh it is
+            self.report('chunk', log=False, chunks=status.chunks,
+                        inference_s=status.inference_s,
+                        observation_age_s=time.monotonic() - status.observed_at)
 
     def on_shutdown(self) -> None:
         """Stop the inference thread."""
