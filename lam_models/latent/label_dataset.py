@@ -23,6 +23,7 @@ Layout written (the dataset schema, ``lam_models.data.dataset``)::
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 import json
 import os
@@ -232,18 +233,26 @@ def label_dataset(path: str | Path, model: LatentActionModel, source: LabelSourc
     todo = [name for name in pending
             if read_entry(journal, name, lengths[name], source.z_dim) is None]
     report.from_journal = len(pending) - len(todo)
-    with Dataset(path) as dataset, \
+    # One I/O thread reads the next episode and fsyncs the last one's journal entry while the
+    # model works: reading, decoding and waiting on the disk leave the forward pass's path.
+    with Dataset(path) as dataset, ThreadPoolExecutor(max_workers=1) as io, \
             tqdm(total=sum(lengths[name] for name in todo), unit='frame', file=sys.stderr,
                  desc=f'label {source.name}', disable=not progress) as bar:
-        for name in todo:
-            frames = dataset.frames(name)[()]
+        def read(index: int) -> Future[np.ndarray] | None:
+            return io.submit(lambda: dataset.frames(todo[index])[()]) \
+                if index < len(todo) else None
+        ahead, writes = read(0), []
+        for index, name in enumerate(todo):
+            frames, ahead = ahead.result(), read(index + 1)
             started = time.perf_counter()
             values, valid = label_frames(model, frames, batch_size)
             report.seconds += time.perf_counter() - started
             report.pairs += int(valid.sum())
-            write_entry(journal, name, values, valid)
+            writes.append(io.submit(write_entry, journal, name, values, valid))
             report.computed += 1
             bar.update(lengths[name])
+        for write in writes:
+            write.result()              # a failed write stops here, before the merge
     merge_journal(path, journal, source, pending)
     shutil.rmtree(journal)
     return report

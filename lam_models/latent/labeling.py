@@ -20,9 +20,10 @@ from lam_models.checkpoints import checkpoint_files
 from lam_models.data.images import resize_frames
 from lam_models.latent.base import LatentActionModel
 
-# Pairs per forward pass: large enough that per-call overhead vanishes on a CPU, small
-# enough that a 64 px CoMo batch stays in cache (larger batches were not faster).
-DEFAULT_BATCH_SIZE = 128
+# Pairs per forward pass. Default CoMo at 64 px, one CPU thread: 16 -> 1240, 32 -> 1120,
+# 64 -> 820, 128 -> 800, 512 -> 520 pairs per CPU-second: past ~32 pairs the IDM's
+# (B, 256 tokens, 128) activations leave the cache. A GPU wants larger batches (--batch-size).
+DEFAULT_BATCH_SIZE = 32
 
 
 def checkpoint_sha256(path: str | Path) -> str:

@@ -130,6 +130,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == 'dataset':
             return run_dataset(args)
         if args.command == 'label':
+            # before torch loads: idle OpenMP workers sleep (see lam_ros/nodes/labeler_node.py)
+            os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
             from lam_models.latent.label_dataset import run as run_label
             return run_label(args)
         if args.command == 'eval':

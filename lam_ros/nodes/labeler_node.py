@@ -20,29 +20,40 @@ shows it as a colour strip; ``lam_models.data.images.image_to_array`` reads it b
 A type with a name per value (JointState) would claim the values are joints.
 
 The forward pass runs in the node's own thread, so a slow batch never delays the
-executor: the subscription only copies the pixels out and queues them. Frames that
-do not fit the queue are dropped, and the stream restarts after a drop (no pair
-spans a missing frame).
+executor: the subscription only queues the message. Frames that do not fit the
+queue are dropped, and the stream restarts after a drop (no pair spans a missing
+frame).
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+import os
 import queue
 import threading
 import time
 from typing import Any
 
-import numpy as np
-from sensor_msgs.msg import Image
-import torch
+# Before torch loads OpenMP: idle OpenMP workers sleep instead of spinning. The labeler shares
+# its cores with the sim, recorder and camera nodes; a spinning worker that one of them
+# preempts stalls every parallel region (2 busy cores: 350 pairs/s spinning, 1100 sleeping).
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from lam_models.checkpoints import CheckpointError
-from lam_models.data.images import array_to_image_fields, image_to_rgb, resize_frames
-from lam_models.latent.base import LatentActionModel, load_latent_model
-from lam_models.latent.labeling import checkpoint_sha256, encode_windows, model_device
-from lam_ros.app.runtime import ConfigError, LamNode, node_main
-from lam_ros.interfaces import topics
+import numpy as np  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+import torch  # noqa: E402
+
+from lam_models.checkpoints import CheckpointError  # noqa: E402
+from lam_models.data.images import array_to_image_fields, image_to_rgb, resize_frames  # noqa: E402
+from lam_models.latent.base import LatentActionModel, load_latent_model  # noqa: E402
+from lam_models.latent.labeling import (  # noqa: E402
+    DEFAULT_BATCH_SIZE,
+    checkpoint_sha256,
+    encode_windows,
+    model_device,
+)
+from lam_ros.app.runtime import ConfigError, LamNode, node_main  # noqa: E402
+from lam_ros.interfaces import topics  # noqa: E402
 
 QUEUE_FRAMES = 256          # frames waiting for the worker (25 s of a 10 Hz camera)
 STATUS_PERIOD_S = 2.0
@@ -152,12 +163,13 @@ class LabelerNode(LamNode):
                             pattern=topics.NAME_PATTERN)
         device = self.param('device', '', "torch device ('' : cuda when present, else cpu)",
                             pattern=DEVICE_PATTERN)
-        self.max_batch = self.param('max_batch', 64, 'frames per forward pass', low=1)
+        self.max_batch = self.param('max_batch', DEFAULT_BATCH_SIZE, 'frames per forward pass',
+                                    low=1)
         self.model, sha256 = self._load(checkpoint, device)
         self.core = LiveLabeler(self.model)
-        self.queue: queue.Queue[Frame] = queue.Queue(QUEUE_FRAMES)
+        self.queue: queue.Queue[tuple[Image, bool]] = queue.Queue(QUEUE_FRAMES)
         self.lost = 0                  # frames dropped since the last queued one
-        self.counts = {'pairs': 0, 'dropped': 0}
+        self.counts = {'frames': 0, 'pairs': 0, 'dropped': 0}
         self.stop = threading.Event()
         self.pub = self.create_publisher(Image, topics.PSEUDO_ACTION, 10)
         camera_topic = topics.camera_topics(camera)['color']
@@ -192,30 +204,43 @@ class LabelerNode(LamNode):
             raise ConfigError(f'{where}: {error}') from None
 
     def on_image(self, msg: Image) -> None:
-        """Queue the frame for the worker; never waits (a full queue drops it)."""
+        """Queue the message for the worker; never waits (a full queue drops it)."""
+        self.counts['frames'] += 1
         try:
-            self.queue.put_nowait(Frame(image_to_rgb(msg), msg.header.stamp,
-                                        msg.header.frame_id, after_gap=self.lost > 0))
+            self.queue.put_nowait((msg, self.lost > 0))
             self.lost = 0
         except queue.Full:
             self.lost += 1
             self.counts['dropped'] += 1
-        except ValueError as error:   # not a colour image: say so, do not stop
-            self.report(f'cannot label a frame of {msg.encoding}: {error}', 'warn',
-                        throttle_s=5.0)
 
-    def work(self) -> None:
-        """The worker thread: take what is queued (up to max_batch), label it, publish."""
-        while not self.stop.is_set():
+    def take(self) -> list[Frame]:
+        """Up to max_batch queued frames (waits for the first), as RGB pixels."""
+        items = []
+        while not items and not self.stop.is_set():
             try:
-                frames = [self.queue.get(timeout=0.1)]
+                items.append(self.queue.get(timeout=0.1))
             except queue.Empty:
                 continue
-            while len(frames) < self.max_batch:
-                try:
-                    frames.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
+        while items and len(items) < self.max_batch:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        frames = []
+        for msg, after_gap in items:
+            try:
+                frames.append(Frame(image_to_rgb(msg), msg.header.stamp, msg.header.frame_id,
+                                    after_gap))
+            except ValueError as error:   # not a colour image: say so, keep serving
+                self.report(f'cannot label a frame: {error}', 'warn', throttle_s=5.0)
+        return frames
+
+    def work(self) -> None:
+        """The worker thread: take what is queued, label it in one pass, publish."""
+        while not self.stop.is_set():
+            frames = self.take()
+            if not frames:
+                continue
             try:
                 labels = self.core.label(frames)
             except Exception as error:  # a bad frame or a device error: say so, keep serving
@@ -228,17 +253,18 @@ class LabelerNode(LamNode):
                 self.counts['pairs'] += 1
 
     def on_status_timer(self) -> None:
-        """Pairs/s over the last interval and dropped frames, on ~/status."""
+        """Pairs/s since the last report and frames dropped, on ~/status (warn while dropping)."""
         started, pairs, dropped = self._window_start
-        now, total, lost = time.monotonic(), self.counts['pairs'], self.counts['dropped']
-        self._window_start = (now, total, lost)
-        rate = (total - pairs) / max(now - started, 1e-9)
-        self.report(f'labelled {total} pairs ({rate:.1f}/s), dropped {lost} frames '
-                    f'({lost - dropped} in the last {now - started:.0f} s: labelling is slower '
-                    'than the camera)' if lost > dropped else
-                    f'labelled {total} pairs ({rate:.1f}/s), dropped {lost} frames',
-                    'warn' if lost > dropped else 'ok', log=lost > dropped, throttle_s=30.0,
-                    pairs=total, pairs_per_s=round(rate, 1), dropped=lost, **self.identity)
+        now, counts = time.monotonic(), dict(self.counts)
+        self._window_start = (now, counts['pairs'], counts['dropped'])
+        rate = (counts['pairs'] - pairs) / max(now - started, 1e-9)
+        message = (f"labelled {counts['pairs']} pairs of {counts['frames']} frames "
+                   f"({rate:.1f}/s), dropped {counts['dropped']}")
+        dropping = counts['dropped'] > dropped
+        if dropping:
+            message += ': labelling is slower than the camera'
+        self.report(message, 'warn' if dropping else 'ok', log=dropping, throttle_s=30.0,
+                    **counts, pairs_per_s=round(rate, 1), **self.identity)
 
     def on_shutdown(self) -> None:
         """Stop the worker (it finishes its current batch)."""
