@@ -10,7 +10,7 @@ can be wrong (missing, garbled, a bit flipped, weights swapped, NaN/inf or absur
 values, another model or config) is a ``CheckpointError`` naming the file.
 
 A kind of checkpoint is a ``CheckpointFormat``: its format string (so a policy is never
-loaded as a latent model) and the registry function that rebuilds its models.
+loaded as a latent model) and the ``Registry`` of model classes that rebuilds its models.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from safetensors.torch import load, save
 import torch
@@ -30,6 +30,7 @@ from torch import nn
 MAX_ABS_WEIGHT = 1e6
 
 ConfigT = TypeVar('ConfigT', bound='ModelConfig')
+ModelT = TypeVar('ModelT', bound=nn.Module)
 
 
 class CheckpointError(RuntimeError):
@@ -62,6 +63,38 @@ class CheckpointModel(Protocol):
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Every tensor to store, by name (``nn.Module.state_dict``)."""
         ...
+
+
+class Registry(Generic[ModelT]):
+    """Model classes of one kind by ``name``: what builds them from a name and a config.
+
+    A class registers with ``@registry.register``; it has ``name`` and ``config_class``
+    (a ``ModelConfig`` dataclass).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.classes: dict[str, type[ModelT]] = {}
+
+    def register(self, model_class: type[ModelT]) -> type[ModelT]:
+        """Class decorator adding a class under its ``name``."""
+        self.classes[model_class.name] = model_class  # type: ignore[attr-defined]
+        return model_class
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self.classes)
+
+    def get(self, name: str) -> type[ModelT]:
+        """The class registered as ``name``; a KeyError lists the others."""
+        if name not in self.classes:
+            raise KeyError(f'unknown {self.kind} {name!r}; available: {self.names()}')
+        return self.classes[name]
+
+    def build(self, name: str, **config: Any) -> ModelT:
+        """An instance of ``name`` from its config fields (unknown fields are named)."""
+        cls = self.get(name)
+        return cls(cls.config_class.from_dict(config))  # type: ignore[attr-defined, call-arg]
 
 
 def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
@@ -241,14 +274,13 @@ def load_state(path: str | Path, model: nn.Module, state: dict[str, torch.Tensor
 
 @dataclass(frozen=True)
 class CheckpointFormat:
-    """One kind of checkpoint: its format string and how to rebuild its models.
+    """One kind of checkpoint: its format string and the registry that rebuilds its models.
 
-    ``build(model_name, **config)`` is the kind's registry (``make_latent_model``,
-    ``make_policy``); ``normalization`` names the buffers copied into the sidecar.
+    ``normalization`` names the buffers copied into the sidecar as lists.
     """
 
     format: str
-    build: Callable[..., nn.Module]
+    registry: Registry
     normalization: tuple[str, ...] = ()
 
     def save(self, path: str | Path, model: CheckpointModel, **extra: Any) -> None:
@@ -263,7 +295,7 @@ class CheckpointFormat:
         """Rebuild a model (weights, config, normalization stats), in eval mode."""
         payload = self.read(path)
         try:
-            model = self.build(payload['model_name'], **payload['model_config'])
+            model = self.registry.build(payload['model_name'], **payload['model_config'])
         except Exception as exc:  # torch layers raise AssertionError/RuntimeError on odd configs
             raise CheckpointError(f'{path}: cannot rebuild model {payload["model_name"]!r}: '
                                   f'{type(exc).__name__}: {exc}') from exc

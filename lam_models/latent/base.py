@@ -36,6 +36,7 @@ from lam_models.checkpoints import (  # noqa: F401  (re-exported: the latent tra
     CheckpointError,
     CheckpointFormat,
     ModelConfig,
+    Registry,
     check_config_matches,
     checkpoint_files,
     load_state,
@@ -208,31 +209,23 @@ class LatentActionModel(nn.Module):
         save_checkpoint(path, self, **extra)
 
 
-_REGISTRY: dict[str, type[LatentActionModel]] = {}
-
-
-def register(model_class: type[LatentActionModel]) -> type[LatentActionModel]:
-    """Class decorator adding a model to ``make_latent_model``."""
-    _REGISTRY[model_class.name] = model_class
-    return model_class
+MODELS: Registry[LatentActionModel] = Registry('latent model')
+register = MODELS.register  # class decorator adding a model to ``make_latent_model``
 
 
 def available_models() -> list[str]:
     """Registered model names."""
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 def model_class(name: str) -> type[LatentActionModel]:
     """The registered model class called ``name``."""
-    if name not in _REGISTRY:
-        raise KeyError(f'unknown latent model {name!r}; available: {available_models()}')
-    return _REGISTRY[name]
+    return MODELS.get(name)
 
 
 def make_latent_model(name: str, **config: Any) -> LatentActionModel:
     """Build a registered model from its name and config fields."""
-    cls = model_class(name)
-    return cls(cls.config_class.from_dict(config))
+    return MODELS.build(name, **config)
 
 
 def save_checkpoint(path: str | Path, model: LatentActionModel, **extra: Any) -> None:
@@ -251,4 +244,4 @@ def load_latent_model(path: str | Path, map_location: str | torch.device = 'cpu'
     return CHECKPOINTS.load(path, map_location)  # type: ignore[return-value]
 
 
-CHECKPOINTS = CheckpointFormat(CHECKPOINT_FORMAT, make_latent_model, NORMALIZATION_BUFFERS)
+CHECKPOINTS = CheckpointFormat(CHECKPOINT_FORMAT, MODELS, NORMALIZATION_BUFFERS)

@@ -1,0 +1,261 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The interface every policy implements, its config defaults, registry and checkpoints.
+
+A policy maps the last ``obs_horizon`` observations (ego frames + joint positions) to a
+chunk of ``action_horizon`` actions, of which the caller executes ``action_exec``
+(receding horizon). A policy with ``latent_dim`` > 0 carries a second head on the same
+trunk that predicts the chunk of pseudo-actions (latent motion labels): robot rows train
+both heads, human rows (no actions, no proprio) the latent head only.
+
+A training batch is a dict of tensors (``lam_models.data.windows.PolicyWindows``):
+  ``images``          (B, To, H, W, 3) uint8, H = W = ``config.image_size``
+  ``state``           (B, To, S) float32 joint positions (anything where not ``state_valid``)
+  ``state_valid``     (B,) bool: False for human rows (no proprio)
+  ``actions``         (B, Ta, A) float32, env units
+  ``action_mask``     (B, Ta) bool: False past the episode's end and for human rows
+  ``pseudo_actions``  (B, Ta, Z) float32 (only read when ``latent_dim`` > 0)
+  ``pseudo_mask``     (B, Ta) bool
+  ``is_robot``        (B,) bool (not needed by the losses: the masks say it all)
+Normalization (``set_normalization``): ``action_mean/std`` (A,), ``state_mean/std`` (S,),
+``latent_mean/std`` (Z,), stored as buffers so a checkpoint carries them.
+
+Checkpoints: ``lam_models.checkpoints`` (safetensors + JSON sidecar, sha256s) under
+``POLICY_FORMAT``; ``save_policy`` / ``load_policy`` / ``resume_policy``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from typing_extensions import override
+
+from lam_models.checkpoints import (
+    CheckpointError,
+    CheckpointFormat,
+    ModelConfig,
+    Registry,
+    check_config_matches,
+    checkpoint_files,
+    load_state,
+)
+
+POLICY_FORMAT = 'lam_ros.policy/1'
+NORMALIZATION_BUFFERS = ('action_mean', 'action_std', 'state_mean', 'state_std',
+                         'latent_mean', 'latent_std')
+
+
+@dataclass
+class PolicyConfig(ModelConfig):
+    """Knobs shared by every policy; each method's config extends it.
+
+    These dataclasses own every default: hydra's ``policy`` group is built from them,
+    ``config/policy/<name>.yaml`` names the policy and holds only what differs. The
+    trainer sets the data's sizes (image_size, horizons, action/state/latent dims).
+    """
+
+    image_size: int = 64        # square input frames, pixels (even)
+    obs_horizon: int = 2        # To: frames (and states) up to now
+    action_horizon: int = 16    # Ta: actions predicted per call
+    action_exec: int = 8        # of which the caller executes this many
+    action_dim: int = 7         # A: wx250s arm joints + gripper
+    state_dim: int = 8          # S: joint_positions, 6 arm joints + 2 fingers
+    latent_dim: int = 0         # Z: pseudo-action width; 0 = no latent head
+    latent_weight: float = 1.0  # latent-head loss weight
+    width: int = 32             # image encoder channels (doubled after its stride)
+    keypoints: int = 32         # spatial-softmax keypoints per frame
+    shift_pixels: int = 4       # random-shift augmentation (training only), 0: off
+    state_dropout: float = 0.0  # training: share of robot rows shown the 'no state' embedding
+    action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if self.image_size < 8 or self.image_size % 2:
+            raise ValueError(f'{name}.image_size must be even and >= 8, got {self.image_size}')
+        for key in ('obs_horizon', 'action_horizon', 'action_exec', 'action_dim', 'width',
+                    'keypoints'):
+            if getattr(self, key) < 1:
+                raise ValueError(f'{name}.{key} must be >= 1, got {getattr(self, key)}')
+        for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight'):
+            if getattr(self, key) < 0:
+                raise ValueError(f'{name}.{key} must be >= 0, got {getattr(self, key)}')
+        if self.action_exec > self.action_horizon:
+            raise ValueError(f'{name}.action_exec ({self.action_exec}) must be <= '
+                             f'action_horizon ({self.action_horizon})')
+        if self.width % 8:
+            raise ValueError(f'{name}.width must be a multiple of 8 (GroupNorm), got {self.width}')
+        if not 0.0 <= self.state_dropout < 1.0:
+            raise ValueError(f'{name}.state_dropout must be in [0, 1), got {self.state_dropout}')
+
+
+class Policy(nn.Module):
+    """Base class: observation history in, action chunk (env units) out.
+
+    Subclasses set ``name`` and ``config_class`` and implement ``loss`` and
+    ``sample_actions``. ``forward`` is ``loss`` so DDP can wrap the policy.
+    """
+
+    name: ClassVar[str] = ''
+    config_class: ClassVar[type[PolicyConfig]] = PolicyConfig
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.config = config
+        for key, size in (('action', config.action_dim), ('state', config.state_dim),
+                          ('latent', config.latent_dim)):
+            self.register_buffer(f'{key}_mean', torch.zeros(size))
+            self.register_buffer(f'{key}_std', torch.ones(size))
+
+    # -- normalization -------------------------------------------------------------------------
+    def set_normalization(self, stats: dict[str, torch.Tensor]) -> None:
+        """Store dataset statistics (keys as ``NORMALIZATION_BUFFERS``) in the buffers.
+
+        ``latent_*`` is skipped by a policy without a latent head (the loader computes
+        it whenever labels exist); any other key or shape mismatch is an error.
+        """
+        for key, value in stats.items():
+            if key not in NORMALIZATION_BUFFERS:
+                raise ValueError(f'normalization: unknown key {key!r}; '
+                                 f'expected {NORMALIZATION_BUFFERS}')
+            if key.startswith('latent_') and not self.config.latent_dim:
+                continue
+            buffer = getattr(self, key)
+            value = torch.as_tensor(value, dtype=buffer.dtype)
+            if value.shape != buffer.shape:
+                raise ValueError(f'normalization {key}: shape {tuple(value.shape)}, policy '
+                                 f'expects {tuple(buffer.shape)}')
+            if key.endswith('_std') and not bool((value > 0).all()):
+                raise ValueError(f'normalization {key}: every std must be > 0, got '
+                                 f'{value.tolist()}')
+            buffer.copy_(value)
+
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Env units -> z-scores (what the heads predict)."""
+        return (actions - self.action_mean) / self.action_std
+
+    def denormalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Z-scores -> env units."""
+        return actions * self.action_std + self.action_mean
+
+    def normalize_state(self, state: torch.Tensor) -> torch.Tensor:
+        """Joint positions -> z-scores."""
+        return (state - self.state_mean) / self.state_std
+
+    def normalize_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Pseudo-actions -> z-scores (what the latent head predicts)."""
+        return (latents - self.latent_mean) / self.latent_std
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """THE observation transform: uint8 (B, To, H, W, 3) -> float (B, To, 3, H, W) in [-1, 1].
+
+        Training (``loss``) and deployment (``predict_chunk``) both go through it;
+        frames reach ``config.image_size`` before, via ``lam_models.data.images.resize_frames``.
+        """
+        size = self.config.image_size
+        if images.dtype != torch.uint8 or images.dim() != 5 or images.shape[-1] != 3:
+            raise ValueError(f'{self.name} policy takes uint8 images (B, To, H, W, 3), got '
+                             f'{images.dtype} of shape {tuple(images.shape)}')
+        if tuple(images.shape[2:4]) != (size, size):
+            raise ValueError(f'{self.name} policy takes {size}x{size} px frames '
+                             f'(config.image_size={size}), got {images.shape[3]}x'
+                             f'{images.shape[2]} px: resize with resize_frames first')
+        return images.permute(0, 1, 4, 2, 3).float().div(127.5).sub(1.0)
+
+    def check_observation(self, images: torch.Tensor, state: torch.Tensor,
+                          state_valid: torch.Tensor) -> None:
+        """Refuse an observation history of the wrong shape, naming what was expected."""
+        config = self.config
+        batch = len(images)
+        expected = {'images': (batch, config.obs_horizon), 'state': (batch, config.obs_horizon,
+                                                                     config.state_dim),
+                    'state_valid': (batch,)}
+        got = {'images': images, 'state': state, 'state_valid': state_valid}
+        for key, shape in expected.items():
+            if tuple(got[key].shape[:len(shape)]) != shape or (key != 'images' and got[key].dim()
+                                                                 != len(shape)):
+                raise ValueError(f'{self.name} policy: {key} has shape {tuple(got[key].shape)}, '
+                                 f'expected {shape}{"+(H, W, 3)" if key == "images" else ""} '
+                                 f'(obs_horizon={config.obs_horizon})')
+        if state_valid.dtype != torch.bool:
+            raise ValueError(f'{self.name} policy: state_valid must be bool, got '
+                             f'{state_valid.dtype}')
+
+    # -- the interface -------------------------------------------------------------------------
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss and scalar metrics (``action_loss``, ``latent_loss``) for logging."""
+        raise NotImplementedError
+
+    @override
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss(batch)
+
+    def sample_actions(self, images: torch.Tensor, state: torch.Tensor,
+                       state_valid: torch.Tensor, generator: torch.Generator | None
+                       ) -> torch.Tensor:
+        """Preprocessed images, normalized state -> normalized actions (B, Ta, A)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict_chunk(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """The next ``action_horizon`` actions (B, Ta, A) float32, env units.
+
+        ``images`` uint8 (B, To, H, W, 3), ``state`` (B, To, S), ``state_valid`` (B,)
+        bool: the last ``obs_horizon`` observations, oldest first. No augmentation,
+        whatever the module's mode. ``generator`` seeds a sampling policy's noise
+        (diffusion), for reproducible calls; others ignore it.
+        """
+        device = self.action_mean.device
+        images, state, state_valid = images.to(device), state.to(device), state_valid.to(device)
+        self.check_observation(images, state, state_valid)
+        actions = self.sample_actions(self.preprocess(images), self.normalize_state(state.float()),
+                                      state_valid, generator)
+        return self.denormalize_actions(actions)
+
+
+POLICIES: Registry[Policy] = Registry('policy')
+register = POLICIES.register          # class decorator adding a policy to make_policy
+available_policies = POLICIES.names   # () -> registered names
+policy_class = POLICIES.get           # name -> class (KeyError naming the others)
+make_policy = POLICIES.build          # (name, **config fields) -> Policy
+
+CHECKPOINTS = CheckpointFormat(POLICY_FORMAT, POLICIES, NORMALIZATION_BUFFERS)
+
+
+def save_policy(path: str | Path, policy: Policy, **extra: Any) -> None:
+    """Write ``<name>.safetensors`` + ``<name>.json``; ``extra``: step, optimizer, train_config."""
+    CHECKPOINTS.save(path, policy, **extra)
+
+
+def read_policy_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The verified sidecar entries plus ``state_dict`` (and ``optimizer``) of a policy."""
+    return CHECKPOINTS.read(path)
+
+
+def load_policy(path: str | Path, map_location: str | torch.device = 'cpu') -> Policy:
+    """Rebuild a policy (weights, config, normalization stats) in eval mode."""
+    return CHECKPOINTS.load(path, map_location)  # type: ignore[return-value]
+
+
+def resume_policy(path: str | Path, policy: Policy, optimizer: torch.optim.Optimizer) -> int:
+    """Load a training state into ``policy`` and ``optimizer``; the step to continue from.
+
+    0 when no checkpoint exists at ``path``. A checkpoint of another policy or config,
+    or an exported policy without optimizer state, is a ``CheckpointError``.
+    """
+    if not any(p.exists() for p in checkpoint_files(path)):
+        return 0
+    payload = read_policy_checkpoint(path)
+    check_config_matches(path, payload, policy.name, policy.config.to_dict())
+    if 'optimizer' not in payload or 'step' not in payload:
+        raise CheckpointError(f'{path}: an exported policy, not a training state '
+                              '(no optimizer/step); use a fresh out_dir')
+    load_state(path, policy, payload['state_dict'])
+    try:
+        optimizer.load_state_dict(payload['optimizer'])
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f'{path}: optimizer state does not fit: {exc}') from None
+    return int(payload['step'])
