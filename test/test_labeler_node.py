@@ -59,6 +59,7 @@ def test_live_labels_are_the_dataset_labels_whatever_the_batches(name, config):
     assert [stamp for stamp, _, _ in got] == list(np.flatnonzero(valid))   # stamp of o_t
     np.testing.assert_allclose(np.stack([z for _, _, z in got]), expected[valid], atol=1e-5)
     assert {frame_id for _, frame_id, _ in got} == {'cam_optical'}
+    assert len(core.stream.kept) == model.config.context_frames * model.config.frame_gap
 
 
 def test_the_stream_restarts_after_lost_frames_and_when_time_runs_backwards():

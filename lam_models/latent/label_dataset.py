@@ -89,8 +89,9 @@ def load_labeler(checkpoint: str | Path, name: str | None = None,
     name = name or model.name
     if not re.fullmatch(NAME_PATTERN, name):
         raise LabelError(f'label name {name!r} must match {NAME_PATTERN}')
-    return model, LabelSource(name, str(checkpoint), checkpoint_sha256(checkpoint), model.name,
-                              model.config.z_dim, model.config.frame_gap)
+    # the absolute path: the file is read from other directories later
+    return model, LabelSource(name, os.path.abspath(checkpoint), checkpoint_sha256(checkpoint),
+                              model.name, model.config.z_dim, model.config.frame_gap)
 
 
 def journal_dir(dataset: str | Path, name: str) -> Path:

@@ -4,7 +4,7 @@
 
 One function, ``label_frames``, serves every caller: ``lam-ros label`` (a whole
 HDF5 dataset, ``lam_models.latent.label_dataset``), the ``labeler`` node (a live
-camera stream, through ``encode_windows``) and ``make demo``. Row t is
+camera stream, through ``encode_span``) and ``make demo``. Row t is
 z(o_t, o_{t+n}); the last n frames have no o_{t+n}, so their rows are zeros and
 marked invalid rather than a repeated latent that a policy would learn as motion.
 """
@@ -39,26 +39,31 @@ def model_device(model: LatentActionModel) -> torch.device:
     return next(model.parameters()).device
 
 
-def window_indices(pairs: int, frame_gap: int, context_frames: int) -> np.ndarray:
-    """Frame indices (pairs, K+1) of each window: o_{t-(K-1)n} .. o_t, o_{t+n}.
+def window_indices(starts: np.ndarray, frame_gap: int, context_frames: int) -> np.ndarray:
+    """Frame indices (len(starts), K+1) of the windows o_{t-(K-1)n} .. o_t, o_{t+n}, t in starts.
 
     Context before the first frame clamps to frame 0, as in training's
     ``FrameWindows``, so a label means the same thing wherever it was computed.
     """
-    starts = np.arange(pairs)
     context = [np.maximum(starts - j * frame_gap, 0) for j in range(context_frames - 1, -1, -1)]
     return np.stack(context + [starts + frame_gap], axis=1)
 
 
-def encode_windows(model: LatentActionModel, windows: torch.Tensor) -> torch.Tensor:
-    """uint8 windows (B, K+1, S, S, 3) on the model's device -> z (B, z_dim) float32.
+def encode_span(model: LatentActionModel, frames: torch.Tensor,
+                indices: np.ndarray) -> torch.Tensor:
+    """Latents (B, z_dim) of the windows ``frames[indices]``, frames (N, S, S, 3) uint8.
 
     The one conversion from stored frames to the model's input (channels first,
-    [0, 1]); the caller holds ``torch.inference_mode`` and has resized to
-    ``config.image_size``.
+    [0, 1]), done once per frame. A model whose encoder works frame by frame
+    defines ``encode_sequence(images, indices)`` (CoMo): in a video every frame is
+    in two pairs, and encoding it once roughly doubles the labelling rate; others
+    get ``encode_window`` of the gathered windows. The caller holds
+    ``torch.inference_mode`` and has resized to ``config.image_size``.
     """
-    images = windows.permute(0, 1, 4, 2, 3).float().div_(255.0)
-    return model.encode_window(images)
+    images = frames.permute(0, 3, 1, 2).float().div_(255.0)
+    rows = torch.from_numpy(indices).to(images.device)
+    sequence = getattr(model, 'encode_sequence', None)
+    return sequence(images, rows) if sequence is not None else model.encode_window(images[rows])
 
 
 def label_frames(model: LatentActionModel, frames: np.ndarray,
@@ -67,8 +72,9 @@ def label_frames(model: LatentActionModel, frames: np.ndarray,
 
     Frames are resized with ``resize_frames`` to ``config.image_size`` and sent to
     the model's device once as uint8; windows are encoded ``batch_size`` at a time
-    in eval mode (the model's mode is restored after). Rows T-n .. T-1 (all rows
-    when T <= n) are zeros with ``valid`` False.
+    (each batch converts the span of frames it covers) in eval mode (the model's
+    mode is restored after). Rows T-n .. T-1 (all rows when T <= n) are zeros with
+    ``valid`` False.
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
@@ -79,16 +85,16 @@ def label_frames(model: LatentActionModel, frames: np.ndarray,
     valid = np.zeros(len(frames), bool)
     if pairs == 0:
         return values, valid
-    device = model_device(model)
-    video = torch.from_numpy(frames).to(device)
-    indices = torch.from_numpy(window_indices(pairs, config.frame_gap,
-                                              config.context_frames)).to(device)
+    video = torch.from_numpy(frames).to(model_device(model))
+    indices = window_indices(np.arange(pairs), config.frame_gap, config.context_frames)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for start, rows in zip(range(0, pairs, batch_size), indices.split(batch_size)):
-                z = encode_windows(model, video[rows])
+            for start in range(0, pairs, batch_size):
+                rows = indices[start:start + batch_size]
+                first, last = rows.min(), rows.max()
+                z = encode_span(model, video[first:last + 1], rows - first)
                 values[start:start + len(rows)] = z.float().cpu().numpy()
     finally:
         model.train(was_training)

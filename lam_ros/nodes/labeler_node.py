@@ -26,7 +26,6 @@ frame).
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 import os
 import queue
@@ -49,8 +48,9 @@ from lam_models.latent.base import LatentActionModel, load_latent_model  # noqa:
 from lam_models.latent.labeling import (  # noqa: E402
     DEFAULT_BATCH_SIZE,
     checkpoint_sha256,
-    encode_windows,
+    encode_span,
     model_device,
+    window_indices,
 )
 from lam_ros.app.runtime import ConfigError, LamNode, node_main  # noqa: E402
 from lam_ros.interfaces import topics  # noqa: E402
@@ -58,39 +58,6 @@ from lam_ros.interfaces import topics  # noqa: E402
 QUEUE_FRAMES = 256          # frames waiting for the worker (25 s of a 10 Hz camera)
 STATUS_PERIOD_S = 2.0
 DEVICE_PATTERN = r'|cpu|cuda(:[0-9]+)?'
-
-
-class StreamWindows:
-    """A live frame stream -> the window of pair (t, t+n) as soon as o_{t+n} arrives.
-
-    Keeps the last K*n + 1 frames (K context frames, gap n) at the model's input
-    size. Windows are those of ``label_frames`` for the stream since its start (or
-    the last ``reset``): context before the first frame clamps to it.
-    """
-
-    def __init__(self, frame_gap: int, context_frames: int, image_size: int) -> None:
-        self.frame_gap, self.context_frames, self.image_size = \
-            frame_gap, context_frames, image_size
-        self.history: deque[tuple[Any, np.ndarray]] = deque(
-            maxlen=context_frames * frame_gap + 1)
-        self.seen = 0
-
-    def reset(self) -> None:
-        """Start over: the next frame is frame 0 of a new stream."""
-        self.history.clear()
-        self.seen = 0
-
-    def push(self, frame: np.ndarray, stamp: Any) -> tuple[np.ndarray, Any] | None:
-        """Add frame (H, W, 3) uint8; return (window (K+1, S, S, 3), o_t's stamp) or None."""
-        self.history.append((stamp, resize_frames(frame[None], self.image_size)[0]))
-        self.seen += 1
-        t = self.seen - 1 - self.frame_gap
-        if t < 0:
-            return None
-        first = self.seen - len(self.history)       # stream index of history[0]
-        rows = [max(t - j * self.frame_gap, 0) for j in range(self.context_frames - 1, -1, -1)]
-        window = np.stack([self.history[i - first][1] for i in rows + [t + self.frame_gap]])
-        return window, self.history[t - first][0]
 
 
 @dataclass
@@ -103,38 +70,84 @@ class Frame:
     after_gap: bool = False
 
 
+class FrameStream:
+    """A live frame stream -> the windows of the pairs (t, t+n) that new frames complete.
+
+    Keeps, at the model's input size, the frames a later window can still need
+    (the last K*n: K context frames, gap n). Windows are those of ``label_frames``
+    over the stream since its start (or the last ``reset``): context before the
+    first frame clamps to it.
+    """
+
+    def __init__(self, frame_gap: int, context_frames: int, image_size: int) -> None:
+        self.frame_gap, self.context_frames, self.image_size = \
+            frame_gap, context_frames, image_size
+        self.kept: list[tuple[Any, str, np.ndarray]] = []   # (stamp, frame_id, pixels)
+        self.first = 0                                      # stream index of kept[0]
+
+    def reset(self) -> None:
+        """Start over: the next frame is frame 0 of a new stream."""
+        self.kept.clear()
+        self.first = 0
+
+    def add(self, frames: list[Frame]) -> tuple[np.ndarray, np.ndarray, list[tuple[Any, str]]]:
+        """Append frames; return the P pairs they complete as (span, rows, heads).
+
+        ``span``: the frames (N, S, S, 3) the windows use, ``rows``: window indices
+        into it (P, K+1), ``heads``: (stamp, frame_id) of each window's o_t.
+        """
+        new = self.first + len(self.kept)
+        pixels = resize_frames(np.stack([frame.pixels for frame in frames]), self.image_size)
+        self.kept += [(f.stamp, f.frame_id, p) for f, p in zip(frames, pixels)]
+        end = self.first + len(self.kept)
+        starts = np.arange(max(new - self.frame_gap, 0), end - self.frame_gap)
+        rows = window_indices(starts, self.frame_gap, self.context_frames) - self.first
+        span = np.stack([p for _, _, p in self.kept])
+        heads = [self.kept[t - self.first][:2] for t in starts]
+        keep_from = max(end - self.context_frames * self.frame_gap, self.first)
+        del self.kept[:keep_from - self.first]
+        self.first = keep_from
+        return span, rows, heads
+
+
 class LiveLabeler:
     """The node's plain-Python core: frames in, (stamp, frame_id, z) out, one batch per call."""
 
     def __init__(self, model: LatentActionModel) -> None:
         config = model.config
         self.model = model.eval()
-        self.windows = StreamWindows(config.frame_gap, config.context_frames,
-                                     config.image_size)
+        self.stream = FrameStream(config.frame_gap, config.context_frames, config.image_size)
         self.last_stamp: float | None = None
 
     def label(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
-        """Pseudo-actions of every pair these frames complete, encoded in one forward pass.
+        """Pseudo-actions of every pair these frames complete, in one forward pass.
 
         The stream restarts after lost frames or when time runs backwards (a bag
         played again, a simulator reset of its clock).
         """
-        ready = []
+        labels: list[tuple[Any, str, np.ndarray]] = []
+        segment: list[Frame] = []
         for frame in frames:
             seconds = stamp_seconds(frame.stamp)
             if frame.after_gap or (self.last_stamp is not None and seconds < self.last_stamp):
-                self.windows.reset()
+                labels += self._encode(segment)
+                segment = []
+                self.stream.reset()
             self.last_stamp = seconds
-            pair = self.windows.push(frame.pixels, frame.stamp)
-            if pair is not None:
-                ready.append((pair, frame.frame_id))
-        if not ready:
+            segment.append(frame)
+        return labels + self._encode(segment)
+
+    def _encode(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
+        if not frames:
             return []
-        windows = torch.from_numpy(np.stack([window for (window, _), _ in ready]))
+        span, rows, heads = self.stream.add(frames)
+        if not len(rows):
+            return []
         with torch.inference_mode():
-            z = encode_windows(self.model, windows.to(model_device(self.model)))
-        z = z.float().cpu().numpy()
-        return [(stamp, frame_id, row) for ((_, stamp), frame_id), row in zip(ready, z)]
+            z = encode_span(self.model, torch.from_numpy(span).to(model_device(self.model)),
+                            rows)
+        return [(stamp, frame_id, row) for (stamp, frame_id), row in
+                zip(heads, z.float().cpu().numpy())]
 
 
 def stamp_seconds(stamp: Any) -> float:
@@ -246,7 +259,7 @@ class LabelerNode(LamNode):
             except Exception as error:  # a bad frame or a device error: say so, keep serving
                 self.report(f'labelling failed: {type(error).__name__}: {error}', 'error',
                             throttle_s=5.0)
-                self.core.windows.reset()
+                self.core.stream.reset()
                 continue
             for stamp, frame_id, z in labels:
                 self.pub.publish(latent_message(stamp, frame_id, z))

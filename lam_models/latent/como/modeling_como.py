@@ -92,6 +92,15 @@ class CoMoModel(LatentActionModel):
     def encode_window(self, window: torch.Tensor) -> torch.Tensor:
         return self.motion(*self.features(window[:, -2], window[:, -1]))
 
+    def encode_sequence(self, frames: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """``encode_window(frames[indices])`` with F computed once per frame.
+
+        Labelling a video puts every frame in two pairs (as o_t and as o_{t+n}); F
+        sees one frame at a time, so each is encoded once (``lam_models.latent.labeling``).
+        """
+        features = self.features(frames)[0]
+        return self.motion(features[indices[:, -2]], features[indices[:, -1]])
+
     @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         o_t, o_next = batch['window'][:, -2], batch['window'][:, -1]
