@@ -1,0 +1,199 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Co-train a policy on robot demos and pseudo-labelled human video.
+
+    python -m lam_models.policies.train policy=diffusion dataset=runs/demo/dataset.h5
+        train.pseudo_actions=como train.steps=3000   (one line)
+    torchrun --nproc_per_node=2 -m lam_models.policies.train policy=autoregressive ...
+
+One loop, top to bottom. Each step draws ``robot_fraction`` of the batch from robot
+episodes (action head, and the latent head on their own labels) and the rest from human
+episodes (latent head only: they have no actions). ``pseudo_actions=null`` (no labels)
+trains a robot-only policy with no latent head: the baseline co-training must beat.
+Rank 0 writes ``<out_dir>/checkpoint.{safetensors,json}`` (policy, normalization stats,
+optimizer, step), TensorBoard scalars and a loss-curve PNG; the same out_dir resumes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from lam_models.data.windows import PolicyWindows, WindowShape
+from lam_models.policies.base import (
+    Policy,
+    available_policies,
+    make_policy,
+    policy_class,
+    resume_policy,
+    save_policy,
+)
+from lam_models.training import init_distributed, pick_device, store_config_group
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'policy'
+CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
+
+
+@dataclass
+class PolicyTrainConfig:
+    """Optimisation and data-mix knobs: ``train.*`` of the hydra config (defaults here)."""
+
+    out_dir: str = 'runs/policy'
+    pseudo_actions: str | None = None  # latent model whose labels train the latent head
+    robot_fraction: float = 0.5     # share of each batch drawn from robot episodes
+    steps: int = 3000
+    batch_size: int = 64            # global: split across DDP ranks
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 50
+    save_every: int = 1000
+    resume: bool = True             # continue from out_dir/checkpoint.* if it exists
+    device: str = 'auto'            # auto | cpu | cuda
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.robot_fraction <= 1.0:
+            raise ValueError(f'train.robot_fraction must be in [0, 1], got {self.robot_fraction}')
+        for name in ('steps', 'batch_size', 'log_every', 'save_every'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'train.{name} must be >= 1, got {getattr(self, name)}')
+
+
+def _learning_rate(step: int, config: PolicyTrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10%: stable first steps, a settled end."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1)
+    return config.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * min(progress, 1.0))))
+
+
+def train_policy(policy_name: str, policy_config: dict[str, Any], windows: PolicyWindows,
+                 config: PolicyTrainConfig) -> Policy:
+    """Train (or resume) ``policy_name`` on ``windows``; returns the unwrapped policy."""
+    rank, world_size = init_distributed()
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    shape = windows.shape
+    policy = make_policy(policy_name, **{
+        **policy_config, 'image_size': shape.image_size, 'obs_horizon': shape.obs_horizon,
+        'action_horizon': shape.action_horizon, 'action_dim': windows.action_dim,
+        'state_dim': windows.state_dim, 'action_space': windows.action_space,
+        'latent_dim': windows.latent_dim if config.pseudo_actions else 0})
+    policy.set_normalization(windows.normalization_stats())
+    policy.to(device)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    out_dir = Path(config.out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    start_step = resume_policy(checkpoint_path, policy, optimizer) if config.resume else 0
+
+    trainable = policy
+    if world_size > 1:
+        trainable = DistributedDataParallel(policy, device_ids=[device.index]
+                                            if device.type == 'cuda' else None)
+    writer = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(out_dir / 'tensorboard'))
+
+    def save(step: int) -> None:
+        if rank == 0:
+            save_policy(checkpoint_path, policy, step=step, optimizer=optimizer.state_dict(),
+                        train_config=asdict(config), world_size=world_size)
+
+    history: list[tuple[int, float]] = []
+    policy.train()
+    per_rank = max(config.batch_size // world_size, 1)
+    progress = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps,
+                    desc=f'train {policy_name}', disable=rank != 0 or not config.progress)
+    for step in progress:
+        clock = time.perf_counter()
+        rng = np.random.default_rng([config.seed, step, rank])   # exact resume
+        batch = {k: v.to(device) for k, v in
+                 windows.sample(per_rank, rng, config.robot_fraction).items()}
+        data_s = time.perf_counter() - clock
+        for group in optimizer.param_groups:
+            group['lr'] = _learning_rate(step, config)
+        loss, metrics = trainable(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+        optimizer.step()
+        if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
+            writer.add_scalar('loss/total', loss.item(), step)
+            writer.add_scalar('grad_norm', grad_norm.item(), step)
+            writer.add_scalar('lr', optimizer.param_groups[0]['lr'], step)
+            writer.add_scalar('time/data_s', data_s, step)
+            writer.add_scalar('time/step_s', time.perf_counter() - clock, step)
+            for key, value in metrics.items():
+                writer.add_scalar(f'loss/{key}', value, step)
+            history.append((step, loss.item()))
+            progress.set_postfix(loss=f'{loss.item():.4f}')
+        if (step + 1) % config.save_every == 0:
+            save(step + 1)
+    if start_step < config.steps:
+        save(config.steps)
+    if writer is not None:
+        writer.close()
+        if history:
+            _save_loss_figure(history, out_dir / 'loss.png', policy_name)
+    if world_size > 1:
+        dist.barrier()
+    return policy.eval()
+
+
+def _save_loss_figure(history: list[tuple[int, float]], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    steps, losses = zip(*history)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(steps, losses)
+    ax.set(xlabel='step', ylabel='training loss', title=title, yscale='log')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def register_hydra_configs() -> None:
+    """``policy`` group from the config dataclasses (+ config/policy/*.yaml), ``train``."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(group='train', name='defaults', node=PolicyTrainConfig)
+    store_config_group('policy', available_policies(),
+                       lambda name: policy_class(name).config_class, CONFIG_DIR)
+
+
+def main() -> None:
+    """Hydra entry point: windows from the HDF5 dataset at ``dataset``."""
+    import hydra
+    from omegaconf import DictConfig, OmegaConf
+
+    register_hydra_configs()
+
+    @hydra.main(version_base='1.3', config_path=str(CONFIG_DIR), config_name='train')
+    def run(cfg: DictConfig) -> None:
+        policy_config = OmegaConf.to_container(cfg.policy, resolve=True)
+        name = policy_config.pop('name')
+        train = PolicyTrainConfig(**OmegaConf.to_container(cfg.train, resolve=True))
+        shape = WindowShape(policy_config.get('obs_horizon', 2),
+                            policy_config.get('action_horizon', 16),
+                            policy_config.get('image_size', 64))
+        windows = PolicyWindows.from_dataset(cfg.dataset, shape, train.pseudo_actions)
+        train_policy(name, policy_config, windows, train)
+
+    run()
+
+
+if __name__ == '__main__':
+    main()
