@@ -66,12 +66,14 @@ class _Watcher:
         self.success = False
         self.run = run
         self.node.create_subscription(Bool, topics.SIM_SUCCESS, self._on_success, 10)
-        self.node.create_subscription(String, '/controller/status', self._on_status, 50)
+        self.node.create_subscription(String, topics.of_node('controller', topics.STATUS),
+                                      self._on_status, 50)
         from sensor_msgs.msg import JointState
         self.node.create_subscription(JointState, topics.ACTION,
                                       lambda _: run.commands.append(time.monotonic()), 50)
         self.sim_reset = self.node.create_client(Trigger, topics.SIM_RESET)
-        self.controller_reset = self.node.create_client(Trigger, '/controller/reset')
+        self.controller_reset = self.node.create_client(
+            Trigger, topics.of_node('controller', topics.CONTROLLER_RESET))
 
     def _on_success(self, msg: Bool) -> None:
         self.success = self.success or msg.data
@@ -98,8 +100,13 @@ class _Watcher:
 
 
 def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: int = 100_000,
-                        rate_hz: float = 10.0, progress: bool = True) -> DeployRun:
-    """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph."""
+                        rate_hz: float = 10.0, progress: bool = True, steps: int | None = None
+                        ) -> DeployRun:
+    """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph.
+
+    An episode ends at success or after ``steps`` control periods (default: the task's
+    budget) plus a start-up slack.
+    """
     if seed_start < 1:
         raise ValueError(f'seed_start must be >= 1, got {seed_start}')
     stop = threading.Event()
@@ -110,7 +117,7 @@ def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: i
     graph.start()
     run = DeployRun(task)
     watcher = _Watcher(run)
-    budget_s = TASK_STEPS[task] / rate_hz + STARTUP_SLACK_S
+    budget_s = (steps or TASK_STEPS[task]) / rate_hz + STARTUP_SLACK_S
     try:
         for index in range(episodes):
             if code:

@@ -47,6 +47,12 @@ CAMERA_STREAMS = {
 }
 
 
+def of_node(node_name: str, private_name: str) -> str:
+    """The absolute name of a node's ``~/...`` topic or service: ('controller', '~/reset')."""
+    assert private_name.startswith('~/'), private_name
+    return f'/{node_name}/{private_name[2:]}'
+
+
 def camera_node_topics() -> dict[str, str]:
     """The same streams relative to a camera node (``~/color/image_raw``...), as it publishes."""
     return {key: f'~/{suffix}' for key, suffix in CAMERA_STREAMS.items()}
