@@ -66,7 +66,7 @@ class PolicyConfig(ModelConfig):
     latent_dim: int = 0         # Z: pseudo-action width; 0 = no latent head
     latent_weight: float = 1.0  # latent-head loss weight
     width: int = 32             # image encoder channels (doubled after its stride)
-    keypoints: int = 32         # spatial-softmax keypoints per frame
+    keypoints: int = 32         # spatial-softmax keypoints of the stacked frames
     shift_pixels: int = 4       # random-shift augmentation (training only), 0: off
     state_dropout: float = 0.0  # training: share of robot rows shown the 'no state' embedding
     action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute

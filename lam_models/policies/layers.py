@@ -5,7 +5,9 @@
 The image encoder is small and trained from scratch (no torchvision here): at 64 px a
 block is 2-3 pixels wide, so it keeps 32x32 and 16x16 feature maps and reads them out
 with a spatial softmax (where each keypoint is, to sub-pixel precision) rather than
-pooling the position away. About 0.035 GFLOP per frame forward at 64 px.
+pooling the position away. The ``obs_horizon`` frames enter stacked on the channel axis
+(early fusion, as in DrQ): one pass sees the motion between them at pixel level and
+costs 40% less than encoding each frame (about 0.045 GFLOP forward per sample at 64 px).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class SpatialSoftmax(nn.Module):
 
 
 class ImageEncoder(nn.Module):
-    """Frames (N, 3, S, S) in [-1, 1] -> (N, out_dim): keypoints + pooled features.
+    """Stacked frames (N, 3 * frames, S, S) in [-1, 1] -> (N, out_dim): keypoints + pooled.
 
     2x2 pixel blocks (``pixel_unshuffle``) into a 3x3 conv at S/2, a strided one to
     S/4 and one more there (a second S/2 layer would cost 40% more time); a 1x1 conv
@@ -63,11 +65,10 @@ class ImageEncoder(nn.Module):
     added to say *what* is seen (the gripper's opening, the block's colour) besides *where*.
     """
 
-    def __init__(self, image_size: int, width: int, keypoints: int) -> None:
+    def __init__(self, image_size: int, frames: int, width: int, keypoints: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.PixelUnshuffle(2),
-            conv_block(12, width, 1),
+            conv_block(12 * frames, width, 1),
             conv_block(width, 2 * width, 2),
             conv_block(2 * width, 2 * width, 1),
         )
@@ -78,43 +79,46 @@ class ImageEncoder(nn.Module):
 
     @override
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.net(images)
+        # channels-last convs (and their backward) are ~20% faster on CPU at these sizes
+        blocks = F.pixel_unshuffle(images, 2).contiguous(memory_format=torch.channels_last)
+        features = self.net(blocks)
         return torch.cat([self.keypoints(self.heatmaps(features)), features.mean((2, 3))], 1)
 
 
 class StateEncoder(nn.Module):
-    """Normalized state (B, To, S) -> (B, To, dim).
+    """Normalized state history (B, To, S) -> one token (B, dim).
 
     Rows without proprio get a learned 'no state' embedding (human rows: their zeros
     must not read as a real pose).
     """
 
-    def __init__(self, state_dim: int, dim: int) -> None:
+    def __init__(self, obs_horizon: int, state_dim: int, dim: int) -> None:
         super().__init__()
-        self.project = nn.Linear(state_dim, dim)
+        self.project = nn.Linear(obs_horizon * state_dim, dim)
         self.missing = nn.Parameter(torch.randn(dim) * 0.02)
 
     @override
     def forward(self, state: torch.Tensor, state_valid: torch.Tensor) -> torch.Tensor:
-        valid = state_valid[:, None].expand(state.shape[:2])
-        return torch.where(valid[..., None], self.project(zero_masked(state, valid)),
-                           self.missing)
+        flat = zero_masked(state.flatten(1), state_valid)
+        return torch.where(state_valid[:, None], self.project(flat), self.missing)
 
 
 class ObservationEncoder(nn.Module):
-    """Observation history -> one token per frame (B, To, dim): image + state + frame index.
+    """Observation history -> ``num_tokens`` tokens (B, 2, dim): what is seen, the proprio.
 
     ``augment`` (training only): random shift of the frames and ``state_dropout``.
     """
+
+    num_tokens = 2
 
     def __init__(self, image_size: int, obs_horizon: int, state_dim: int, width: int,
                  keypoints: int, dim: int, shift_pixels: int = 0, state_dropout: float = 0.0
                  ) -> None:
         super().__init__()
-        self.image = ImageEncoder(image_size, width, keypoints)
+        self.image = ImageEncoder(image_size, obs_horizon, width, keypoints)
         self.image_project = nn.Linear(self.image.out_dim, dim)
-        self.state = StateEncoder(state_dim, dim)
-        self.frame_embedding = nn.Parameter(torch.randn(obs_horizon, dim) * 0.02)
+        self.state = StateEncoder(obs_horizon, state_dim, dim)
+        self.token_embedding = nn.Parameter(torch.randn(self.num_tokens, dim) * 0.02)
         self.norm = nn.LayerNorm(dim)
         self.shift_pixels = shift_pixels
         self.state_dropout = state_dropout
@@ -133,10 +137,9 @@ class ObservationEncoder(nn.Module):
         if augment and self.state_dropout:
             keep = torch.rand(state_valid.shape, device=state_valid.device) >= self.state_dropout
             state_valid = state_valid & keep
-        batch, horizon = images.shape[:2]
-        features = self.image(images.flatten(0, 1)).view(batch, horizon, -1)
-        tokens = self.image_project(features) + self.state(state, state_valid)
-        return self.norm(tokens + self.frame_embedding)
+        seen = self.image_project(self.image(images.flatten(1, 2)))
+        tokens = torch.stack([seen, self.state(state, state_valid)], 1)
+        return self.norm(tokens + self.token_embedding)
 
 
 class ChunkHead(nn.Module):

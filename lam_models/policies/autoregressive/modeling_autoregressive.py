@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Autoregressive policy: a causal transformer over observation and action tokens.
 
-Sequence: ``obs_horizon`` observation tokens (``ObservationEncoder``), then one token per
+Sequence: the observation tokens (``ObservationEncoder``: image, proprio), then one token per
 action step k = 0 .. Ta-1 whose input is what came before it: a learned start token for
 k = 0, else the previous action a_{k-1} (and, with a latent head, the previous
 pseudo-action z_{k-1}), each replaced by a learned 'unknown' embedding where it is

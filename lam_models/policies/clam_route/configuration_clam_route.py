@@ -17,7 +17,7 @@ class ClamRouteConfig(PolicyConfig):
     """Latent policy pi(o) -> z on every row + action decoder z -> a on robot rows."""
 
     latent_dim: int = 8             # Z: needs pseudo-actions (the trainer sets it from data)
-    obs_dim: int = 128              # per-frame observation token
+    obs_dim: int = 128              # observation token width (image + state tokens)
     hidden: int = 256               # latent policy head and decoder MLP width
 
     def __post_init__(self) -> None:

@@ -39,7 +39,7 @@ class ClamRoutePolicy(Policy):
     def __init__(self, config: ClamRouteConfig) -> None:
         super().__init__(config)
         self.observation = ObservationEncoder.from_config(config, config.obs_dim)
-        self.latent_policy = ChunkHead(config.obs_dim * config.obs_horizon,
+        self.latent_policy = ChunkHead(config.obs_dim * self.observation.num_tokens,
                                        config.action_horizon, config.latent_dim, config.hidden)
         self.decoder = nn.Sequential(nn.Linear(config.latent_dim, config.hidden), nn.GELU(),
                                      nn.Linear(config.hidden, config.hidden), nn.GELU(),

@@ -16,7 +16,7 @@ from lam_models.policies.base import PolicyConfig
 class DiffusionConfig(PolicyConfig):
     """Diffusion Policy (Chi et al. 2023), CNN variant, sized for 2 CPU cores at 64 px."""
 
-    obs_dim: int = 128              # per-frame observation token; FiLM gets To of them
+    obs_dim: int = 128              # observation token width; FiLM gets the image + state tokens
     unet_dim: int = 64              # channels of the first U-Net level, doubled per level
     unet_levels: int = 2            # 16 -> 8 steps (3: 16 -> 8 -> 4, ~4x the parameters)
     kernel_size: int = 5            # temporal conv kernel over the action chunk

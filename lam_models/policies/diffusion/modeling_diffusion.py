@@ -142,7 +142,7 @@ class DiffusionPolicy(Policy):
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__(config)
         self.observation = ObservationEncoder.from_config(config, config.obs_dim)
-        cond_dim = config.obs_dim * config.obs_horizon
+        cond_dim = config.obs_dim * self.observation.num_tokens
         self.denoiser = ConditionalUnet1D(config.action_dim, cond_dim, config.unet_dim,
                                           config.unet_levels, config.kernel_size)
         self.latent_head = ChunkHead(cond_dim, config.action_horizon, config.latent_dim,
@@ -158,7 +158,7 @@ class DiffusionPolicy(Policy):
 
     def condition(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor,
                   augment: bool = False) -> torch.Tensor:
-        """Preprocessed frames + normalized state -> the trunk's vector (B, To * obs_dim)."""
+        """Preprocessed frames + normalized state -> the trunk's vector (B, 2 * obs_dim)."""
         return self.observation(images, state, state_valid, augment).flatten(1)
 
     @override
