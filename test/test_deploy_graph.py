@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 
 from conftest import spin_until
 from interbotix_xs_msgs.msg import JointGroupCommand
 import numpy as np
+import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
@@ -21,9 +24,9 @@ from lam_ros.interfaces import topics
 ARM = topics.arm_topics('wx250s')
 
 
-def _watch_deploy_graph(rclpy_context):
+def _watch_deploy_graph(rclpy_context, arguments=()):
     stop = threading.Event()
-    graph = threading.Thread(target=run_graph, args=('deploy', [], stop))
+    graph = threading.Thread(target=run_graph, args=('deploy', list(arguments), stop))
     graph.start()
     node = rclpy.create_node('deploy_watcher', context=rclpy_context)
     executor = SingleThreadedExecutor(context=rclpy_context)
@@ -66,13 +69,36 @@ def test_deploy_solves_the_task_in_sim(rclpy_context):
     assert not graph.is_alive()
 
 
-def test_an_estop_sent_mid_motion_stops_commands_and_freezes_the_arm(rclpy_context):
-    stop, graph, node, executor, seen = _watch_deploy_graph(rclpy_context)
+def policy_checkpoint(directory, lift_m: float = 0.01) -> str:
+    """A small policy whose every action lifts the gripper by ``lift_m`` (ee_delta).
+
+    Untrained weights with a near-zero action std: the output is the action mean whatever
+    the frames, so the motion the test expects does not hang on training luck.
+    """
+    import torch
+
+    from lam_models.policies import make_policy, save_policy
+    torch.manual_seed(0)
+    policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta')
+    mean = torch.zeros(7)
+    mean[2], mean[6] = lift_m, 1.0
+    policy.set_normalization({'action_mean': mean, 'action_std': torch.full((7,), 1e-6),
+                              'state_mean': torch.zeros(8), 'state_std': torch.ones(8),
+                              'latent_mean': torch.zeros(0), 'latent_std': torch.ones(0)})
+    save_policy(directory / 'policy', policy)
+    return str(directory / 'policy')
+
+
+@pytest.mark.parametrize('driver', ['expert', 'learned policy'])
+def test_an_estop_sent_mid_motion_stops_commands_and_freezes_the_arm(rclpy_context, tmp_path,
+                                                                     driver):
+    arguments = [f'checkpoint:={policy_checkpoint(tmp_path)}'] if driver != 'expert' else []
+    stop, graph, node, executor, seen = _watch_deploy_graph(rclpy_context, arguments)
     estop = node.create_publisher(Bool, topics.ESTOP, 10)     # a plain, volatile publisher
     try:
         assert spin_until(executor, lambda: len(seen['joints']) > 50 and
-                          _speed(seen['joints']) > 0.2, timeout_s=30.0), \
-            'the arm never moved under the deploy graph'
+                          _speed(seen['joints']) > 0.1, timeout_s=30.0), \
+            f'the arm never moved under the deploy graph ({driver})'
         assert not seen['success']
         estop.publish(Bool(data=True))
         assert spin_until(executor, lambda: seen['estop_at'] is not None, timeout_s=5.0), \
@@ -106,3 +132,24 @@ def test_an_estop_sent_before_the_arm_node_starts_still_holds_it(rclpy_context):
     finally:
         arm.destroy_node()
         operator.destroy_node()
+
+
+@pytest.mark.parametrize('damage', ['flipped byte', 'a latent model'])
+def test_the_controller_refuses_a_bad_checkpoint_with_one_line(tmp_path, ros_env, damage):
+    path = policy_checkpoint(tmp_path)
+    if damage == 'flipped byte':
+        weights = tmp_path / 'policy.safetensors'
+        data = bytearray(weights.read_bytes())
+        data[-3] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    else:
+        from lam_models.latent import make_latent_model
+        from lam_models.latent.base import save_checkpoint
+        save_checkpoint(tmp_path / 'policy', make_latent_model('como', z_dim=8))
+    result = subprocess.run([sys.executable, '-m', 'lam_ros.app.cli', 'deploy',
+                             f'checkpoint:={path}'], capture_output=True, text=True, timeout=120,
+                            env=ros_env)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if 'error' in line]
+    assert len(errors) == 1 and f'checkpoint:={path}' in errors[0], result.stderr
+    assert ('sha256' if damage == 'flipped byte' else 'lam_ros.policy') in errors[0]
