@@ -32,8 +32,8 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.latent import LatentConfig
-from lam_models.latent.episode_cache import load_episodes, save_episodes
 from lam_models.latent.figures import save_latent_figure
 from lam_models.latent.metrics import (
     LatentReport,
@@ -71,14 +71,14 @@ def simulate(split: str, count: int, embodiment: str, args: argparse.Namespace) 
     """``count`` episodes round-robin over tasks, cached by everything that shapes them."""
     key = json.dumps([split, count, embodiment, args.tasks, args.camera, args.render_size],
                      sort_keys=True)
-    path = Path(args.out) / 'cache' / hashlib.sha1(key.encode()).hexdigest()[:12]
-    if path.is_dir() and len(list(path.glob('*.npz'))) == count:
-        return [episode for file in sorted(path.glob('*.npz')) for episode in load_episodes(file)]
+    path = Path(args.out) / 'cache' / f'{hashlib.sha1(key.encode()).hexdigest()[:12]}.h5'
+    if path.is_file():
+        return read_episodes(path)
     tasks = args.tasks.split(',')
     episodes = [generate_episode(tasks[i % len(tasks)], SEEDS[split] + i, embodiment,
                                  args.camera, args.render_size)
                 for i in tqdm(range(count), desc=f'simulate {split}')]
-    save_episodes(episodes, path)
+    write_dataset(episodes, path)
     return episodes
 
 

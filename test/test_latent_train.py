@@ -10,10 +10,10 @@ import pytest
 from support.latent_world import make_toy_episodes
 import torch
 
+from lam_models.data.dataset import write_dataset
 from lam_models.data.pairs import FrameWindows
 from lam_models.latent import CheckpointError, available_models, load_latent_model
 from lam_models.latent.base import model_class, read_checkpoint
-from lam_models.latent.episode_cache import load_episodes, save_episodes
 from lam_models.latent.train import (
     CONFIG_DIR,
     TrainConfig,
@@ -29,20 +29,6 @@ SMALL = {'image_size': 32, 'width': 16}
 def quick(out_dir, steps, **overrides):
     return TrainConfig(out_dir=str(out_dir), steps=steps, batch_size=8, save_every=5,
                        figure=False, progress=False, **overrides)
-
-
-def test_episode_cache_reads_back_exactly(tmp_path):
-    episodes = make_toy_episodes(2, length=5) + make_toy_episodes(1, 'human', length=5)
-    episodes[0].metadata = {'camera': 'front'}
-    save_episodes(episodes, tmp_path)
-    loaded = load_episodes(tmp_path)
-    for original, copy in zip(episodes, loaded):
-        assert (copy.frames == original.frames).all()
-        assert copy.embodiment == original.embodiment and copy.metadata == original.metadata
-        assert (copy.actions is None) == (original.actions is None)
-    (tmp_path / 'episode_00001.npz').write_bytes(b'garbage')
-    with pytest.raises(ValueError, match='episode_00001.npz'):
-        load_episodes(tmp_path)
 
 
 def test_hydra_config_takes_every_default_from_the_dataclasses():
@@ -114,7 +100,7 @@ def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
 
 
 def test_torchrun_two_processes_write_a_resumable_checkpoint(tmp_path):
-    save_episodes(make_toy_episodes(4, length=12), tmp_path / 'cache')
+    write_dataset(make_toy_episodes(4, length=12), tmp_path / 'data.h5')
     out_dir = tmp_path / 'run'
     environment = {**os.environ, 'PYTHONPATH': str(REPO), 'OMP_NUM_THREADS': '1'}
 
@@ -122,7 +108,7 @@ def test_torchrun_two_processes_write_a_resumable_checkpoint(tmp_path):
         command = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
                    '--nproc_per_node=2',
                    '-m', 'lam_models.latent.train', 'model=vq',
-                   f'data={tmp_path / "cache"}', f'train.out_dir={out_dir}',
+                   f'data={tmp_path / "data.h5"}', f'train.out_dir={out_dir}',
                    f'train.steps={steps}', 'train.batch_size=8', 'train.save_every=100',
                    'train.progress=false', 'model.image_size=32', 'model.width=16']
         result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True,

@@ -66,3 +66,24 @@ def test_resume_continues_from_the_saved_step_and_robot_only_has_no_latent_head(
     assert read_policy_checkpoint(tmp_path / CHECKPOINT_NAME)['step'] == 6
     with pytest.raises(ValueError, match='robot_fraction'):
         PolicyTrainConfig(robot_fraction=2.0)
+
+
+def test_hydra_policy_group_takes_every_default_from_the_dataclasses():
+    from dataclasses import asdict
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from lam_models.policies.base import policy_class
+    from lam_models.policies.train import CONFIG_DIR, register_hydra_configs
+    register_hydra_configs()
+    with initialize_config_dir(version_base='1.3', config_dir=str(CONFIG_DIR)):
+        for name in available_policies():
+            cfg = compose('train', overrides=[f'policy={name}', 'dataset=d.h5',
+                                              'train.robot_fraction=0.25',
+                                              'policy.latent_weight=2'])
+            values = OmegaConf.to_container(cfg, resolve=True)
+            assert values['policy'] == {'name': name, **asdict(
+                policy_class(name).config_class(latent_weight=2.0))}
+            assert values['train'] == {**asdict(PolicyTrainConfig(robot_fraction=0.25)),
+                                       'out_dir': f'runs/policy/{name}'}

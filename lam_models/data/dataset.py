@@ -389,3 +389,9 @@ class Dataset:
             raise DatasetError(f'{self.path}: {labels.name} values {values.shape} / valid '
                                f'{valid.shape}, expected (T, Z) / (T,)')
         return values.astype(np.float32, copy=False), valid.astype(bool, copy=False)
+
+
+def read_episodes(path: str | Path, pseudo_actions: str | None = None) -> list[Episode]:
+    """Every episode of the dataset at ``path``, in order (with one model's labels)."""
+    with Dataset(path) as dataset:
+        return [dataset.read_episode(name, pseudo_actions) for name in dataset.episode_names]

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Train a latent motion model on Episodes.
 
-    python -m lam_models.latent.train model=como data=path/to/episode_cache train.steps=2000
+    python -m lam_models.latent.train model=como data=runs/demo/dataset.h5 train.steps=2000
     torchrun --nproc_per_node=2 -m lam_models.latent.train model=clam data=... train.out_dir=...
 
 ``train_latent_model`` is the loop; it takes a list of Episodes, so bags, the
@@ -187,11 +187,11 @@ def register_hydra_configs() -> None:
 
 
 def main() -> None:
-    """Hydra entry point: episodes from the on-disk cache at ``data``."""
+    """Hydra entry point: episodes of the HDF5 dataset at ``data`` (lam-ros dataset build)."""
     import hydra
     from omegaconf import DictConfig, OmegaConf
 
-    from lam_models.latent.episode_cache import load_episodes
+    from lam_models.data.dataset import read_episodes
 
     register_hydra_configs()
 
@@ -200,7 +200,7 @@ def main() -> None:
         model_config = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_config.pop('name')
         train_values = OmegaConf.to_container(cfg.train, resolve=True)
-        train_latent_model(name, model_config, load_episodes(cfg.data),
+        train_latent_model(name, model_config, read_episodes(cfg.data),
                            TrainConfig(**train_values))
 
     run()

@@ -59,11 +59,14 @@ class ControllerNode(LamNode):
                                above=0.0, high=0.5)
         device = self.param('device', 'cpu', 'torch device of the policy',
                             choices=('cpu', 'cuda'))
+        threads = self.param('inference_threads', 1, 'CPU threads of the forward pass (one '
+                             'leaves the other cores to the sim/driver and beats two under load)',
+                             low=1, high=256)
         try:
             self.spec = robot_spec(robot_model)
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
-        self.runner = self._load_runner(device, guard, max_jump, ramp_step)
+        self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
         self.joints: tuple[float, np.ndarray] | None = None
         self.observed_image_at = -1.0
@@ -81,10 +84,12 @@ class ControllerNode(LamNode):
         self.create_service(Trigger, topics.CONTROLLER_RESET, self.on_reset)
         self.create_timer(1.0 / rate_hz, self.tick)
 
-    def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float
-                     ) -> PolicyRunner | None:
+    def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float,
+                     threads: int) -> PolicyRunner | None:
         if not self.checkpoint:
             return None
+        import torch
+        torch.set_num_threads(threads)
         from lam_models.checkpoints import CheckpointError
         from lam_models.policies import load_policy
         try:
