@@ -120,3 +120,14 @@ def test_ee_delta_actions_become_ik_targets_from_the_measured_joints():
         height = SPEC.fk(target[:6])[2, 3] - SPEC.fk(HOME)[2, 3]
         assert height == pytest.approx(0.02 if moved else 0.0, abs=2e-3)
         assert target[6] == 1.0
+
+
+def test_startup_guard_also_covers_ee_delta_policies_after_ik():
+    lift = np.zeros((6, 7))
+    lift[:, 2], lift[:, 6] = 0.03, 1.0
+    runner = PolicyRunner(StandInPolicy(lift), SPEC, action_mode='ee_delta',
+                          startup_max_jump_rad=0.01, startup_step_rad=0.01, background=False)
+    observe(runner)
+    first = runner.tick()
+    assert runner.status.state == 'ramping'
+    assert np.abs(first[:6] - HOME).max() <= 0.01 + 1e-9

@@ -14,9 +14,10 @@ Frames go through ``lam_models.data.images.resize_frames`` and the policy's own
 targets; ``ee_delta`` actions become joint targets through the same IK as the simulator's
 (:func:`lam_ros.control.kinematics.ee_delta_ik`) from the measured joints.
 
-Start-up guard: if the first target is farther than ``startup_max_jump_rad`` from the
-measured arm (any joint), the runner either ramps there in steps of at most
-``startup_step_rad`` (``startup_guard='ramp'``) or refuses to move (``'refuse'``).
+Start-up guard: if the first joint target (an ``ee_delta`` action's too, after IK) is
+farther than ``startup_max_jump_rad`` from the measured arm (any joint), the runner either
+ramps there in steps of at most ``startup_step_rad`` (``startup_guard='ramp'``) or refuses
+to move (``'refuse'``).
 """
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class PolicyRunner:
         self.guard, self.max_jump, self.ramp_step = (startup_guard, startup_max_jump_rad,
                                                      startup_step_rad)
         self.history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self.obs_horizon)
-        self.queue: deque[np.ndarray] = deque()
+        self.queue: deque[np.ndarray] = deque()        # policy actions of the current chunk
+        self.ramp: deque[np.ndarray] = deque()         # start-up ramp: joint targets
         self.pending: Future | None = None
         self.started = False          # first target reached (start-up guard done)
         self.status = RunnerStatus()
@@ -117,6 +119,8 @@ class PolicyRunner:
         """
         if self.status.state == 'refused':
             return None
+        if self.ramp:
+            return self.ramp.popleft()
         if not self.queue:
             if not self.history:
                 return None
@@ -128,9 +132,11 @@ class PolicyRunner:
             chunk, observed_at = self.pending.result()
             self.pending = None
             self._accept(chunk, observed_at)
-        target = self.queue.popleft()
-        if self.action_mode == 'ee_delta':
-            target = self._ee_delta_target(target)
+        action = self.queue.popleft()
+        target = self._ee_delta_target(action) if self.action_mode == 'ee_delta' else action
+        if not self.started:   # joint targets of either action space: IK can jump too
+            self.started = True
+            target = self._guard_start(target)
         return target
 
     def restarted(self) -> PolicyRunner:
@@ -169,27 +175,24 @@ class PolicyRunner:
         self.status.chunks += 1
         self.status.observed_at = observed_at
         self.status.state, self.status.message = 'acting', ''
-        if not self.started and self.action_mode == 'joint':
-            actions = self._guard_start(actions)
-        self.started = True
         self.queue.extend(actions)
 
-    def _guard_start(self, actions: np.ndarray) -> np.ndarray:
-        """Ramp to (or refuse) a first target far from where the arm is."""
+    def _guard_start(self, target: np.ndarray) -> np.ndarray:
+        """The first joint target, or the first step of a ramp to it when it is far."""
         arm = len(self.spec.joints)
-        jump = np.abs(actions[0][:arm] - self.joints)
+        jump = np.abs(target[:arm] - self.joints)
         if jump.max() <= self.max_jump:
-            return actions
+            return target
         joint = self.spec.joints[int(jump.argmax())]
         message = (f'first policy target is {jump.max():.2f} rad from the arm at joint '
                    f'{joint!r} (startup_max_jump_rad={self.max_jump})')
         if self.guard == 'refuse':
             self._refuse(message + '; refusing to move (startup_guard=refuse)')
         steps = int(np.ceil(jump.max() / self.ramp_step))
-        ramp = [np.append(self.joints + (actions[0][:arm] - self.joints) * (i / steps),
-                          actions[0][arm:]) for i in range(1, steps)]
+        self.ramp.extend(np.append(self.joints + (target[:arm] - self.joints) * (i / steps),
+                                   target[arm:]) for i in range(1, steps + 1))
         self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
-        return np.concatenate([np.array(ramp).reshape(-1, actions.shape[1]), actions])
+        return self.ramp.popleft()
 
     def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:
         q, converged = ee_delta_ik(self.spec, self.spec.fk(self.joints), self.joints, action)
@@ -197,5 +200,6 @@ class PolicyRunner:
 
     def _refuse(self, message: str) -> None:
         self.queue.clear()
+        self.ramp.clear()
         self.status.state, self.status.message = 'refused', message
         raise PolicyRefused(message)

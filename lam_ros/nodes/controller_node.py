@@ -122,19 +122,25 @@ class ControllerNode(LamNode):
         self.suggestion = msg
 
     def on_estop(self, msg: Bool) -> None:
-        """An e-stop stops the policy too (the arm node refuses commands anyway)."""
+        """An e-stop stops the policy too; its release starts it afresh (start-up guard armed)."""
         if msg.data and not self.estopped:
             self.report('e-stop: policy stopped', 'warn')
-        self.estopped = self.estopped or msg.data
+        elif not msg.data and self.estopped:
+            self.report('e-stop released: policy restarts from the next observation')
+            self._restart()
+        self.estopped = msg.data
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response
                  ) -> Trigger.Response:
         """A new scene: forget the observation history, re-arm the start-up guard."""
+        self._restart()
+        response.success, response.message = True, 'controller reset'
+        return response
+
+    def _restart(self) -> None:
         if self.runner is not None:
             self.runner = self.runner.restarted()
         self.observed_image_at = -1.0
-        response.success, response.message = True, 'controller reset'
-        return response
 
     # -- the loop ---------------------------------------------------------------------------
     def tick(self) -> None:
