@@ -48,7 +48,7 @@ def observe(runner: PolicyRunner, q: np.ndarray = HOME) -> None:
 
 def test_executes_action_exec_actions_per_forward_pass_on_resized_history():
     policy = StandInPolicy(chunk_near(HOME))
-    runner = PolicyRunner(policy, SPEC, background=False)
+    runner = PolicyRunner(policy, SPEC, background=False, prefetch_actions=0)
     observe(runner)
     sent = [runner.tick() for _ in range(7)]
     assert policy.calls == 3                        # ticks 0, 3, 6 start a chunk
@@ -131,3 +131,26 @@ def test_startup_guard_also_covers_ee_delta_policies_after_ik():
     first = runner.tick()
     assert runner.status.state == 'ramping'
     assert np.abs(first[:6] - HOME).max() <= 0.01 + 1e-9
+
+
+def test_prefetch_asks_early_and_skips_the_actions_that_ran_meanwhile():
+    chunk = chunk_near(HOME)
+    release = threading.Event()
+    policy = StandInPolicy(chunk, release)
+    runner = PolicyRunner(policy, SPEC, prefetch_actions=2)
+    observe(runner)
+    release.set()
+    sent = []
+    for _ in range(200):
+        action = runner.tick()
+        if action is not None:
+            sent.append(action)
+        if len(sent) == 7:
+            break
+        threading.Event().wait(0.005)
+    # chunk 1: actions 0..2 (the 2nd call starts as action 1 is sent: 1 and 2 run after its
+    # observation), chunk 2 from its action 2 on, no hold tick in between
+    np.testing.assert_allclose(np.array(sent)[:, 0],
+                               HOME[0] + 0.01 * np.array([1, 2, 3, 3, 4, 5, 3]))
+    assert policy.calls >= 3
+    runner.close()

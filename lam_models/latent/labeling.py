@@ -10,6 +10,7 @@ marked invalid rather than a repeated latent that a policy would learn as motion
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -35,8 +36,12 @@ def checkpoint_sha256(path: str | Path) -> str:
 
 
 def model_device(model: LatentActionModel) -> torch.device:
-    """Where the model's weights live; labelling runs there (GPU when the model is on one)."""
-    return next(model.parameters()).device
+    """Where the model's weights live; labelling runs there (GPU when the model is on one).
+
+    A baseline without weights (pixel difference) is placed by its buffers.
+    """
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    return next(tensors, torch.empty(0)).device
 
 
 def window_indices(starts: np.ndarray, frame_gap: int, context_frames: int) -> np.ndarray:

@@ -2,12 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """Closed-loop execution of a learned policy, without ROS: the controller node's core.
 
-Receding horizon as in training and in ``lam_ros.sim.evaluate``: when the last chunk is
-used up, the latest ``obs_horizon`` observations go to ``predict_chunk`` and the first
-``action_exec`` actions of its answer are executed one per tick. The forward pass runs on a
-worker thread, so a ROS callback calling :meth:`PolicyRunner.tick` never waits on it: a tick
-with no action ready returns None and the arm holds its last target (it is still there:
-the previous chunk has just ended), which is the state the observation showed.
+Receding horizon as in training and in ``lam_ros.sim.evaluate``: the latest
+``obs_horizon`` observations go to ``predict_chunk`` and ``action_exec`` actions of its
+answer are executed one per tick. The forward pass runs on a worker thread, so a ROS
+callback calling :meth:`PolicyRunner.tick` never waits on it: a tick with no action ready
+returns None and the arm holds its last target.
+
+``prefetch_actions`` = p > 0 asks for the next chunk while p actions of the current one
+are left, so it is ready when they are done (no hold tick between chunks); those p actions
+run while the policy thinks, so the new chunk is executed from its action p on (the one
+for the time step it will be executed at). p = 0 is ``lam_ros.sim.evaluate``'s exact
+schedule: observe after the chunk, then act.
 
 Frames go through ``lam_models.data.images.resize_frames`` and the policy's own
 ``preprocess``, the path the training data took. Joint-space actions are absolute
@@ -75,7 +80,8 @@ class PolicyRunner:
 
     def __init__(self, policy, spec: RobotSpec, action_mode: str = 'joint',
                  startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
-                 startup_step_rad: float = 0.05, background: bool = True) -> None:
+                 startup_step_rad: float = 0.05, background: bool = True,
+                 prefetch_actions: int = 1) -> None:
         if action_mode not in ACTION_MODES:
             raise ValueError(f'action_mode must be one of {ACTION_MODES}, got {action_mode!r}')
         if startup_guard not in STARTUP_GUARDS:
@@ -85,6 +91,12 @@ class PolicyRunner:
         config = policy.config
         self.image_size, self.obs_horizon = config.image_size, config.obs_horizon
         self.action_exec = config.action_exec
+        if not 0 <= prefetch_actions < self.action_exec or \
+                prefetch_actions + self.action_exec > config.action_horizon:
+            raise ValueError(f'prefetch_actions must be in [0, action_exec) and leave '
+                             f'action_exec actions in the chunk, got {prefetch_actions}')
+        self.prefetch = prefetch_actions
+        self.skip = 0    # actions of the old chunk executed after the pending observation
         self.guard, self.max_jump, self.ramp_step = (startup_guard, startup_max_jump_rad,
                                                      startup_step_rad)
         self.history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self.obs_horizon)
@@ -125,14 +137,18 @@ class PolicyRunner:
             if not self.history:
                 return None
             if self.pending is None:
-                self.pending = self._submit()
+                self.pending, self.skip = self._submit(), 0
             if not self.pending.done():
                 self.status.state = 'inferring'
                 return None
             chunk, observed_at = self.pending.result()
             self.pending = None
-            self._accept(chunk, observed_at)
+            self._accept(chunk[self.skip:], observed_at)
         action = self.queue.popleft()
+        if self.pending is not None:
+            self.skip += 1
+        elif self.prefetch and len(self.queue) < self.prefetch:
+            self.pending, self.skip = self._submit(), 1   # this tick's action runs after it
         target = self._ee_delta_target(action) if self.action_mode == 'ee_delta' else action
         if not self.started:   # joint targets of either action space: IK can jump too
             self.started = True
@@ -143,7 +159,8 @@ class PolicyRunner:
         """A fresh runner for a new scene: no history, no queued actions, guard re-armed."""
         self.close()
         return PolicyRunner(self.policy, self.spec, self.action_mode, self.guard, self.max_jump,
-                            self.ramp_step, background=self.pool is not None)
+                            self.ramp_step, background=self.pool is not None,
+                            prefetch_actions=self.prefetch)
 
     def close(self) -> None:
         """Stop the worker thread (an in-flight forward pass finishes in the background)."""

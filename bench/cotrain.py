@@ -1,0 +1,260 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Do human videos with pseudo-actions make the robot's policy better? One table.
+
+    MUJOCO_GL=egl PYTHONPATH=. .venv/bin/python bench/cotrain.py [--quick | --full]
+
+The realistic regime, on the simulated WidowX filmed from the ``ego`` camera: K robot
+demos per task whose moved object starts in a *narrow* region (``spawn_region='narrow'``),
+H >= 10 K human videos per task over the *whole* workspace, and evaluation over the whole
+workspace on held-out seeds. Rows (one policy each, same budget):
+
+* robot-only K, and robot-only 5 K (what more robot data would buy);
+* robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the
+  pixel-difference baseline: the co-trained policy's latent head learns the human's
+  pseudo-actions, its action head the robot's actions (``lam_models.policies.train``);
+* robot K + human H with the human's true hidden motion as actions: the oracle.
+
+Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
+(``lam_ros.sim.evaluate``). Data and latent models are cached under ``--out``; the table is
+written as markdown and PNG. The last line is
+``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+import json
+from pathlib import Path
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from lam_models.data.dataset import Dataset, write_dataset
+from lam_models.data.episode import Episode
+from lam_models.data.windows import PolicyWindows, WindowShape
+from lam_models.latent.labeling import label_frames
+from lam_models.latent.metrics import PixelDifferenceBaseline
+from lam_models.latent.train import TrainConfig, train_latent_model
+from lam_models.policies.train import PolicyTrainConfig, train_policy
+from lam_ros.sim import generate_episode
+from lam_ros.sim.evaluate import DEFAULT_SEED_START, evaluate_policy, wilson_interval
+
+# Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
+# lam_ros.sim.evaluate's held-out evaluation seeds start at EVAL_SEED_START).
+SEEDS = {'robot': 30_000, 'human': 40_000}
+LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
+CONTINUOUS = ('como', 'stamo', 'clam')
+
+
+@dataclass
+class Row:
+    """One trained policy and its closed-loop score."""
+
+    label: str
+    source: str           # 'robot', a latent model, 'pixel_diff' or 'oracle'
+    policy: str
+    successes: dict[str, tuple[int, int]]  # task -> (successes, episodes)
+    train_s: float
+
+    def rate(self, task: str | None = None) -> tuple[float, float, float]:
+        """Success rate and its Wilson 95% interval, of one task or pooled over all."""
+        pairs = [self.successes[task]] if task else list(self.successes.values())
+        k, n = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        return (k / n, *wilson_interval(k, n))
+
+
+def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: str
+             ) -> list[Episode]:
+    """``per_task`` scripted episodes of each task, cached as an HDF5 dataset."""
+    path = Path(args.out) / 'cache' / f'{embodiment}_{region}_{per_task}_{args.tasks}.h5'
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
+                                     args.image_size, spawn_region=region)
+                    for task in args.tasks.split(',')
+                    for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
+        write_dataset(episodes, path)
+    with Dataset(path) as dataset:
+        return [dataset.read_episode(name) for name in dataset.episode_names]
+
+
+def first_per_task(episodes: list[Episode], count: int) -> list[Episode]:
+    """The first ``count`` episodes of each task (the K of a larger cached pool)."""
+    taken: dict[str, int] = {}
+    chosen = []
+    for episode in episodes:
+        if taken.get(episode.task, 0) < count:
+            taken[episode.task] = taken.get(episode.task, 0) + 1
+            chosen.append(episode)
+    return chosen
+
+
+def labelled(model, episodes: list[Episode]) -> list[Episode]:
+    """Copies of ``episodes`` carrying ``model``'s pseudo-actions and their valid mask."""
+    out = []
+    for episode in episodes:
+        values, valid = label_frames(model, episode.frames)
+        out.append(replace(episode, pseudo_actions=values,
+                           metadata={**episode.metadata, 'pseudo_valid': valid}))
+    return out
+
+
+def as_oracle(human: list[Episode]) -> list[Episode]:
+    """Human episodes whose hidden motion becomes their actions (no proprio: state absent)."""
+    return [replace(ep, actions=ep.hidden_motion, hidden_motion=None, embodiment='human')
+            for ep in human]
+
+
+def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
+                    args: argparse.Namespace):
+    """A trained latent model (cached), or the pixel-difference baseline PCA'd to z 32."""
+    if name == 'pixel_diff':
+        return PixelDifferenceBaseline(image_size=args.image_size, z_dim=32).fit_pca(robot)
+    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / name), steps=args.latent_steps,
+                         batch_size=32, resume=True, figure=False, progress=True)
+    return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
+
+
+def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Episode],
+                       args: argparse.Namespace) -> Row:
+    """Train one policy on ``episodes`` and roll it out on the held-out seeds."""
+    shape = WindowShape(image_size=args.image_size)
+    clock = time.perf_counter()
+    windows = PolicyWindows(episodes, shape)
+    run_dir = Path(args.out) / 'policies' / f'{policy}_{label.replace(" ", "_")}'
+    trained = train_policy(policy, {}, windows, PolicyTrainConfig(
+        out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
+        pseudo_actions=None if source in ('robot', 'oracle') else source,
+        robot_fraction=args.robot_fraction, seed=0))
+    train_s = time.perf_counter() - clock
+    seeds = range(DEFAULT_SEED_START, DEFAULT_SEED_START + args.eval_episodes)
+    report = evaluate_policy(trained, args.tasks.split(','), seeds, video_dir=run_dir / 'videos',
+                             num_envs=args.num_envs)
+    report.write(run_dir / 'eval')
+    return Row(label, source, policy, {task: (r.successes, r.n)
+                                       for task, r in report.tasks.items()}, train_s)
+
+
+def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
+    """Markdown table (printed and written): success % [95% CI] per task and mean."""
+    def cell(rate: tuple[float, float, float]) -> str:
+        return f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}]'
+    header = ['policy', 'data', *tasks, 'mean', 'train s (0: cached run)']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for row in rows:
+        lines.append('| ' + ' | '.join([row.policy, row.label,
+                                         *(cell(row.rate(t)) for t in tasks),
+                                         cell(row.rate()), f'{row.train_s:.0f}']) + ' |')
+    text = '\n'.join(lines)
+    path.write_text(text + '\n')
+    print(text)
+    return text
+
+
+def save_figure(rows: list[Row], path: Path) -> None:
+    """Mean success with its interval per row, one bar each."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rates = np.array([row.rate() for row in rows]) * 100
+    fig, ax = plt.subplots(figsize=(1.1 * len(rows) + 2, 3.5))
+    ax.bar(range(len(rows)), rates[:, 0], yerr=[rates[:, 0] - rates[:, 1],
+                                                rates[:, 2] - rates[:, 0]], capsize=4)
+    ax.set_xticks(range(len(rows)), [f'{r.policy}\n{r.label}' for r in rows], fontsize=7,
+                  rotation=30)
+    ax.set(ylabel='success % (Wilson 95%)', ylim=(0, 100), title='co-training, ego view')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--tasks', default='push,pick_place')
+    parser.add_argument('--robot-demos', type=int, default=20, help='K per task (narrow)')
+    parser.add_argument('--human-videos', type=int, default=200, help='H per task (whole)')
+    parser.add_argument('--eval-episodes', type=int, default=50, help='per task and row')
+    parser.add_argument('--policy', default='diffusion', help='the headline policy family')
+    parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff')
+    parser.add_argument('--latent-steps', type=int, default=1500)
+    parser.add_argument('--policy-steps', type=int, default=3000)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--robot-fraction', type=float, default=0.5)
+    parser.add_argument('--image-size', type=int, default=64)
+    parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')
+    parser.add_argument('--full', action='store_true',
+                        help='every policy family, not just --policy')
+    parser.add_argument('--quick', action='store_true', help='minutes, to check the plumbing')
+    parser.add_argument('--out', default='runs/cotrain')
+    args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.robot_demos, args.human_videos = 'push', 3, 6
+        args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
+        args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
+    started = time.perf_counter()
+    tasks = args.tasks.split(',')
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    robot_pool = simulate(args, 'robot', 5 * args.robot_demos, 'narrow')
+    robot = first_per_task(robot_pool, args.robot_demos)
+    human = simulate(args, 'human', args.human_videos, 'full')
+    print(f'{len(robot)} robot demos (narrow region, {args.robot_demos} per task), '
+          f'{len(robot_pool)} for the 5K row, {len(human)} human videos (whole workspace); '
+          f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
+
+    families = ['diffusion', 'autoregressive'] if args.full else [args.policy]
+    rows: list[Row] = []
+    for policy in families:
+        rows.append(train_and_evaluate(f'robot K={args.robot_demos}', 'robot', policy, robot,
+                                       args))
+        for source in args.sources.split(','):
+            labeller = latent_labeller(source, robot, human, args)
+            episodes = labelled(labeller, robot) + labelled(labeller, human)
+            rows.append(train_and_evaluate(f'+human {source}', source, policy, episodes, args))
+        rows.append(train_and_evaluate('+human oracle', 'oracle', policy,
+                                       robot + as_oracle(human), args))
+        rows.append(train_and_evaluate(f'robot 5K={5 * args.robot_demos}', 'robot', policy,
+                                       robot_pool, args))
+    print()
+    print_table(rows, tasks, out / 'cotrain.md')
+    save_figure(rows, out / 'cotrain.png')
+    (out / 'cotrain.json').write_text(json.dumps([row.__dict__ for row in rows], indent=1))
+    print(f'\ntable: {out}/cotrain.md, figure: {out}/cotrain.png; '
+          f'{time.perf_counter() - started:.0f} s in all')
+    summary(rows)
+    return 0
+
+
+def summary(rows: list[Row]) -> None:
+    """The acceptance numbers of issue 12, then the one-line verdict."""
+    for policy in sorted({row.policy for row in rows}):
+        family = [row for row in rows if row.policy == policy]
+        base = family[0].rate()
+        pseudo = [row for row in family if row.source in CONTINUOUS + ('vq', 'pixel_diff')]
+        best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else None
+        oracle = next((row for row in family if row.source == 'oracle'), None)
+        if best is None or oracle is None:
+            continue
+        gain = 100 * (best.rate()[0] - base[0])
+        gap = oracle.rate()[0] - base[0]
+        closed = (best.rate()[0] - base[0]) / gap if gap > 0 else float('nan')
+        separated = best.rate()[1] > base[2]
+        print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs robot-only '
+              f'{100 * base[0]:.0f}% ({gain:+.0f} points, intervals '
+              f'{"disjoint" if separated else "overlap"}), closes {closed:.0%} of the gap to '
+              f'the oracle ({100 * oracle.rate()[0]:.0f}%)')
+    headline = [row for row in rows if row.policy == rows[0].policy]
+    base = headline[0]
+    pseudo = [row for row in headline if row.source not in ('robot', 'oracle')]
+    best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else base
+    oracle = next((row for row in headline if row.source == 'oracle'), base)
+    print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.0f} points '
+          f'(robot-only {100 * base.rate()[0]:.0f}%, best pseudo-actions '
+          f'{100 * best.rate()[0]:.0f}% [{best.source}], oracle {100 * oracle.rate()[0]:.0f}%)')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
