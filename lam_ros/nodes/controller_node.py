@@ -59,6 +59,9 @@ class ControllerNode(LamNode):
                                above=0.0, high=0.5)
         device = self.param('device', 'cpu', 'torch device of the policy',
                             choices=('cpu', 'cuda'))
+        prefetch = self.param('prefetch_actions', 1, 'ask for the next chunk while this many '
+                              'actions are left (0: observe after the chunk, as lam-ros eval)',
+                              low=0, high=64)
         threads = self.param('inference_threads', 1, 'CPU threads of the forward pass (one '
                              'leaves the other cores to the sim/driver and beats two under load)',
                              low=1, high=256)
@@ -66,7 +69,7 @@ class ControllerNode(LamNode):
             self.spec = robot_spec(robot_model)
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
-        self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads)
+        self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
         self.joints: tuple[float, np.ndarray] | None = None
         self.observed_image_at = -1.0
@@ -85,7 +88,7 @@ class ControllerNode(LamNode):
         self.create_timer(1.0 / rate_hz, self.tick)
 
     def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float,
-                     threads: int) -> PolicyRunner | None:
+                     threads: int, prefetch: int) -> PolicyRunner | None:
         if not self.checkpoint:
             return None
         import torch
@@ -103,7 +106,11 @@ class ControllerNode(LamNode):
                 f'many positions')
         self.report(f'running {policy.name} policy from {self.checkpoint} ({mode} actions)',
                     policy=policy.name, action_mode=mode)
-        return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step)
+        try:
+            return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step,
+                                prefetch_actions=prefetch)
+        except ValueError as error:
+            raise ConfigError(f'controller: {error}') from None
 
     # -- inputs ---------------------------------------------------------------------------
     def on_image(self, msg: Image) -> None:
