@@ -39,6 +39,9 @@ def _watch_deploy_graph(rclpy_context, arguments=()):
         lambda m: seen['joints'].append((time.monotonic(), np.array(m.position[:6]))), 10)
     node.create_subscription(JointGroupCommand, ARM['joint_group'],
                              lambda m: seen['commands'].append(time.monotonic()), 10)
+    seen['actions'] = []   # what the controller sends, before the arm node filters it
+    node.create_subscription(JointState, topics.ACTION,
+                             lambda m: seen['actions'].append(time.monotonic()), 10)
 
     def on_status(msg):
         if json.loads(msg.data)['message'] == 'e-stop engaged' and seen['estop_at'] is None:
@@ -101,6 +104,7 @@ def test_an_estop_sent_mid_motion_stops_commands_and_freezes_the_arm(rclpy_conte
             f'the arm never moved under the deploy graph ({driver})'
         assert not seen['success']
         estop.publish(Bool(data=True))
+        sent_at = time.monotonic()
         assert spin_until(executor, lambda: seen['estop_at'] is not None, timeout_s=5.0), \
             'the arm node never reported the e-stop'
         spin_until(executor, lambda: False, timeout_s=0.5)     # the servos settle
@@ -108,6 +112,8 @@ def test_an_estop_sent_mid_motion_stops_commands_and_freezes_the_arm(rclpy_conte
         spin_until(executor, lambda: False, timeout_s=2.5)
         late = [t for t in seen['commands'] if t > seen['estop_at'] + 0.05]
         assert late == [], f'{len(late)} commands reached the driver after the e-stop'
+        late = [t for t in seen['actions'] if t > sent_at + 0.3]
+        assert late == [], f'the controller sent {len(late)} actions after the e-stop'
         assert np.max(np.abs(seen['joints'][-1][1] - frozen)) < 0.01, 'arm moved under e-stop'
         assert not seen['success']
     finally:

@@ -21,6 +21,7 @@ class StandInConfig:
     obs_horizon: int = 2
     action_horizon: int = 6
     action_exec: int = 3
+    action_space: str = 'joint_position [waist, ..., gripper]'
 
 
 class StandInPolicy:
@@ -87,8 +88,9 @@ def test_startup_guard_ramps_to_a_far_first_target_in_bounded_steps():
     runner = PolicyRunner(StandInPolicy(chunk_near(far)), SPEC, startup_max_jump_rad=0.3,
                           startup_step_rad=0.1, background=False)
     observe(runner)
-    targets = [runner.tick()[:6] for _ in range(12)]
+    targets = [runner.tick()[:6]]
     assert runner.status.message.startswith('first policy target is 0.91 rad')
+    targets += [runner.tick()[:6] for _ in range(11)]
     steps = np.abs(np.diff(np.vstack([HOME, targets]), axis=0)).max(axis=1)
     assert steps[:10].max() <= 0.1 + 1e-9                 # ramp, never a jump
     np.testing.assert_allclose(targets[9], chunk_near(far)[0][:6])  # then the policy's own
@@ -154,3 +156,27 @@ def test_prefetch_asks_early_and_skips_the_actions_that_ran_meanwhile():
                                HOME[0] + 0.01 * np.array([1, 2, 3, 3, 4, 5, 3]))
     assert policy.calls >= 3
     runner.close()
+
+
+def test_a_failing_forward_pass_refuses_instead_of_raising_forever():
+    class Broken(StandInPolicy):
+        def predict_chunk(self, images, state, state_valid):
+            self.calls += 1
+            raise RuntimeError('shape mismatch in layer 3')
+    policy = Broken(chunk_near(HOME))
+    runner = PolicyRunner(policy, SPEC, background=False)
+    observe(runner)
+    with pytest.raises(PolicyRefused, match='forward pass failed: RuntimeError'):
+        runner.tick()
+    assert runner.tick() is None and policy.calls == 1
+
+
+def test_out_of_range_actions_are_clipped_like_the_simulator_clips_them():
+    wild = np.zeros((6, 7))
+    wild[:, 0], wild[:, 6] = 0.5, 3.0                   # 50 cm in one step, gripper 3
+    runner = PolicyRunner(StandInPolicy(wild), SPEC, action_mode='ee_delta', background=False)
+    observe(runner)
+    target = runner.tick()
+    moved = SPEC.fk(target[:6])[:3, 3] - SPEC.fk(HOME)[:3, 3]
+    assert moved[0] == pytest.approx(0.05, abs=5e-3) and target[6] == 1.0
+    assert runner.status.clipped == 1

@@ -25,7 +25,7 @@ Checkpoints: ``lam_models.checkpoints`` (safetensors + JSON sidecar, sha256s) un
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,6 +70,8 @@ class PolicyConfig(ModelConfig):
     shift_pixels: int = 4       # random-shift augmentation (training only), 0: off
     state_dropout: float = 0.0  # training: share of robot rows shown the 'no state' embedding
     action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute
+    state_names: list[str] = field(default_factory=list)  # joint_states names, state order
+    source_frame_size: int = 0  # the data's native frame side (px), before resizing; 0: unknown
 
     def __post_init__(self) -> None:
         name = type(self).__name__

@@ -5,7 +5,7 @@
 The deploy graph (sim, arm safety layer, controller with the checkpoint) runs in this
 process, as ``lam-ros deploy`` does; a watcher node resets the scene (``/sim/reset``, next
 seed) and the controller (``/controller/reset``) before each episode and waits for
-``/sim/success`` or the task's step budget in wall-clock time. Scene seeds are
+``/sim/success`` or the task's step budget (actions the controller sent). Scene seeds are
 ``seed_start, seed_start + 1, ...``: the held-out seeds ``lam-ros eval`` uses, so the two
 can be compared (``bench/deploy_vs_eval.py``). The controller's ``~/status`` reports
 (inference time, observation age) are collected for ``bench/deploy_latency.py``.
@@ -69,11 +69,15 @@ class _Watcher:
         self.node.create_subscription(String, topics.of_node('controller', topics.STATUS),
                                       self._on_status, 50)
         from sensor_msgs.msg import JointState
-        self.node.create_subscription(JointState, topics.ACTION,
-                                      lambda _: run.commands.append(time.monotonic()), 50)
+        self.node.create_subscription(JointState, topics.ACTION, self._on_action, 50)
+        self.actions = 0   # sent since the last reset: an episode's budget counts these
         self.sim_reset = self.node.create_client(Trigger, topics.SIM_RESET)
         self.controller_reset = self.node.create_client(
             Trigger, topics.of_node('controller', topics.CONTROLLER_RESET))
+
+    def _on_action(self, _msg) -> None:
+        self.run.commands.append(time.monotonic())
+        self.actions += 1
 
     def _on_success(self, msg: Bool) -> None:
         self.success = self.success or msg.data
@@ -104,8 +108,8 @@ def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: i
                         ) -> DeployRun:
     """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph.
 
-    An episode ends at success or after ``steps`` control periods (default: the task's
-    budget) plus a start-up slack.
+    An episode ends at success or after ``steps`` actions sent (default: the task's budget,
+    the step count ``lam-ros eval`` allows), or at a wall-clock timeout.
     """
     if seed_start < 1:
         raise ValueError(f'seed_start must be >= 1, got {seed_start}')
@@ -117,7 +121,8 @@ def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: i
     graph.start()
     run = DeployRun(task)
     watcher = _Watcher(run)
-    budget_s = (steps or TASK_STEPS[task]) / rate_hz + STARTUP_SLACK_S
+    budget = steps or TASK_STEPS[task]
+    timeout_s = 3 * budget / rate_hz + STARTUP_SLACK_S   # holds while inferring don't count
     try:
         for index in range(episodes):
             if code:
@@ -125,9 +130,9 @@ def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: i
             watcher.call(watcher.sim_reset)          # the first reset: seed_start itself
             watcher.call(watcher.controller_reset)
             watcher.spin_until(lambda: False, 0.2)   # the old scene's last messages drain
-            watcher.success = False
+            watcher.success, watcher.actions = False, 0
             started = time.monotonic()
-            watcher.spin_until(lambda: watcher.success, budget_s)
+            watcher.spin_until(lambda: watcher.success or watcher.actions >= budget, timeout_s)
             run.episodes.append(DeployEpisode(seed_start + index, watcher.success,
                                               time.monotonic() - started))
             if progress:

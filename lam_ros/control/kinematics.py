@@ -18,6 +18,10 @@ import numpy as np
 ARM_JOINTS_6DOF = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate')
 ARM_JOINTS_5DOF = ('waist', 'shoulder', 'elbow', 'wrist_angle', 'wrist_rotate')
 FINGER_JOINTS = ('left_finger', 'right_finger')
+# The ee-delta action space [dx, dy, dz, droll, dpitch, dyaw, gripper]: per-step bounds the
+# simulator clips to and the deploy controller clips to alike (m, rad; gripper 0 closed..1 open).
+EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
+EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
 FINGER_CLOSED = 0.015   # left_finger position (m) with the pads touching
 FINGER_OPEN = 0.037     # left_finger position (m) fully open
 EE_SITE = 'ee_gripper_link'

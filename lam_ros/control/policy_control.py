@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from lam_models.data.images import resize_frames
-from lam_ros.control.kinematics import RobotSpec, ee_delta_ik
+from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW, RobotSpec, ee_delta_ik
 
 STARTUP_GUARDS = ('ramp', 'refuse')
 ACTION_MODES = ('ee_delta', 'joint')
@@ -73,15 +73,17 @@ class RunnerStatus:
     chunks: int = 0
     inference_s: float = 0.0        # last forward pass
     observed_at: float = 0.0        # time.monotonic() of the last chunk's newest observation
+    clipped: int = 0                # actions clipped to the action space's bounds
 
 
 class PolicyRunner:
     """Feeds observations to a policy and hands out one joint target per tick."""
 
-    def __init__(self, policy, spec: RobotSpec, action_mode: str = 'joint',
+    def __init__(self, policy, spec: RobotSpec, action_mode: str | None = None,
                  startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
                  startup_step_rad: float = 0.05, background: bool = True,
                  prefetch_actions: int = 1) -> None:
+        action_mode = action_mode or policy_action_mode(policy)
         if action_mode not in ACTION_MODES:
             raise ValueError(f'action_mode must be one of {ACTION_MODES}, got {action_mode!r}')
         if startup_guard not in STARTUP_GUARDS:
@@ -110,11 +112,13 @@ class PolicyRunner:
         self.observed_at = 0.0
 
     def observe(self, image_rgb: np.ndarray, joint_positions: np.ndarray,
-                stamp: float | None = None) -> None:
-        """The newest camera frame (H, W, 3 uint8, any size) and joint positions (rad, m).
+                stamp: float | None = None, arm_joints: np.ndarray | None = None) -> None:
+        """The newest camera frame (H, W, 3 uint8, any size) and the policy's state.
 
-        ``stamp`` (``time.monotonic()`` of the frame's arrival; default now) dates the
-        chunk computed from it, for the latency report.
+        ``joint_positions`` are in the policy's state order (``config.state_names``);
+        ``arm_joints`` (the robot's arm joints, for IK and the start-up guard) default to
+        its first columns. ``stamp`` (``time.monotonic()`` of the frame's arrival; default
+        now) dates the chunk computed from it, for the latency report.
         """
         self.observed_at = time.monotonic() if stamp is None else stamp
         frame = resize_frames(image_rgb[None], self.image_size)[0]
@@ -122,7 +126,8 @@ class PolicyRunner:
         if not self.history:
             self.history.extend([(frame, state)] * self.obs_horizon)
         self.history.append((frame, state))
-        self.joints = state[:len(self.spec.joints)].astype(np.float64)
+        arm = state[:len(self.spec.joints)] if arm_joints is None else arm_joints
+        self.joints = np.asarray(arm, np.float64)
 
     def tick(self) -> np.ndarray | None:
         """The next [arm joint targets..., gripper 0..1], or None (hold) this tick.
@@ -141,8 +146,11 @@ class PolicyRunner:
             if not self.pending.done():
                 self.status.state = 'inferring'
                 return None
-            chunk, observed_at = self.pending.result()
-            self.pending = None
+            future, self.pending = self.pending, None
+            try:
+                chunk, observed_at = future.result()
+            except Exception as error:  # a broken policy must not take the node down
+                self._refuse(f'policy forward pass failed: {type(error).__name__}: {error}')
             self._accept(chunk[self.skip:], observed_at)
         action = self.queue.popleft()
         if self.pending is not None:
@@ -154,6 +162,11 @@ class PolicyRunner:
             self.started = True
             target = self._guard_start(target)
         return target
+
+    @property
+    def busy(self) -> bool:
+        """Whether a plan exists: queued actions, a ramp or a forward pass in flight."""
+        return bool(self.queue or self.ramp or self.pending is not None)
 
     def restarted(self) -> PolicyRunner:
         """A fresh runner for a new scene: no history, no queued actions, guard re-armed."""
@@ -181,7 +194,10 @@ class PolicyRunner:
             return chunk[0].float().cpu().numpy(), observed_at
         if self.pool is None:
             future: Future = Future()
-            future.set_result(infer())
+            try:
+                future.set_result(infer())
+            except Exception as error:   # delivered by tick(), as from the worker thread
+                future.set_exception(error)
             return future
         return self.pool.submit(infer)
 
@@ -208,10 +224,14 @@ class PolicyRunner:
         steps = int(np.ceil(jump.max() / self.ramp_step))
         self.ramp.extend(np.append(self.joints + (target[:arm] - self.joints) * (i / steps),
                                    target[arm:]) for i in range(1, steps + 1))
+        self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
         self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
         return self.ramp.popleft()
 
     def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:
+        clipped = np.clip(action, EE_DELTA_LOW, EE_DELTA_HIGH)   # as the simulator does
+        self.status.clipped += int(np.any(clipped != action))
+        action = clipped
         q, converged = ee_delta_ik(self.spec, self.spec.fk(self.joints), self.joints, action)
         return np.append(q if converged else self.joints, action[-1])
 

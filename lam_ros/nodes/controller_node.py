@@ -25,7 +25,7 @@ from std_srvs.srv import Trigger
 
 from lam_models.data.images import image_to_rgb
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
-from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.kinematics import FINGER_JOINTS, robot_spec
 from lam_ros.control.policy_control import (
     STARTUP_GUARDS,
     PolicyRefused,
@@ -69,9 +69,10 @@ class ControllerNode(LamNode):
             self.spec = robot_spec(robot_model)
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
+        self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
         self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
-        self.joints: tuple[float, np.ndarray] | None = None
+        self.joints: tuple[float, np.ndarray, np.ndarray] | None = None  # (arrival, state, arm)
         self.observed_image_at = -1.0
         self.estopped = False
         self.suggestion: JointState | None = None
@@ -100,10 +101,14 @@ class ControllerNode(LamNode):
             mode = policy_action_mode(policy)
         except (CheckpointError, ValueError) as error:
             raise ConfigError(f'controller: checkpoint:={self.checkpoint}: {error}') from None
-        if policy.config.state_dim != len(self.spec.joints) + 2:
-            self.get_logger().warning(
-                f'policy state_dim={policy.config.state_dim}; joint_states must carry that '
-                f'many positions')
+        # The policy's state columns by name (recorded with the data), so a driver that
+        # publishes more joints or another order (xs_sdk adds 'gripper') still fits.
+        self.state_names = list(policy.config.state_names) or \
+            [*self.spec.joints, *FINGER_JOINTS][:policy.config.state_dim]
+        if len(self.state_names) != policy.config.state_dim:
+            raise ConfigError(f'controller: checkpoint:={self.checkpoint}: state_names '
+                              f'{self.state_names} do not match state_dim='
+                              f'{policy.config.state_dim}')
         self.report(f'running {policy.name} policy from {self.checkpoint} ({mode} actions)',
                     policy=policy.name, action_mode=mode)
         try:
@@ -121,8 +126,19 @@ class ControllerNode(LamNode):
             self.report(f'policy camera frame refused: {error}', 'error', throttle_s=5.0)
 
     def on_joints(self, msg: JointState) -> None:
-        """Keep the newest joint positions (the policy's proprio state)."""
-        self.joints = (time.monotonic(), np.asarray(msg.position, np.float32))
+        """Keep the newest state (in the policy's order) and the arm joints.
+
+        A message lacking one is ignored, so the watchdog holds the arm; the status names
+        what is missing.
+        """
+        state = topics.positions_by_name(msg, self.state_names)
+        arm = topics.positions_by_name(msg, self.spec.joints)
+        if state is None or arm is None:
+            self.report(f"joint_states lack the policy's joints {self.state_names} "
+                        f'(has {list(msg.name)})', 'error', throttle_s=5.0)
+            return
+        self.joints = (time.monotonic(), np.asarray(state, np.float32),
+                       np.asarray(arm, np.float64))
 
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion (no checkpoint)."""
@@ -148,6 +164,7 @@ class ControllerNode(LamNode):
         if self.runner is not None:
             self.runner = self.runner.restarted()
         self.observed_image_at = -1.0
+        self.image = self.joints = None   # the next history starts from fresh messages
 
     # -- the loop ---------------------------------------------------------------------------
     def tick(self) -> None:
@@ -159,6 +176,8 @@ class ControllerNode(LamNode):
                  if seen is None or now - seen[0] > self.max_age_s]
         if stale:
             self.report(f'holding: stale observations {stale}', 'warn', throttle_s=2.0)
+            if self.runner is not None and self.runner.busy:
+                self._restart()   # a plan made before the outage is not executed after it
             return
         if self.runner is None:
             if self.suggestion is not None:
@@ -166,7 +185,8 @@ class ControllerNode(LamNode):
                 self.action_pub.publish(self.suggestion)
             return
         if self.image[0] != self.observed_image_at:   # one history entry per camera frame
-            self.runner.observe(self.image[1], self.joints[1], stamp=self.image[0])
+            self.runner.observe(self.image[1], self.joints[1], stamp=self.image[0],
+                                arm_joints=self.joints[2])
             self.observed_image_at = self.image[0]
         chunks = self.runner.status.chunks
         try:

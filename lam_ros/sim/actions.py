@@ -19,12 +19,16 @@ import warnings
 
 import numpy as np
 
-from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, ee_delta_ik
+from lam_ros.control.kinematics import (
+    EE_DELTA_HIGH,
+    EE_DELTA_LOW,
+    FINGER_CLOSED,
+    FINGER_OPEN,
+    ee_delta_ik,
+)
 from lam_ros.sim.core import WidowXSim
 
 ActionMode = Literal['ee_delta', 'joint']
-EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
-EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
 _log = logging.getLogger(__name__)
 
 

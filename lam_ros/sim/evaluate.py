@@ -278,7 +278,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     """Run ``policy`` closed loop on every (task, seed) and count successes.
 
     ``image_size`` defaults to ``policy.config.image_size``; frames are rendered at
-    ``render_size`` (default: image_size) and resized with ``resize_frames`` like the
+    ``render_size`` (default: the training data's native frame size recorded in the policy
+    config, ``source_frame_size``, else image_size) and resized with ``resize_frames`` like the
     training loader does, so set it to the dataset's native frame size when they differ.
     ``action_mode`` defaults to the policy's (see :func:`policy_action_mode`);
     ``max_steps`` to the task's budget; ``control_dt`` must be the data's frame period.
@@ -290,7 +291,11 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     """
     config = policy.config
     image_size = int(image_size or config.image_size)
-    render_size = int(render_size or image_size)
+    render_size = int(render_size or getattr(policy.config, 'source_frame_size', 0)
+                      or image_size)
+    if num_envs < 1 or not len(seeds):
+        raise ValueError(f'evaluate_policy needs num_envs >= 1 and at least one seed, got '
+                         f'num_envs={num_envs} and {len(seeds)} seeds')
     obs_horizon, action_exec = int(config.obs_horizon), int(config.action_exec)
     action_mode = action_mode or policy_action_mode(policy)
     device = _policy_device(policy)
