@@ -43,7 +43,7 @@ from lam_ros.sim import generate_episode
 from lam_ros.sim.evaluate import DEFAULT_SEED_START, evaluate_policy, wilson_interval
 
 # Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
-# lam_ros.sim.evaluate's held-out evaluation seeds start at EVAL_SEED_START).
+# lam_ros.sim.evaluate's held-out evaluation seeds start at DEFAULT_SEED_START).
 SEEDS = {'robot': 30_000, 'human': 40_000}
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 CONTINUOUS = ('como', 'stamo', 'clam')
@@ -81,6 +81,11 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
         return [dataset.read_episode(name) for name in dataset.episode_names]
 
 
+def data_key(args: argparse.Namespace) -> str:
+    """What shapes a trained model besides its own config: reruns resume only a match."""
+    return f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
+
+
 def first_per_task(episodes: list[Episode], count: int) -> list[Episode]:
     """The first ``count`` episodes of each task (the K of a larger cached pool)."""
     taken: dict[str, int] = {}
@@ -113,7 +118,8 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
     """A trained latent model (cached), or the pixel-difference baseline PCA'd to z 32."""
     if name == 'pixel_diff':
         return PixelDifferenceBaseline(image_size=args.image_size, z_dim=32).fit_pca(robot)
-    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / name), steps=args.latent_steps,
+    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / f'{name}_{data_key(args)}'),
+                         steps=args.latent_steps,
                          batch_size=32, resume=True, figure=False, progress=True)
     return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
 
@@ -124,7 +130,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     shape = WindowShape(image_size=args.image_size)
     clock = time.perf_counter()
     windows = PolicyWindows(episodes, shape)
-    run_dir = Path(args.out) / 'policies' / f'{policy}_{label.replace(" ", "_")}'
+    run_dir = (Path(args.out) / 'policies'
+               / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}')
     trained = train_policy(policy, {}, windows, PolicyTrainConfig(
         out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
         pseudo_actions=None if source in ('robot', 'oracle') else source,
