@@ -117,3 +117,45 @@ def test_actions_align_with_the_frames_they_were_decided_on(sessions):
         lag = lag.min(axis=1)[1:]
         assert np.median(lag) < 0.1 and np.quantile(lag, 0.9) < 0.12, (bag_dir, lag.round(3))
         assert abs(len(actions) - len(frames)) <= 2
+
+
+def test_build_label_load_and_train_from_the_graphs_sessions(sessions, tmp_path):
+    """Issue 11's path end to end: ROS-graph bags -> HDF5 -> pseudo-actions -> policy windows."""
+    from lam_models.data.dataset import build_dataset, read_episodes
+    from lam_models.data.windows import PolicyWindows, WindowShape
+    from lam_models.latent import make_latent_model
+    from lam_models.latent.base import save_checkpoint
+    from lam_models.latent.label_dataset import label_dataset, load_labeler
+    from lam_models.policies.train import PolicyTrainConfig, train_policy
+
+    dataset = tmp_path / 'dataset.h5'
+    sources = [sessions / 'robot', sessions / 'human']
+    assert build_dataset(sources, dataset, camera_topic=CAMERA) == 10
+    bags = [ep for source in sources for ep in read_session(source, camera_topic=CAMERA)]
+    stored = read_episodes(dataset)
+    for bag, episode in zip(bags, stored, strict=True):   # the file reads back exactly
+        assert np.array_equal(bag.frames, episode.frames)
+        assert np.array_equal(bag.timestamps, episode.timestamps)
+        for key in ('actions', 'joint_positions'):
+            ours, theirs = getattr(bag, key), getattr(episode, key)
+            assert (ours is None and theirs is None) or np.array_equal(ours, theirs)
+
+    save_checkpoint(tmp_path / 'como', make_latent_model('como', z_dim=8, width=16))
+    label_dataset(dataset, *load_labeler(tmp_path / 'como'), progress=False)
+    labelled = read_episodes(dataset, pseudo_actions='como')
+    assert all(ep.pseudo_actions.shape == (len(ep), 8) for ep in labelled)
+    assert all(ep.metadata['pseudo_valid'].tolist() == [True] * (len(ep) - 1) + [False]
+               for ep in labelled)
+
+    shape = WindowShape(obs_horizon=2, action_horizon=8, image_size=32)
+    windows = PolicyWindows.from_dataset(dataset, shape, pseudo_actions='como')
+    assert windows.state_names[:6] == ['waist', 'shoulder', 'elbow', 'forearm_roll',
+                                       'wrist_angle', 'wrist_rotate']
+    assert windows.action_space.startswith('joint_position') and windows.source_frame_size == 128
+    batch = windows.sample(16, np.random.default_rng(0), robot_fraction=0.5)
+    assert int(batch['is_robot'].sum()) == 8 and batch['images'].shape == (16, 2, 32, 32, 3)
+    policy = train_policy('autoregressive', {'width': 16, 'keypoints': 8, 'action_exec': 4},
+                          windows, PolicyTrainConfig(out_dir=str(tmp_path / 'policy'),
+                                                     pseudo_actions='como', steps=2,
+                                                     batch_size=8, progress=False))
+    assert policy.config.latent_dim == 8 and policy.config.state_names == windows.state_names
