@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Pseudo-action labelling: ``label_frames`` and ``lam-ros label`` on a dataset file.
 
-The kill test runs ``lam-ros label`` as its own process and SIGKILLs it while the
-journal is half written, as the OOM killer or a power cut would.
+The kill tests run ``lam-ros label`` as its own process and SIGKILL it while the
+journal is half written, or while the journal is merged into the file, as the OOM
+killer or a power cut would.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from lam_models.latent.label_dataset import (
     journal_dir,
     label_dataset,
     load_labeler,
+    merging_path,
     open_journal,
     write_entry,
 )
@@ -186,18 +188,21 @@ def test_the_command_names_a_missing_checkpoint_and_a_file_that_is_no_dataset(tm
     assert '--batch-size must be >= 1' in capsys.readouterr().err
 
 
+def _child_env() -> dict[str, str]:
+    return {**os.environ, 'OMP_NUM_THREADS': '1',
+            'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])}
+
+
 def _label_process(dataset: Path, checkpoint: Path) -> subprocess.Popen:
     """``lam-ros label`` in its own process, one thread, two pairs per forward pass.
 
     One thread: two runs side by side on a busy machine; small batches: an episode
     takes long enough to be caught between journal entries.
     """
-    env = {**os.environ, 'OMP_NUM_THREADS': '1',
-           'PYTHONPATH': os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])}
     return subprocess.Popen(
         [python_executable(), '-m', 'lam_ros.app.cli', 'label', '--model', str(checkpoint),
          '--batch-size', '2', '--device', 'cpu', str(dataset)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finish(process: subprocess.Popen, timeout_s: float = 120) -> tuple[int, str, str]:
@@ -209,6 +214,25 @@ def _finish(process: subprocess.Popen, timeout_s: float = 120) -> tuple[int, str
             process.kill()
             process.communicate()
     return process.returncode, out, err
+
+
+def _rerun_gives_the_uninterrupted_labels(killed: Path, whole: Path, checkpoint: Path,
+                                          episodes: int) -> str:
+    """The rerun's output; its labels are the same to the bit as a first run's on ``whole``.
+
+    ``whole`` is an untouched copy of the dataset; both runs go side by side.
+    """
+    rerun, uninterrupted = _label_process(killed, checkpoint), _label_process(whole, checkpoint)
+    code, out, err = _finish(rerun)
+    assert code == 0, err
+    assert _finish(uninterrupted)[0] == 0
+    resumed, expected = labels_in(killed), labels_in(whole)
+    assert resumed.keys() == expected.keys() and len(resumed) == episodes
+    for episode, (values, valid, attrs) in expected.items():
+        assert resumed[episode][0].tobytes() == values.tobytes(), episode   # bitwise
+        np.testing.assert_array_equal(resumed[episode][1], valid)
+        assert resumed[episode][2] == attrs
+    return out
 
 
 def test_a_run_killed_mid_way_and_rerun_gives_the_labels_of_an_uninterrupted_run(tmp_path,
@@ -237,15 +261,83 @@ def test_a_run_killed_mid_way_and_rerun_gives_the_labels_of_an_uninterrupted_run
     assert lam_ros(['label', '--model', str(other), str(killed)]) == 2
     assert f'{journal}: an interrupted run labelled' in capsys.readouterr().err
 
-    rerun, uninterrupted = _label_process(killed, checkpoint), _label_process(whole, checkpoint)
-    code, out, err = _finish(rerun)
-    assert code == 0, err
+    out = _rerun_gives_the_uninterrupted_labels(killed, whole, checkpoint, episodes=12)
     assert f'{entries} resumed from the journal' in out
-    assert _finish(uninterrupted)[0] == 0
     assert not journal.exists()
-    resumed, expected = labels_in(killed), labels_in(whole)
-    assert resumed.keys() == expected.keys() and len(resumed) == 12
-    for episode, (values, valid, attrs) in expected.items():
-        assert resumed[episode][0].tobytes() == values.tobytes(), episode   # bitwise
-        np.testing.assert_array_equal(resumed[episode][1], valid)
-        assert resumed[episode][2] == attrs
+
+
+# ``lam-ros label`` (same options as _label_process) that stops inside the merge once one
+# episode's labels are written, with everything written so far flushed to the disk (as
+# HDF5's cache does on its own in a large merge), says so in a file and waits to be killed.
+STOP_IN_MERGE = """
+import pathlib, sys, time
+import h5py, numpy as np
+from lam_models.latent import label_dataset as ld
+from lam_ros.app.cli import _main
+dataset, checkpoint, stopped = sys.argv[1:]
+opened, merging, loads = [], [], []
+file_init, merge, load = h5py.File.__init__, ld.merge_journal, np.load
+def recording_init(self, *args, **kwargs):
+    file_init(self, *args, **kwargs)
+    opened.append(self)
+def flagged_merge(*args, **kwargs):
+    merging.append(True)
+    return merge(*args, **kwargs)
+def stalling_load(*args, **kwargs):
+    if merging:
+        loads.append(args)
+        if len(loads) == 2:          # episode 0 merged, episode 1 next
+            for f in opened:
+                if f.id.valid and f.mode == 'r+':
+                    f.flush()
+            pathlib.Path(stopped).touch()
+            time.sleep(600)
+    return load(*args, **kwargs)
+h5py.File.__init__, ld.merge_journal, np.load = recording_init, flagged_merge, stalling_load
+sys.exit(_main(['label', '--model', checkpoint, '--batch-size', '2', '--device', 'cpu',
+                dataset]))
+"""
+
+
+def test_a_run_killed_during_the_merge_leaves_the_file_as_it_was_and_a_rerun_finishes(
+        tmp_path):
+    killed = toy_dataset(tmp_path / 'killed.h5', episodes=2)
+    whole = tmp_path / 'whole.h5'
+    shutil.copy(killed, whole)
+    checkpoint = small_checkpoint(tmp_path / 'a')
+    stopped = tmp_path / 'stopped'
+    process = subprocess.Popen(
+        [python_executable(), '-c', STOP_IN_MERGE, str(killed), str(checkpoint), str(stopped)],
+        cwd=REPO, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not stopped.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stopped.exists(), f'the run never reached the merge: {process.poll()}'
+        process.send_signal(signal.SIGKILL)
+    finally:
+        _finish(process)
+
+    with Dataset(killed) as dataset, Dataset(whole) as original:   # opens, every frame there
+        assert dataset.episode_names == original.episode_names
+        for name in original.episode_names:
+            np.testing.assert_array_equal(dataset.frames(name)[()], original.frames(name)[()])
+    assert killed.read_bytes() == whole.read_bytes(), 'the killed merge wrote into the file'
+    assert merging_path(killed).exists() and journal_dir(killed, 'como').exists()
+
+    out = _rerun_gives_the_uninterrupted_labels(killed, whole, checkpoint, episodes=4)
+    assert '0 labelled now' in out and '4 resumed from the journal' in out
+    assert not merging_path(killed).exists() and not journal_dir(killed, 'como').exists()
+    with h5py.File(killed, 'r') as f, h5py.File(whole, 'r') as g:
+        assert dict(f['pseudo_actions/como'].attrs) == dict(g['pseudo_actions/como'].attrs)
+
+
+def test_a_leftover_merge_copy_is_replaced_and_the_file_keeps_its_mode(tmp_path):
+    path = toy_dataset(tmp_path / 'data.h5', episodes=1)
+    path.chmod(0o640)
+    merging_path(path).write_bytes(b'left by a killed merge')
+    model, source = load_labeler(small_checkpoint(tmp_path / 'a'), device='cpu')
+    label_dataset(path, model, source, progress=False)
+    assert not merging_path(path).exists()
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert set(labels_in(path)) == {'episode_000000', 'episode_000001'}

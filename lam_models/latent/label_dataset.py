@@ -4,15 +4,21 @@
 
     lam-ros label --model runs/como/last.safetensors data/demos.h5 [--batch-size N]
 
-An HDF5 file open for writing can be left unreadable by a kill, and labelling a
-large dataset takes a while, so labels are computed into a journal beside the
-file, ``<dataset>.labels-<name>/episode_xxxxxx.npz`` (each written under a
-temporary name, fsynced and renamed: an entry is either complete or absent), and
-merged into the file in one short step at the end; the journal is removed after.
-A rerun after a kill resumes from the journal, and a kill during the merge only
-means the merge is done again. Labels carry the sha256 of the checkpoint's weights
-(its sidecar's ``weights_sha256``); labels of another checkpoint under the same
-name, in the file or the journal, are refused unless ``--overwrite``.
+An HDF5 file open for writing can be left unreadable by a kill (its metadata
+half written), and labelling a large dataset takes a while, so labels are
+computed into a journal beside the file, ``<dataset>.labels-<name>/episode_xxxxxx.npz``
+(each written under a temporary name, fsynced and renamed: an entry is either
+complete or absent). At the end the journal is merged into a copy of the file,
+``<dataset>.merging`` (the file is never opened for writing itself), which is
+fsynced and renamed over the file, and the journal is removed. A kill at any point
+leaves the file as it was or fully labelled: a rerun resumes from the journal, and
+a kill during the merge only means the merge is done again (a leftover
+``.merging`` is deleted first). The price is one copy of the file per run that
+merges: time to copy it, and its size again in free disk space for a moment.
+Labels carry the sha256 of the checkpoint's weights (its sidecar's
+``weights_sha256``); labels of another checkpoint under the same name, in the file
+or the journal, are refused unless ``--overwrite``. Two runs on one file at once
+are not supported (the later rename wins).
 
 Layout written (the dataset schema, ``lam_models.data.dataset``)::
 
@@ -32,7 +38,7 @@ import re
 import shutil
 import sys
 import time
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import h5py
 import numpy as np
@@ -100,22 +106,39 @@ def journal_dir(dataset: str | Path, name: str) -> Path:
     return dataset.with_name(f'{dataset.name}.labels-{name}')
 
 
-# -- the journal ------------------------------------------------------------------------------
-def _write_durably(path: Path, write: Any) -> None:
-    """``write(file)`` to a temporary name, fsync, rename: ``path`` is complete or absent."""
-    tmp = path.with_name(f'.{path.name}.tmp')
-    with tmp.open('wb') as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
+# -- durable writes -----------------------------------------------------------------------------
+def _fsync(path: Path) -> None:
+    """Flush a file or a directory to the disk by name (on Linux any descriptor will do)."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(directory)   # the rename itself survives a power cut
+        os.fsync(descriptor)
     finally:
-        os.close(directory)
+        os.close(descriptor)
 
 
+def _write_durably(path: Path, write: Callable[[Path], None], tmp: Path | None = None) -> None:
+    """``write(tmp)``, fsync ``tmp``, rename it over ``path``, fsync the directory.
+
+    ``path`` is complete (old or new) at every instant, and the new one survives a
+    power cut once this returns. ``tmp`` (default ``.<name>.tmp`` beside ``path``)
+    must be on the same file system.
+    """
+    tmp = tmp or path.with_name(f'.{path.name}.tmp')
+    write(tmp)
+    _fsync(tmp)
+    tmp.replace(path)
+    _fsync(path.parent)   # the rename itself survives a power cut
+
+
+def _write_bytes(write: Callable[[BinaryIO], object]) -> Callable[[Path], None]:
+    """A ``_write_durably`` writer calling ``write(file)`` on the new file."""
+    def to(tmp: Path) -> None:
+        with tmp.open('wb') as f:
+            write(f)
+    return to
+
+
+# -- the journal ------------------------------------------------------------------------------
 def open_journal(dataset: Path, source: LabelSource, overwrite: bool) -> Path:
     """The journal directory for ``source``, created or checked.
 
@@ -135,14 +158,15 @@ def open_journal(dataset: Path, source: LabelSource, overwrite: bool) -> Path:
             shutil.rmtree(journal)
     journal.mkdir(exist_ok=True)
     if not record.is_file():
-        _write_durably(record, lambda f: f.write(json.dumps(source.attrs(), indent=1).encode()))
+        _write_durably(record, _write_bytes(
+            lambda f: f.write(json.dumps(source.attrs(), indent=1).encode())))
     return journal
 
 
 def write_entry(journal: Path, episode: str, values: np.ndarray, valid: np.ndarray) -> None:
     """One episode's labels into the journal, atomically."""
     _write_durably(journal / f'{episode}.npz',
-                   lambda f: np.savez(f, values=values, valid=valid))
+                   _write_bytes(lambda f: np.savez(f, values=values, valid=valid)))
 
 
 def read_entry(journal: Path, episode: str, frames: int,
@@ -194,28 +218,48 @@ def labelled_episodes(path: Path, source: LabelSource, lengths: dict[str, int],
     return done, root_sha == source.sha256
 
 
+def merging_path(path: Path) -> Path:
+    """``<dataset>.merging``: the copy of the file the journal is merged into."""
+    return path.with_name(f'{path.name}.merging')
+
+
 def merge_journal(path: Path, journal: Path, source: LabelSource,
                   episodes: list[str]) -> None:
-    """Write the journaled labels of ``episodes`` into the file: the one short write step.
+    """Write the journaled labels of ``episodes`` into the file, never opening it for writing.
 
-    Groups are replaced, not updated, so a merge cut short by a kill is simply redone.
+    They go into a copy (``merging_path``), which is fsynced and renamed over the
+    file: a kill leaves the old file or the new one, never a half-written one. A
+    copy left by a killed merge is deleted and the merge done again.
     """
-    with h5py.File(path, 'r+') as f:
-        root = f.require_group(PSEUDO_ACTIONS)
-        if source.name in root:
-            del root[source.name]
-        root.create_group(source.name).attrs.update(
-            {k: v for k, v in source.attrs().items() if k != 'model'})
-        for name in episodes:
-            with np.load(journal / f'{name}.npz') as entry:
-                values, valid = entry['values'], entry['valid']
-            labels = f[EPISODES][name].require_group(PSEUDO_ACTIONS)
-            if source.name in labels:
-                del labels[source.name]
-            group = labels.create_group(source.name)
-            group.create_dataset('values', data=values)
-            group.create_dataset('valid', data=valid)
-            group.attrs.update({k: v for k, v in source.attrs().items() if k != 'z_dim'})
+    merging = merging_path(path)
+    merging.unlink(missing_ok=True)
+
+    def merge(copy: Path) -> None:
+        shutil.copyfile(path, copy)
+        shutil.copymode(path, copy)
+        with h5py.File(copy, 'r+') as f:
+            _write_labels(f, journal, source, episodes)
+    _write_durably(path, merge, tmp=merging)
+
+
+def _write_labels(f: h5py.File, journal: Path, source: LabelSource,
+                  episodes: list[str]) -> None:
+    """The labels of ``episodes`` and the file-level group into ``f``, replacing old ones."""
+    root = f.require_group(PSEUDO_ACTIONS)
+    if source.name in root:
+        del root[source.name]
+    root.create_group(source.name).attrs.update(
+        {k: v for k, v in source.attrs().items() if k != 'model'})
+    for name in episodes:
+        with np.load(journal / f'{name}.npz') as entry:
+            values, valid = entry['values'], entry['valid']
+        labels = f[EPISODES][name].require_group(PSEUDO_ACTIONS)
+        if source.name in labels:
+            del labels[source.name]
+        group = labels.create_group(source.name)
+        group.create_dataset('values', data=values)
+        group.create_dataset('valid', data=valid)
+        group.attrs.update({k: v for k, v in source.attrs().items() if k != 'z_dim'})
 
 
 def label_dataset(path: str | Path, model: LatentActionModel, source: LabelSource,
@@ -254,7 +298,8 @@ def label_dataset(path: str | Path, model: LatentActionModel, source: LabelSourc
             bar.update(lengths[name])
         for write in writes:
             write.result()              # a failed write stops here, before the merge
-    merge_journal(path, journal, source, pending)
+    if pending or not root_done:   # else a kill came after the rename: only the journal is left
+        merge_journal(path, journal, source, pending)
     shutil.rmtree(journal)
     return report
 
