@@ -27,7 +27,7 @@ from lam_ros.app.cli import run_graph
 from lam_ros.app.graph import describe
 from lam_ros.app.runtime import ConfigError, overrides
 from lam_ros.interfaces import topics
-from lam_ros.nodes.labeler_node import Frame, LabelerNode, LiveLabeler
+from lam_ros.nodes.labeler_node import Frame, LabelerNode, LiveLabeler, decode
 
 CAMERA = 'cam'
 
@@ -73,6 +73,41 @@ def test_the_stream_restarts_after_lost_frames_and_when_time_runs_backwards():
     expected, _ = label_frames(model, pixels[4:])
     late = LiveLabeler(model).label(frames_of(pixels, after_gap_at=4))[3:]
     np.testing.assert_allclose(np.stack([z for _, _, z in late]), expected[:3], atol=1e-5)
+
+
+def test_a_frame_that_does_not_decode_is_a_gap_for_the_next_frame():
+    model = small_model()
+    pixels = make_toy_episode(1, length=9).frames
+    messages = []
+    for t, frame in enumerate(pixels):
+        msg = Image(**array_to_image_fields(frame, 'rgb8'))
+        msg.header.stamp, msg.header.frame_id = Time(sec=t), 'cam_optical'
+        messages.append(msg)
+    messages[4].data = messages[4].data[:-10]              # truncated on the way
+    frames = [decode(msg) for msg in messages]
+    assert frames[4].pixels is None and frames[4].error and not frames[3].error
+    core = LiveLabeler(model)
+    got = core.label(frames[:5]) + core.label(frames[5:])  # the broken frame ends a batch
+    assert [stamp.sec for stamp, _, _ in got] == [0, 1, 2, 5, 6, 7]   # no pair (3, 5)
+    expected, _ = label_frames(model, pixels[5:])
+    np.testing.assert_allclose(np.stack([z for _, _, z in got[3:]]), expected[:3], atol=1e-5)
+
+
+def test_a_stamp_step_above_one_and_a_half_median_periods_is_a_gap():
+    model = small_model()
+    pixels = make_toy_episode(2, length=12).frames
+    period = 1 / 30
+    stamps = [t * period for t in range(6)] + [t * period for t in range(8, 14)]  # 6, 7 lost
+    frames = [Frame(p, stamp, 'cam_optical') for p, stamp in zip(pixels, stamps)]
+    got = [stamp for stamp, _, _ in LiveLabeler(model).label(frames)]
+    assert got == stamps[:5] + stamps[6:11]                # no pair (5, 8)
+    expected, _ = label_frames(model, pixels[6:])
+    late = LiveLabeler(model).label(frames)[5:]
+    np.testing.assert_allclose(np.stack([z for _, _, z in late]), expected[:5], atol=1e-5)
+    # jitter below 1.5 periods is no gap, nor is a long first step (no period known yet)
+    jittery = np.cumsum([0, 5, 1, 1.4, 0.7, 1, 1.45, 0.6, 1, 1.3, 1, 1]) * period
+    frames = [Frame(p, stamp, 'cam_optical') for p, stamp in zip(pixels, jittery)]
+    assert len(LiveLabeler(model).label(frames)) == 11
 
 
 # -- the node -------------------------------------------------------------------------------

@@ -20,12 +20,16 @@ shows it as a colour strip; ``lam_models.data.images.image_to_array`` reads it b
 A type with a name per value (JointState) would claim the values are joints.
 
 The forward pass runs in the node's own thread, so a slow batch never delays the
-executor: the subscription only queues the message. Frames that do not fit the
-queue are dropped, and the stream restarts after a drop (no pair spans a missing
-frame).
+executor: the subscription only queues the message. No pair spans a missing frame:
+the stream restarts after a frame is lost, i.e. one that did not fit the queue
+(dropped here), one that arrived but does not decode (a warning names why), or one
+lost before it reached the node (in DDS), seen as a header-stamp step above 1.5x
+the median frame period of the last ``PERIOD_HISTORY`` steps (once ``MIN_PERIODS``
+steps are known). It also restarts when time runs backwards (a bag played again).
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 import os
 import queue
@@ -58,16 +62,32 @@ from lam_ros.interfaces import topics  # noqa: E402
 QUEUE_FRAMES = 256          # frames waiting for the worker (25 s of a 10 Hz camera)
 STATUS_PERIOD_S = 2.0
 DEVICE_PATTERN = r'|cpu|cuda(:[0-9]+)?'
+PERIOD_HISTORY = 32         # header-stamp steps the median frame period is taken over
+MIN_PERIODS = 4             # steps known before a long one counts as lost frames
+GAP_FACTOR = 1.5            # a step above this many median periods: frames were lost
 
 
 @dataclass
 class Frame:
-    """A camera frame as the worker gets it; ``after_gap``: frames were lost just before it."""
+    """A camera frame as the worker gets it; ``after_gap``: frames were lost just before it.
 
-    pixels: np.ndarray
+    ``pixels`` is None for a frame that arrived but does not decode (``error`` says why):
+    it is lost like a dropped one, but its stamp still counts.
+    """
+
+    pixels: np.ndarray | None
     stamp: Any
     frame_id: str
     after_gap: bool = False
+    error: str = ''
+
+
+def decode(msg: Image, after_gap: bool = False) -> Frame:
+    """The Image as a Frame of RGB pixels, or a Frame without pixels naming what is wrong."""
+    try:
+        return Frame(image_to_rgb(msg), msg.header.stamp, msg.header.frame_id, after_gap)
+    except ValueError as error:   # not a colour image, or its data does not match its size
+        return Frame(None, msg.header.stamp, msg.header.frame_id, after_gap, str(error))
 
 
 class FrameStream:
@@ -118,24 +138,41 @@ class LiveLabeler:
         self.model = model.eval()
         self.stream = FrameStream(config.frame_gap, config.context_frames, config.image_size)
         self.last_stamp: float | None = None
+        self.periods: deque[float] = deque(maxlen=PERIOD_HISTORY)   # positive stamp steps
 
     def label(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
         """Pseudo-actions of every pair these frames complete, in one forward pass.
 
-        The stream restarts after lost frames or when time runs backwards (a bag
-        played again, a simulator reset of its clock).
+        The stream restarts after lost frames (``after_gap``, a frame without pixels,
+        a stamp step above ``GAP_FACTOR`` median periods) or when time runs backwards
+        (a bag played again, a simulator reset of its clock).
         """
         labels: list[tuple[Any, str, np.ndarray]] = []
         segment: list[Frame] = []
         for frame in frames:
-            seconds = stamp_seconds(frame.stamp)
-            if frame.after_gap or (self.last_stamp is not None and seconds < self.last_stamp):
+            if self._breaks_stream(frame) or frame.pixels is None:
                 labels += self._encode(segment)
                 segment = []
                 self.stream.reset()
-            self.last_stamp = seconds
-            segment.append(frame)
+            if frame.pixels is not None:
+                segment.append(frame)    # one without: the next frame starts a new stream
         return labels + self._encode(segment)
+
+    def _breaks_stream(self, frame: Frame) -> bool:
+        """Whether frames were lost just before ``frame`` or time ran backwards to it."""
+        seconds = stamp_seconds(frame.stamp)
+        last, self.last_stamp = self.last_stamp, seconds
+        if last is None:
+            return frame.after_gap
+        step = seconds - last
+        if step < 0:
+            self.periods.clear()         # another clock: its period is learnt again
+            return True
+        lost = len(self.periods) >= MIN_PERIODS and \
+            step > GAP_FACTOR * float(np.median(self.periods))
+        if step > 0 and not frame.after_gap:   # a step across dropped frames is no period
+            self.periods.append(step)
+        return frame.after_gap or lost
 
     def _encode(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
         if not frames:
@@ -227,7 +264,7 @@ class LabelerNode(LamNode):
             self.counts['dropped'] += 1
 
     def take(self) -> list[Frame]:
-        """Up to max_batch queued frames (waits for the first), as RGB pixels."""
+        """Up to max_batch queued frames (waits for the first), decoded (``decode``)."""
         items = []
         while not items and not self.stop.is_set():
             try:
@@ -239,13 +276,10 @@ class LabelerNode(LamNode):
                 items.append(self.queue.get_nowait())
             except queue.Empty:
                 break
-        frames = []
-        for msg, after_gap in items:
-            try:
-                frames.append(Frame(image_to_rgb(msg), msg.header.stamp, msg.header.frame_id,
-                                    after_gap))
-            except ValueError as error:   # not a colour image: say so, keep serving
-                self.report(f'cannot label a frame: {error}', 'warn', throttle_s=5.0)
+        frames = [decode(msg, after_gap) for msg, after_gap in items]
+        for frame in frames:
+            if frame.error:   # say so, keep serving; the core restarts the stream after it
+                self.report(f'cannot label a frame: {frame.error}', 'warn', throttle_s=5.0)
         return frames
 
     def work(self) -> None:
