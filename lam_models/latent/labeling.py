@@ -2,11 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """Labelling with a trained latent model: frames in, pseudo-actions and a validity mask out.
 
-One function, ``label_frames``, serves every caller: ``lam-ros label`` (a whole
-HDF5 dataset, ``lam_models.latent.label_dataset``), the ``labeler`` node (a live
-camera stream, through ``encode_span``) and ``make demo``. Row t is
-z(o_t, o_{t+n}); the last n frames have no o_{t+n}, so their rows are zeros and
-marked invalid rather than a repeated latent that a policy would learn as motion.
+Every caller computes a label from the same three pieces, so a label means the same
+thing wherever it was computed: ``resize_frames`` (``lam_models.data.images``) to
+``config.image_size``, ``window_indices`` (which frames form row t's window, context
+clamped at the first frame) and ``encode_span`` (frames to the model's input and
+latents). ``label_frames`` puts them together for a whole video: ``lam-ros label``
+(``lam_models.latent.label_dataset``, which ``make demo`` runs too) calls it per
+episode. The ``labeler`` node (``lam_ros.nodes.labeler_node``) uses the pieces
+directly on a live stream, keeping only the frames a later window needs; a test
+checks its labels equal ``label_frames``'. Row t is z(o_t, o_{t+n}); the last n
+frames have no o_{t+n}, so their rows are zeros and marked invalid rather than a
+repeated latent that a policy would learn as motion.
 """
 from __future__ import annotations
 
