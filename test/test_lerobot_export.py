@@ -3,8 +3,10 @@
 """LeRobot v3.0 export read back: parquet rows, info.json/episodes consistency, video, stats."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 
 import av
 import numpy as np
@@ -177,3 +179,30 @@ def test_export_refuses_existing_output_and_a_dataset_without_robots(tmp_path, m
     assert not (tmp_path / 'none').exists() and not (tmp_path / 'none.tmp').exists()
     with Dataset(tmp_path / 'human.h5') as ds:  # the source is never touched
         assert ds.names('human') == ['episode_000000']
+
+
+def _open_files_under(directory) -> list[str]:
+    """Files this process holds open under ``directory`` (deleted ones too)."""
+    fds = '/proc/self/fd'
+    targets = []
+    for fd in os.listdir(fds):
+        try:
+            targets.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:     # closed while listing (the listing's own descriptor)
+            continue
+    return [t for t in targets if t.startswith(str(directory))]
+
+
+def test_an_export_failing_mid_way_leaves_no_tmp_directory_and_no_open_video(tmp_path):
+    smaller = episode('robot', 6, 2)
+    smaller = dataclasses.replace(smaller, frames=smaller.frames[:, :16, :24])
+    write_dataset([episode('robot', 8, 1), smaller], tmp_path / 'data.h5')
+    out = tmp_path / 'lerobot'
+    # ``failed`` keeps the traceback, so the failed export's frames (and whatever writer they
+    # hold) are still alive below: only an explicit close releases the video file.
+    with pytest.raises(DatasetError, match=r'episode_000001 frames are \(16, 24\), the first '
+                                           r"robot episode's \(32, 48\)") as failed:
+        export_lerobot(tmp_path / 'data.h5', out)
+    assert failed.value.__traceback__ is not None
+    assert not out.exists() and not out.with_name('lerobot.tmp').exists()
+    assert _open_files_under(tmp_path / 'lerobot.tmp') == []

@@ -138,21 +138,29 @@ def _as_lists(stats: dict[str, np.ndarray]) -> dict[str, list]:
 
 # -- video ----------------------------------------------------------------------------------
 class _VideoWriter:
-    """All episodes' frames into one mp4, frame i shown at i / fps."""
+    """All episodes' frames into one mp4, frame i shown at i / fps.
+
+    A context manager: leaving the block normally finishes the file (``close``);
+    leaving it with an exception only releases the file, which the caller discards.
+    """
 
     def __init__(self, path: Path, fps: int, width: int, height: int, codec: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(path), 'w')
-        self.stream = self.container.add_stream(codec, rate=fps)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, PIX_FMT
-        self.time_base = Fraction(1, fps)
-        self.stream.codec_context.time_base = self.time_base
-        if codec == 'libx264':
-            self.stream.options = {'g': str(KEYFRAME_INTERVAL), 'crf': '18',
-                                   'preset': 'veryfast'}
-        else:
-            self.stream.options = {'g': str(KEYFRAME_INTERVAL)}
-            self.stream.bit_rate = width * height * fps * 4  # ~near-lossless for mpeg4
+        try:
+            self.stream = self.container.add_stream(codec, rate=fps)
+            self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, PIX_FMT
+            self.time_base = Fraction(1, fps)
+            self.stream.codec_context.time_base = self.time_base
+            if codec == 'libx264':
+                self.stream.options = {'g': str(KEYFRAME_INTERVAL), 'crf': '18',
+                                       'preset': 'veryfast'}
+            else:
+                self.stream.options = {'g': str(KEYFRAME_INTERVAL)}
+                self.stream.bit_rate = width * height * fps * 4  # ~near-lossless for mpeg4
+        except BaseException:
+            self.container.close()
+            raise
         self.count = 0
 
     def write(self, frames: np.ndarray) -> None:
@@ -163,8 +171,21 @@ class _VideoWriter:
             self.count += 1
 
     def close(self) -> None:
+        """Flush the encoder and write the trailer."""
         self.container.mux(self.stream.encode())
         self.container.close()
+
+    def __enter__(self) -> _VideoWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        try:
+            self.container.close()
+        except Exception as error:  # noqa: BLE001 - the export's own error is the one to raise
+            log.warning('closing the unfinished video %s: %s', self.container.name, error)
 
 
 def video_info(path: Path) -> dict[str, Any]:
@@ -314,24 +335,23 @@ def _export(ds: Dataset, root: Path, progress: bool) -> LeRobotExport:
     tasks = list(dict.fromkeys(s.task for s in sources))
     codec = video_codec()
     video_path = root / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0)
-    writer = _VideoWriter(video_path, fps, width, height, codec)
     rows, episode_rows, stats = [], [], []
     start = 0
-    for index, source in enumerate(tqdm(sources, desc='exporting', unit='episode',
-                                        disable=not progress)):
-        frames = ds.frames(source.name)[()]
-        if frames.shape[1:3] != (height, width):
-            raise DatasetError(f'{ds.path}: {source.name} frames are {frames.shape[1:3]}, '
-                               f"the first robot episode's {(height, width)}")
-        writer.write(frames)
-        columns = _episode_columns(source, index, start, fps, tasks.index(source.task))
-        episode_stats = {key: image_stats(frames),
-                         **{name: feature_stats(value) for name, value in columns.items()}}
-        rows.append(columns)
-        stats.append(episode_stats)
-        episode_rows.append(_episode_row(source, index, start, fps, key, episode_stats))
-        start += source.length
-    writer.close()
+    with _VideoWriter(video_path, fps, width, height, codec) as writer:
+        for index, source in enumerate(tqdm(sources, desc='exporting', unit='episode',
+                                            disable=not progress)):
+            frames = ds.frames(source.name)[()]
+            if frames.shape[1:3] != (height, width):
+                raise DatasetError(f'{ds.path}: {source.name} frames are {frames.shape[1:3]}, '
+                                   f"the first robot episode's {(height, width)}")
+            writer.write(frames)
+            columns = _episode_columns(source, index, start, fps, tasks.index(source.task))
+            episode_stats = {key: image_stats(frames),
+                             **{name: feature_stats(value) for name, value in columns.items()}}
+            rows.append(columns)
+            stats.append(episode_stats)
+            episode_rows.append(_episode_row(source, index, start, fps, key, episode_stats))
+            start += source.length
     features[key]['info'] = video_info(video_path)
     _write_tables(root, rows, episode_rows, tasks)
     _write_json(root / STATS_PATH, {name: _as_lists(aggregate_stats([s[name] for s in stats]))
