@@ -66,3 +66,21 @@ def test_mixed_action_spaces_are_refused_and_a_dataset_loads(tmp_path):
     windows = PolicyWindows.from_dataset(path, SHAPE)
     assert len(windows) == 12 and windows.action_space == 'ee_delta [dx, ...]'
     assert windows.batch(np.array([1]))['actions'][0, 0, 0] == pytest.approx(1.5)
+
+
+def test_mixed_state_or_latent_widths_are_refused_naming_the_episode_and_both_widths():
+    narrow = robot(4)
+    narrow.metadata['source'] = 'session_b/episode_000003'
+    narrow.joint_positions = narrow.joint_positions[:, :6]
+    with pytest.raises(ValueError, match=r'^episode 2 \(session_b/episode_000003\): state '
+                                         r'\(joint_positions\) has 6 columns, episode 0 has 8'):
+        PolicyWindows([robot(4), human(3), narrow], SHAPE)
+    relabelled = human(5)
+    relabelled.pseudo_actions = np.zeros((5, 16), np.float32)
+    with pytest.raises(ValueError, match=r'^episode 1: latent \(pseudo_actions\) has 16 '
+                                         r'columns, episode 0 has 3'):
+        PolicyWindows([robot(4), relabelled], SHAPE)
+    stateless = robot(4)            # a robot episode without joint positions is no conflict
+    stateless.joint_positions = None
+    windows = PolicyWindows([stateless, robot(3)], SHAPE)
+    assert windows.state_dim == 8 and windows.has_state.tolist() == [False, True]

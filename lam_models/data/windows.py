@@ -4,8 +4,9 @@
 
 Every frame t of every episode starts a sample: the ``obs_horizon`` frames up to t (the
 first frame repeated before the start), and the ``action_horizon`` actions and
-pseudo-actions from t on. Rows past the episode's end repeat its last row with the mask
-False, so a policy learns to stop but no loss is taken on invented targets.
+pseudo-actions from t on. Rows of a chunk past the episode's end repeat its last row
+and are masked (mask False), so no loss is taken on these invented targets; they
+teach the policy nothing.
 
 Robot episodes give actions, joint positions (the proprio state) and their own
 pseudo-actions; human episodes give frames and pseudo-actions only. ``sample`` mixes them
@@ -41,6 +42,32 @@ class WindowShape:
                 raise ValueError(f'WindowShape.{name} must be >= 1, got {getattr(self, name)}')
 
 
+def _episode_name(index: int, episode: Episode) -> str:
+    """How errors name an episode: its index in the list, and its source when known."""
+    source = episode.metadata.get('source')
+    return f'episode {index} ({source})' if source else f'episode {index}'
+
+
+def _common_width(episodes: Sequence[Episode], key: str, what: str) -> int:
+    """The column count of ``getattr(episode, key)`` shared by every episode that has it.
+
+    0 when none has it; a ValueError names the first episode that differs and both widths.
+    """
+    first: tuple[int, int] | None = None       # (index, width) of the first with it
+    for index, episode in enumerate(episodes):
+        values = getattr(episode, key)
+        if values is None:
+            continue
+        if first is None:
+            first = index, values.shape[1]
+        elif values.shape[1] != first[1]:
+            raise ValueError(
+                f'{_episode_name(index, episode)}: {what} ({key}) has {values.shape[1]} '
+                f'columns, {_episode_name(first[0], episodes[first[0]])} has {first[1]}; '
+                'one policy needs one width')
+    return 0 if first is None else first[1]
+
+
 def _stack(arrays: list[np.ndarray | None], lengths: list[int], width: int) -> np.ndarray:
     """Concatenate per-episode rows; an episode without them gets zeros."""
     return np.concatenate([np.zeros((n, width), np.float32) if a is None
@@ -56,15 +83,13 @@ class PolicyWindows:
             raise ValueError('PolicyWindows needs at least one robot episode (with actions)')
         self.shape = shape
         self.action_dim = robot[0].actions.shape[1]
-        self.state_dim = robot[0].joint_positions.shape[1] if robot[0].joint_positions \
-            is not None else 0
-        with_labels = [ep for ep in episodes if ep.pseudo_actions is not None]
-        self.latent_dim = with_labels[0].pseudo_actions.shape[1] if with_labels else 0
+        self.state_dim = _common_width(episodes, 'joint_positions', 'state')
+        self.latent_dim = _common_width(episodes, 'pseudo_actions', 'latent')
         self.action_space = episode_action_space(robot[0])
-        for ep in robot:
-            if ep.actions.shape[1] != self.action_dim or \
-                    episode_action_space(ep) != self.action_space:
-                raise ValueError(f'episode {ep.metadata.get("source", "?")}: actions '
+        for index, ep in enumerate(episodes):
+            if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
+                                           episode_action_space(ep) != self.action_space):
+                raise ValueError(f'{_episode_name(index, ep)}: actions '
                                  f'{episode_action_space(ep)!r} with {ep.actions.shape[1]} '
                                  f'columns, others {self.action_space!r} with {self.action_dim}')
         lengths = [len(ep) for ep in episodes]
