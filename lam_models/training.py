@@ -1,15 +1,34 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
-"""What every training loop here shares: torchrun ranks, the device, hydra config groups."""
+"""What every training loop here shares (the latent trainer, the policy trainer).
+
+torchrun ranks and the device, hydra config groups, the per-step random streams that make
+resume exact, the optimizer step, training states over ``lam_models.checkpoints``
+(``resume_state`` / ``save_state``) and rank 0's TensorBoard log. The loops themselves stay
+in ``lam_models/{latent,policies}/train.py``, each readable top to bottom.
+"""
 from __future__ import annotations
 
 from dataclasses import field, make_dataclass
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+import numpy as np
 import torch
+from torch import nn
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from lam_models.checkpoints import (
+    CheckpointError,
+    CheckpointFormat,
+    check_config_matches,
+    checkpoint_files,
+    load_state,
+)
+
+CHECKPOINT_NAME = 'checkpoint.safetensors'  # in out_dir, + checkpoint.json beside it
 
 
 def init_distributed() -> tuple[int, int]:
@@ -53,3 +72,95 @@ def store_config_group(group: str, names: list[str], config_class_of: Callable[[
                                 [('name', str, field(default=node.name))], bases=(config_class,))
         store.store(group=group, name=option,
                     node=OmegaConf.merge(OmegaConf.structured(schema), node))
+
+
+def step_rng(seed: int, step: int, rank: int) -> np.random.Generator:
+    """Every random draw of one training step, a function of (seed, step, rank): exact resume.
+
+    Returns the step's numpy generator (which rows, jitter, ...) and seeds torch's global
+    generator from its own stream of the same triple (diffusion noise and timesteps,
+    random-shift augmentation, dropout, input noise). Call it at the start of the step:
+    a run resumed at step k then draws what the uninterrupted run drew at step k, not
+    what it drew at step 0.
+    """
+    torch.manual_seed(int(np.random.default_rng([seed, step, rank, 1]).integers(2**62)))
+    return np.random.default_rng([seed, step, rank])
+
+
+def distributed(model: nn.Module, device: torch.device, world_size: int) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel under torchrun, else itself."""
+    if world_size == 1:
+        return model
+    return DistributedDataParallel(model, device_ids=[device.index]
+                                   if device.type == 'cuda' else None)
+
+
+def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+                   clip: float) -> torch.Tensor:
+    """Backward, clip the gradient norm to ``clip``, step; the norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return grad_norm
+
+
+def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 fmt: CheckpointFormat) -> int:
+    """Load a training state into ``model`` and ``optimizer``; the step to continue from.
+
+    0 when no checkpoint exists at ``path``. A checkpoint of another model or config, or
+    an exported model without optimizer state, is a ``CheckpointError`` naming the file.
+    """
+    if not any(p.exists() for p in checkpoint_files(path)):
+        return 0
+    payload = fmt.read(path)
+    check_config_matches(path, payload, model.name, model.config.to_dict())
+    if 'optimizer' not in payload or 'step' not in payload:
+        raise CheckpointError(f'{path}: an exported {fmt.registry.kind}, not a training state '
+                              '(no optimizer/step); use a fresh out_dir')
+    load_state(path, model, payload['state_dict'])
+    try:
+        optimizer.load_state_dict(payload['optimizer'])
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f'{path}: optimizer state does not fit: {exc}') from None
+    return int(payload['step'])
+
+
+def save_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+               fmt: CheckpointFormat, step: int, **extra: Any) -> None:
+    """Write the training state ``resume_state`` reads (``extra``: train_config, ...)."""
+    fmt.save(path, model, step=step, optimizer=optimizer.state_dict(), **extra)
+
+
+class TrainingLog:
+    """Rank 0's TensorBoard scalars every ``every`` steps (and the last), and their history.
+
+    On other ranks (``active`` false) nothing is written and ``due`` is never true, so
+    they skip the ``.item()`` syncs logging costs.
+    """
+
+    def __init__(self, directory: Path, active: bool, every: int, steps: int) -> None:
+        self.active, self.every, self.last = active, every, steps - 1
+        self.history: list[tuple[int, dict[str, float]]] = []
+        self.writer = None
+        if active:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(directory))
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is logged."""
+        return self.active and (step % self.every == 0 or step == self.last)
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        """Write ``values`` (tag -> number) at ``step`` and keep them in ``history``."""
+        if self.writer is None:
+            return
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+        self.history.append((step, values))
+
+    def close(self) -> None:
+        """Flush and close the writer (no-op off rank 0)."""
+        if self.writer is not None:
+            self.writer.close()

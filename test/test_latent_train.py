@@ -13,7 +13,7 @@ import torch
 from lam_models.data.dataset import write_dataset
 from lam_models.data.pairs import FrameWindows
 from lam_models.latent import CheckpointError, available_models, load_latent_model
-from lam_models.latent.base import model_class, read_checkpoint
+from lam_models.latent.base import model_class, read_checkpoint, save_checkpoint
 from lam_models.latent.train import (
     CONFIG_DIR,
     TrainConfig,
@@ -78,15 +78,22 @@ def test_clam_trains_on_human_video_alone(tmp_path):
     assert model.config.context_frames == 2
 
 
-def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path):
+def test_resume_continues_from_saved_step_like_an_uninterrupted_run(tmp_path, monkeypatch):
+    # StaMo draws torch noise and flow times every step: resume must replay step k's draws
     episodes = make_toy_episodes(3, length=10)
-    straight = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'a', 10))
-    train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 5))
-    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 5
-    resumed = train_latent_model('como', SMALL, episodes, quick(tmp_path / 'b', 10))
-    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 10
+    stamo = {**SMALL, 'dit_dim': 32, 'dit_depth': 1}
+    straight = train_latent_model('stamo', stamo, episodes, quick(tmp_path / 'a', 6))
+    train_latent_model('stamo', stamo, episodes, quick(tmp_path / 'b', 3))
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 3
+    batches = []
+    batch = FrameWindows.batch
+    monkeypatch.setattr(FrameWindows, 'batch',
+                        lambda *args, **kwargs: batches.append(1) or batch(*args, **kwargs))
+    resumed = train_latent_model('stamo', stamo, episodes, quick(tmp_path / 'b', 6))
+    assert len(batches) == 3   # steps 3..5 only
+    assert read_checkpoint(tmp_path / 'b' / 'checkpoint.safetensors')['step'] == 6
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
-        torch.testing.assert_close(a, b, msg=name)
+        assert torch.equal(a, b), name   # bit for bit: every step draws from (seed, step)
 
 
 def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
@@ -97,6 +104,11 @@ def test_resume_with_an_incompatible_config_names_the_field(tmp_path):
         train_latent_model('como', {**SMALL, 'z_dim': 4}, episodes, quick(tmp_path, 4))
     with pytest.raises(CheckpointError, match="checkpoint is model 'como'"):
         train_latent_model('vq', SMALL, episodes, quick(tmp_path, 4))
+    model = load_latent_model(tmp_path / 'checkpoint.safetensors')
+    save_checkpoint(tmp_path / 'checkpoint.safetensors', model)   # weights only, an export
+    with pytest.raises(CheckpointError, match=r'checkpoint.safetensors: an exported latent '
+                                              r'model, not a training state'):
+        train_latent_model('como', SMALL, episodes, quick(tmp_path, 4))
 
 
 def test_torchrun_two_processes_write_a_resumable_checkpoint(tmp_path):

@@ -7,14 +7,19 @@ import numpy as np
 import pytest
 import torch
 
+from lam_models.checkpoints import CheckpointError
 from lam_models.data.dataset import write_dataset
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.policies import available_policies, load_policy
+from lam_models.policies.base import read_policy_checkpoint, save_policy
 from lam_models.policies.train import CHECKPOINT_NAME, PolicyTrainConfig, train_policy
 from lam_ros.sim import generate_episode
 
 SHAPE = WindowShape(obs_horizon=2, action_horizon=8, image_size=32)
 SMALL = {'action_exec': 4, 'width': 16, 'keypoints': 8}
+TINY = {'diffusion': {'obs_dim': 32, 'unet_dim': 16, 'latent_hidden': 32},   # 2 CPU cores
+        'autoregressive': {'dim': 32, 'depth': 2, 'num_heads': 2},
+        'clam_route': {'obs_dim': 32, 'hidden': 32}}
 
 
 @pytest.fixture(scope='module')
@@ -35,7 +40,7 @@ def test_each_policy_trains_saves_reloads_and_predicts_identically(windows, tmp_
     cotrain, _ = windows
     config = PolicyTrainConfig(out_dir=str(tmp_path), pseudo_actions='label', steps=6,
                                batch_size=8, save_every=3, log_every=2, progress=False)
-    policy = train_policy(name, SMALL, cotrain, config)
+    policy = train_policy(name, {**SMALL, **TINY[name]}, cotrain, config)
     assert policy.config.latent_dim == 4 and policy.config.action_space.startswith('ee_delta')
     loaded = load_policy(tmp_path / CHECKPOINT_NAME)
     batch = cotrain.batch(np.arange(3))
@@ -62,10 +67,69 @@ def test_resume_continues_from_the_saved_step_and_robot_only_has_no_latent_head(
     for ours, theirs in zip(first.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(ours, theirs)
     train_policy('autoregressive', SMALL, robot_only, replace(config, steps=6))
-    from lam_models.policies.base import read_policy_checkpoint
     assert read_policy_checkpoint(tmp_path / CHECKPOINT_NAME)['step'] == 6
     with pytest.raises(ValueError, match='robot_fraction'):
         PolicyTrainConfig(robot_fraction=2.0)
+
+
+class Interrupted(Exception):
+    """Stands for a run killed mid-training."""
+
+
+def count_samples(monkeypatch, windows, stop_after=None):
+    """Count ``windows.sample`` calls; the one after ``stop_after`` kills the run."""
+    calls = []
+
+    def sample(*args, **kwargs):
+        if len(calls) == stop_after:
+            raise Interrupted
+        calls.append(1)
+        return PolicyWindows.sample(windows, *args, **kwargs)
+
+    monkeypatch.setattr(windows, 'sample', sample)
+    return calls
+
+
+@pytest.mark.parametrize('name', ['autoregressive', 'diffusion'])
+def test_a_run_killed_after_a_checkpoint_resumes_bit_for_bit(windows, tmp_path, monkeypatch,
+                                                             name):
+    # Random draws of every kind: diffusion noise and timesteps, random shifts, state
+    # dropout, input noise. The schedule depends on train.steps, so the first run is
+    # killed at step 2 (after its checkpoint) rather than run with steps=2.
+    cotrain, _ = windows
+    config = {**SMALL, **TINY[name], 'state_dropout': 0.3}   # shift_pixels, input_noise: on
+
+    def train(out_dir):
+        return train_policy(name, config, cotrain, PolicyTrainConfig(
+            out_dir=str(out_dir), pseudo_actions='label', steps=4, batch_size=8, save_every=2,
+            warmup_steps=2, progress=False))
+
+    straight = train(tmp_path / 'straight')
+    count_samples(monkeypatch, cotrain, stop_after=2)
+    with pytest.raises(Interrupted):
+        train(tmp_path / 'killed')
+    assert read_policy_checkpoint(tmp_path / 'killed' / CHECKPOINT_NAME)['step'] == 2
+    calls = count_samples(monkeypatch, cotrain)
+    resumed = train(tmp_path / 'killed')
+    assert len(calls) == 2   # steps 2 and 3 only
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), key
+    ours, theirs = (read_policy_checkpoint(tmp_path / run / CHECKPOINT_NAME)['optimizer']
+                    for run in ('straight', 'killed'))
+    for index, state in ours['state'].items():
+        for key, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(
+                theirs['state'][index][key])), (index, key)
+
+
+def test_an_exported_policy_is_not_resumed(windows, tmp_path):
+    cotrain, _ = windows
+    config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False)
+    policy = train_policy('autoregressive', SMALL, cotrain, config)
+    save_policy(tmp_path / CHECKPOINT_NAME, policy)   # weights only, no optimizer/step
+    with pytest.raises(CheckpointError, match=r'checkpoint.safetensors: an exported policy, '
+                                              r'not a training state'):
+        train_policy('autoregressive', SMALL, cotrain, config)
 
 
 def test_hydra_policy_group_takes_every_default_from_the_dataclasses():
@@ -87,3 +151,17 @@ def test_hydra_policy_group_takes_every_default_from_the_dataclasses():
                 policy_class(name).config_class(latent_weight=2.0))}
             assert values['train'] == {**asdict(PolicyTrainConfig(robot_fraction=0.25)),
                                        'out_dir': f'runs/policy/{name}'}
+
+
+def test_the_hydra_entry_point_trains_on_a_dataset(windows, tmp_path, monkeypatch):
+    from lam_models.policies.train import main
+    _, path = windows
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr('sys.argv', [
+        'train', 'policy=autoregressive', f'dataset={path}', f'train.out_dir={tmp_path}',
+        'train.steps=1', 'train.batch_size=4', 'train.progress=false', 'policy.image_size=32',
+        'policy.action_horizon=8', 'policy.dim=32', 'policy.depth=1', 'policy.num_heads=2',
+        'policy.width=16', 'policy.keypoints=8', 'policy.action_exec=4'])
+    main()
+    config = read_policy_checkpoint(tmp_path / CHECKPOINT_NAME)['model_config']
+    assert (config['obs_horizon'], config['action_horizon'], config['image_size']) == (2, 8, 32)

@@ -24,26 +24,31 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lam_models.data.episode import Episode
 from lam_models.data.pairs import FrameWindows
 from lam_models.latent.base import (
+    CHECKPOINTS,
     LatentActionModel,
     available_models,
-    check_config_matches,
-    checkpoint_files,
-    load_state,
     make_latent_model,
     model_class,
-    read_checkpoint,
-    save_checkpoint,
 )
-from lam_models.training import init_distributed, pick_device, store_config_group
+from lam_models.training import (
+    CHECKPOINT_NAME,  # imported from here too (lam_ros/app/demo.py)
+    TrainingLog,
+    distributed,
+    init_distributed,
+    optimizer_step,
+    pick_device,
+    resume_state,
+    save_state,
+    step_rng,
+    store_config_group,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'latent'
-CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
 
 
 @dataclass
@@ -76,11 +81,6 @@ def _batch_rows(step: int, num_samples: int, batch_size: int, seed: int, rank: i
     return rows[rank::world_size]
 
 
-def _step_rng(seed: int, step: int, rank: int) -> np.random.Generator:
-    """One step's random draws (jitter, labelled rows), a function of the step: exact resume."""
-    return np.random.default_rng([seed, step, rank])
-
-
 def training_batch(model: LatentActionModel, windows: FrameWindows, rows: np.ndarray,
                    rng: np.random.Generator, device: torch.device, world_size: int = 1
                    ) -> dict[str, torch.Tensor]:
@@ -98,7 +98,7 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     """Train (or resume) ``model_name`` on ``episodes``; returns the unwrapped model."""
     rank, world_size = init_distributed()
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)   # the initial weights; each step reseeds (step_rng)
     model = make_latent_model(model_name, **model_config)
     robot = [i for i, ep in enumerate(episodes) if ep.actions is not None]
     labelled = robot[:math.ceil(config.labelled_fraction * len(robot))]
@@ -108,59 +108,36 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-
     out_dir = Path(config.out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
-    start_step = 0
-    if config.resume and any(p.exists() for p in checkpoint_files(checkpoint_path)):
-        payload = read_checkpoint(checkpoint_path)
-        check_config_matches(checkpoint_path, payload, model_name, model.config.to_dict())
-        load_state(checkpoint_path, model, payload['state_dict'])
-        if 'optimizer' not in payload or 'step' not in payload:
-            raise ValueError(f'{checkpoint_path}: an exported model, not a training state '
-                             '(no optimizer/step); use a fresh out_dir')
-        optimizer.load_state_dict(payload['optimizer'])
-        start_step = int(payload['step'])
-
-    trainable = model
-    if world_size > 1:
-        trainable = DistributedDataParallel(model, device_ids=[device.index]
-                                            if device.type == 'cuda' else None)
-    writer = None
-    if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(out_dir / 'tensorboard'))
+    start_step = resume_state(checkpoint_path, model, optimizer, CHECKPOINTS) \
+        if config.resume else 0
+    trainable = distributed(model, device, world_size)
+    log = TrainingLog(out_dir / 'tensorboard', rank == 0, config.log_every, config.steps)
 
     def save(step: int) -> None:
         if rank == 0:
-            save_checkpoint(checkpoint_path, model, step=step,
-                            optimizer=optimizer.state_dict(), train_config=asdict(config),
-                            world_size=world_size)
+            save_state(checkpoint_path, model, optimizer, CHECKPOINTS, step,
+                       train_config=asdict(config), world_size=world_size)
 
     model.train()
     progress = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps,
                     desc=f'train {model_name}', disable=rank != 0 or not config.progress)
     for step in progress:
         rows = _batch_rows(step, len(windows), config.batch_size, config.seed, rank, world_size)
-        batch = training_batch(model, windows, rows, _step_rng(config.seed, step, rank), device,
-                               world_size)
+        rng = step_rng(config.seed, step, rank)   # this step's draws, numpy and torch
+        batch = training_batch(model, windows, rows, rng, device, world_size)
         loss, metrics = trainable(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
-            writer.add_scalar('loss/total', loss.item(), step)
-            writer.add_scalar('grad_norm', grad_norm.item(), step)
-            for key, value in metrics.items():
-                writer.add_scalar(f'loss/{key}', value, step)
+        grad_norm = optimizer_step(loss, model, optimizer, config.grad_clip)
+        if log.due(step):
+            log.scalars(step, {'loss/total': loss.item(), 'grad_norm': grad_norm.item(),
+                               **{f'loss/{key}': value for key, value in metrics.items()}})
             progress.set_postfix(loss=f'{loss.item():.4f}')
         if (step + 1) % config.save_every == 0:
             save(step + 1)
     if start_step < config.steps:
         save(config.steps)
-    if writer is not None:
-        writer.close()
+    log.close()
     model.eval()
     if rank == 0 and config.figure:
         from lam_models.latent.figures import save_latent_figure

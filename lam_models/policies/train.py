@@ -23,22 +23,30 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.policies.base import (
+    CHECKPOINTS,
     Policy,
     available_policies,
     make_policy,
     policy_class,
-    resume_policy,
-    save_policy,
 )
-from lam_models.training import init_distributed, pick_device, store_config_group
+from lam_models.training import (
+    CHECKPOINT_NAME,  # imported from here too (lam_ros/app/demo.py)
+    TrainingLog,
+    distributed,
+    init_distributed,
+    optimizer_step,
+    pick_device,
+    resume_state,
+    save_state,
+    step_rng,
+    store_config_group,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config' / 'policy'
-CHECKPOINT_NAME = 'checkpoint.safetensors'  # + checkpoint.json beside it
 
 
 @dataclass
@@ -82,7 +90,7 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
     """Train (or resume) ``policy_name`` on ``windows``; returns the unwrapped policy."""
     rank, world_size = init_distributed()
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)   # the initial weights; each step reseeds (step_rng)
     shape = windows.shape
     policy = make_policy(policy_name, **{
         **policy_config, 'image_size': shape.image_size, 'obs_horizon': shape.obs_horizon,
@@ -95,58 +103,44 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
                                   weight_decay=config.weight_decay)
     out_dir = Path(config.out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
-    start_step = resume_policy(checkpoint_path, policy, optimizer) if config.resume else 0
-
-    trainable = policy
-    if world_size > 1:
-        trainable = DistributedDataParallel(policy, device_ids=[device.index]
-                                            if device.type == 'cuda' else None)
-    writer = None
-    if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(out_dir / 'tensorboard'))
+    start_step = resume_state(checkpoint_path, policy, optimizer, CHECKPOINTS) \
+        if config.resume else 0
+    trainable = distributed(policy, device, world_size)
+    log = TrainingLog(out_dir / 'tensorboard', rank == 0, config.log_every, config.steps)
 
     def save(step: int) -> None:
         if rank == 0:
-            save_policy(checkpoint_path, policy, step=step, optimizer=optimizer.state_dict(),
-                        train_config=asdict(config), world_size=world_size)
+            save_state(checkpoint_path, policy, optimizer, CHECKPOINTS, step,
+                       train_config=asdict(config), world_size=world_size)
 
-    history: list[tuple[int, float]] = []
     policy.train()
     per_rank = max(config.batch_size // world_size, 1)
     progress = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps,
                     desc=f'train {policy_name}', disable=rank != 0 or not config.progress)
     for step in progress:
         clock = time.perf_counter()
-        rng = np.random.default_rng([config.seed, step, rank])   # exact resume
+        rng = step_rng(config.seed, step, rank)   # this step's draws, numpy and torch
         batch = {k: v.to(device) for k, v in
                  windows.sample(per_rank, rng, config.robot_fraction).items()}
         data_s = time.perf_counter() - clock
         for group in optimizer.param_groups:
             group['lr'] = _learning_rate(step, config)
         loss, metrics = trainable(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-        optimizer.step()
-        if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
-            writer.add_scalar('loss/total', loss.item(), step)
-            writer.add_scalar('grad_norm', grad_norm.item(), step)
-            writer.add_scalar('lr', optimizer.param_groups[0]['lr'], step)
-            writer.add_scalar('time/data_s', data_s, step)
-            writer.add_scalar('time/step_s', time.perf_counter() - clock, step)
-            for key, value in metrics.items():
-                writer.add_scalar(f'loss/{key}', value, step)
-            history.append((step, loss.item()))
+        grad_norm = optimizer_step(loss, policy, optimizer, config.grad_clip)
+        if log.due(step):
+            log.scalars(step, {'loss/total': loss.item(), 'grad_norm': grad_norm.item(),
+                               'lr': optimizer.param_groups[0]['lr'], 'time/data_s': data_s,
+                               'time/step_s': time.perf_counter() - clock,
+                               **{f'loss/{key}': value for key, value in metrics.items()}})
             progress.set_postfix(loss=f'{loss.item():.4f}')
         if (step + 1) % config.save_every == 0:
             save(step + 1)
     if start_step < config.steps:
         save(config.steps)
-    if writer is not None:
-        writer.close()
-        if history:
-            _save_loss_figure(history, out_dir / 'loss.png', policy_name)
+    log.close()
+    if log.history:
+        _save_loss_figure([(step, values['loss/total']) for step, values in log.history],
+                          out_dir / 'loss.png', policy_name)
     if world_size > 1:
         dist.barrier()
     return policy.eval()
@@ -186,9 +180,8 @@ def main() -> None:
         policy_config = OmegaConf.to_container(cfg.policy, resolve=True)
         name = policy_config.pop('name')
         train = PolicyTrainConfig(**OmegaConf.to_container(cfg.train, resolve=True))
-        shape = WindowShape(policy_config.get('obs_horizon', 2),
-                            policy_config.get('action_horizon', 16),
-                            policy_config.get('image_size', 64))
+        sizes = {**asdict(policy_class(name).config_class()), **policy_config}
+        shape = WindowShape(sizes['obs_horizon'], sizes['action_horizon'], sizes['image_size'])
         windows = PolicyWindows.from_dataset(cfg.dataset, shape, train.pseudo_actions)
         train_policy(name, policy_config, windows, train)
 
