@@ -86,6 +86,11 @@ class PolicyWindows:
         self.state_dim = _common_width(episodes, 'joint_positions', 'state')
         self.latent_dim = _common_width(episodes, 'pseudo_actions', 'latent')
         self.action_space = episode_action_space(robot[0])
+        # What the policy's state columns are, and the frames' native size: the deploy
+        # controller picks joint_states by these names, evaluation renders at this size.
+        with_state = next((ep for ep in episodes if ep.joint_positions is not None), robot[0])
+        self.state_names = list(with_state.metadata.get('joint_names', []))[:self.state_dim]
+        self.source_frame_size = int(robot[0].frames.shape[1])
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
                                            episode_action_space(ep) != self.action_space):
