@@ -112,5 +112,5 @@ def test_narrow_spawn_region_bounds_the_moved_object_and_full_does_not(task):
 
 
 def test_the_deploy_evaluator_budgets_each_task_like_the_simulator():
-    from lam_ros.app.deploy_eval import TASK_STEPS   # a copy: that module must not load MuJoCo
+    from lam_ros.app.deploy_eval import TASK_STEPS  # a copy: that module must not load MuJoCo
     assert TASK_STEPS == {name: task.max_steps for name, task in TASKS.items()}

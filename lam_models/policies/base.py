@@ -34,13 +34,9 @@ from torch import nn
 from typing_extensions import override
 
 from lam_models.checkpoints import (
-    CheckpointError,
     CheckpointFormat,
     ModelConfig,
     Registry,
-    check_config_matches,
-    checkpoint_files,
-    load_state,
 )
 
 POLICY_FORMAT = 'lam_ros.policy/1'
@@ -248,16 +244,5 @@ def resume_policy(path: str | Path, policy: Policy, optimizer: torch.optim.Optim
     0 when no checkpoint exists at ``path``. A checkpoint of another policy or config,
     or an exported policy without optimizer state, is a ``CheckpointError``.
     """
-    if not any(p.exists() for p in checkpoint_files(path)):
-        return 0
-    payload = read_policy_checkpoint(path)
-    check_config_matches(path, payload, policy.name, policy.config.to_dict())
-    if 'optimizer' not in payload or 'step' not in payload:
-        raise CheckpointError(f'{path}: an exported policy, not a training state '
-                              '(no optimizer/step); use a fresh out_dir')
-    load_state(path, policy, payload['state_dict'])
-    try:
-        optimizer.load_state_dict(payload['optimizer'])
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(f'{path}: optimizer state does not fit: {exc}') from None
-    return int(payload['step'])
+    from lam_models.training import resume_state  # the one resume, shared by trainers
+    return resume_state(path, policy, optimizer, CHECKPOINTS)
