@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument('--episodes', type=int, default=20)
     parser.add_argument('--seed-start', type=int, default=DEFAULT_SEED_START)
     args = parser.parse_args()
-    sim = load_params_file(str(config_file('deploy.yaml')))['sim']['ros__parameters']
+    sim = load_params_file(str(config_file('deploy.yaml')))['sim']
     seeds = list(range(args.seed_start, args.seed_start + args.episodes))
 
     policy = load_policy(args.checkpoint)
