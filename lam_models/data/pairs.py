@@ -39,6 +39,16 @@ def summed_over_gap(values: np.ndarray, starts: np.ndarray, gap: int) -> np.ndar
     return (cumulative[starts + gap] - cumulative[starts]).astype(np.float32)
 
 
+def window_indices(starts: np.ndarray, frame_gap: int, context_frames: int) -> np.ndarray:
+    """Frame indices (len(starts), K+1) of the windows o_{t-(K-1)n} .. o_t, o_{t+n}, t in starts.
+
+    Context before the first frame clamps to frame 0. Training (``FrameWindows``) and
+    labelling both take their windows from here, so a label means what training meant.
+    """
+    context = [np.maximum(starts - j * frame_gap, 0) for j in range(context_frames - 1, -1, -1)]
+    return np.stack(context + [starts + frame_gap], axis=1)
+
+
 class FrameWindows:
     """Every window of ``context_frames`` frames up to o_t plus o_{t+gap}, over many episodes.
 
@@ -76,9 +86,7 @@ class FrameWindows:
         for number, episode in enumerate(episodes):
             length = len(episode)
             starts = np.arange(max(length - frame_gap, 0))
-            context = [np.maximum(starts - j * frame_gap, 0)
-                       for j in range(context_frames - 1, -1, -1)]
-            index_rows.append(np.stack(context + [starts + frame_gap], axis=1) + offset)
+            index_rows.append(window_indices(starts, frame_gap, context_frames) + offset)
             values = getattr(episode, target_field)
             if values is None:
                 targets.append(np.zeros((len(starts), self.action_dim), np.float32))

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from lam_models.data.dataset import Dataset, episode_action_space
+from lam_models.data.dataset import episode_action_space, read_episodes
 from lam_models.data.episode import Episode
 from lam_models.data.images import resize_frames
 
@@ -124,9 +124,7 @@ class PolicyWindows:
                      pseudo_actions: str | None = None, robot_only: bool = False
                      ) -> PolicyWindows:
         """Load an HDF5 dataset (``lam_models.data.dataset``), with one model's labels."""
-        with Dataset(path) as dataset:
-            episodes = [dataset.read_episode(name, pseudo_actions=pseudo_actions)
-                        for name in dataset.episode_names]
+        episodes = read_episodes(path, pseudo_actions)
         if robot_only:
             episodes = [ep for ep in episodes if ep.actions is not None]
         return cls(episodes, shape)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from lam_models.checkpoints import (  # noqa: F401  (re-exported: the latent trainer, tests)
+from lam_models.checkpoints import (  # noqa: F401  (re-exported for tests and callers)
     CheckpointError,
     CheckpointFormat,
     ModelConfig,

@@ -25,6 +25,7 @@ import torch
 
 from lam_models.checkpoints import checkpoint_files
 from lam_models.data.images import resize_frames
+from lam_models.data.pairs import window_indices
 from lam_models.latent.base import LatentActionModel
 
 # Pairs per forward pass. Default CoMo at 64 px, one CPU thread: 16 -> 1240, 32 -> 1120,
@@ -48,16 +49,6 @@ def model_device(model: LatentActionModel) -> torch.device:
     """
     tensors = itertools.chain(model.parameters(), model.buffers())
     return next(tensors, torch.empty(0)).device
-
-
-def window_indices(starts: np.ndarray, frame_gap: int, context_frames: int) -> np.ndarray:
-    """Frame indices (len(starts), K+1) of the windows o_{t-(K-1)n} .. o_t, o_{t+n}, t in starts.
-
-    Context before the first frame clamps to frame 0, as in training's
-    ``FrameWindows``, so a label means the same thing wherever it was computed.
-    """
-    context = [np.maximum(starts - j * frame_gap, 0) for j in range(context_frames - 1, -1, -1)]
-    return np.stack(context + [starts + frame_gap], axis=1)
 
 
 def encode_span(model: LatentActionModel, frames: torch.Tensor,

@@ -44,6 +44,7 @@ from typing_extensions import override
 from lam_models.data.episode import Episode
 from lam_models.data.pairs import FrameWindows, summed_over_gap
 from lam_models.latent.base import LatentActionModel, LatentConfig
+from lam_models.latent.labeling import model_device
 
 MOTION_DIMS = (0, 1, 2, 5)       # dx, dy, dz, dyaw of the 7-D action
 TRANSLATION = (0, 1, 2)          # columns of the 4-D motion target
@@ -124,10 +125,6 @@ def model_windows(model: LatentActionModel, episodes: Sequence[Episode]) -> Fram
                         image_size=model.config.image_size)
 
 
-def _device(model: LatentActionModel) -> torch.device:
-    return next(iter(model.buffers())).device
-
-
 @torch.no_grad()
 def encode_indices(model: LatentActionModel, frames: torch.Tensor, indices: torch.Tensor,
                    batch_size: int = 256) -> np.ndarray:
@@ -135,7 +132,7 @@ def encode_indices(model: LatentActionModel, frames: torch.Tensor, indices: torc
     if indices.shape[1] != model.window_size:
         raise ValueError(f'{model.name}: windows of {indices.shape[1]} frames, the model takes '
                          f'window_size={model.window_size}')
-    device = _device(model)
+    device = model_device(model)
     latents = [model.encode_window(frames[indices[rows]].to(device).float().div_(255.0)).cpu()
                for rows in torch.arange(len(indices)).split(batch_size)]
     return torch.cat(latents).double().numpy()
@@ -540,7 +537,7 @@ class Reconstruction:
 def reconstruction_errors(model: LatentActionModel, windows: FrameWindows,
                           max_samples: int = 512, batch_size: int = 64) -> Reconstruction:
     """Pixel MSE (images in [0, 1]) over evenly spaced real windows of the model's size."""
-    device = _device(model)
+    device = model_device(model)
     rows = torch.linspace(0, len(windows) - 1, min(max_samples, len(windows))).long()
     predicted, reference, name = 0.0, 0.0, 'copy o_t'
     for chunk in rows.split(batch_size):

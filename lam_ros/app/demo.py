@@ -99,11 +99,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def train_latent(dataset: Path, run_dir: Path, steps: int) -> Path:
     """CoMo on every episode's frames (robot and human); returns its checkpoint."""
-    from lam_models.data.dataset import Dataset
+    from lam_models.data.dataset import read_episodes
     from lam_models.latent.train import CHECKPOINT_NAME, TrainConfig, train_latent_model
-    with Dataset(dataset) as data:
-        episodes = [data.read_episode(name) for name in data.episode_names]
-    train_latent_model('como', {}, episodes, TrainConfig(
+    train_latent_model('como', {}, read_episodes(dataset), TrainConfig(
         out_dir=str(run_dir), steps=steps, batch_size=32, save_every=steps))
     return run_dir / CHECKPOINT_NAME
 
