@@ -39,9 +39,11 @@ class ExpertReplay:
     joint positions), so the evaluator's seeds and replanning are all it relies on.
     """
 
-    def __init__(self, task: str, seeds, config: StandInConfig = StandInConfig()) -> None:
+    def __init__(self, task: str, seeds, config: StandInConfig = StandInConfig(),
+                 spawn_region: str = 'full') -> None:
         self.config = config
-        self.episodes = [generate_episode(task, seed, image_size=32) for seed in seeds]
+        self.episodes = [generate_episode(task, seed, image_size=32, spawn_region=spawn_region)
+                         for seed in seeds]
 
     def predict_chunk(self, images, state, state_valid):
         assert images.dtype == torch.uint8 and state.dtype == torch.float32
@@ -93,6 +95,17 @@ def test_harness_tells_an_expert_from_a_policy_that_does_nothing():
                for e in idle.tasks['push'].episodes)
     assert expert.tasks['push'].mean_steps < idle.tasks['push'].mean_steps
     assert 'push' in expert.table() and '3/3' in expert.table()
+
+
+def test_narrow_evaluation_places_the_object_where_narrow_demos_did():
+    narrow = ExpertReplay('push', SEEDS, spawn_region='narrow')
+    inside = evaluate_policy(narrow, ['push'], SEEDS, spawn_region='narrow', progress=False)
+    outside = evaluate_policy(narrow, ['push'], SEEDS, progress=False)   # whole workspace
+    assert inside.tasks['push'].successes == len(SEEDS)
+    assert outside.tasks['push'].successes < len(SEEDS)
+    assert inside.settings['spawn_region'] == 'narrow'
+    with pytest.raises(ValueError, match="spawn_region 'moon'"):
+        evaluate_policy(narrow, ['push'], SEEDS[:1], spawn_region='moon', progress=False)
 
 
 class Logged:

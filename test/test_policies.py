@@ -269,3 +269,16 @@ def test_observations_of_the_wrong_size_or_history_are_refused(name):
         policy.predict_chunk(batch['images'].float(), batch['state'], batch['state_valid'])
     with pytest.raises(KeyError, match=r"needs batch keys \['action_mask'\]"):
         policy.loss({k: v for k, v in batch.items() if k != 'action_mask'})
+
+
+def test_color_jitter_recolours_each_sample_alike_across_its_frames_and_stays_in_range():
+    from lam_models.policies.layers import color_jitter
+    torch.manual_seed(0)
+    frame = torch.rand(6, 1, 3, 8, 8) * 2 - 1
+    images = frame.repeat(1, 2, 1, 1, 1)                 # two identical frames per sample
+    jittered = color_jitter(images, 0.3)
+    assert jittered.min() >= -1 and jittered.max() <= 1
+    assert torch.equal(jittered[:, 0], jittered[:, 1])  # the motion between frames is kept
+    change = (jittered - images).abs().mean(dim=(1, 2, 3, 4))
+    assert (change > 0.01).all() and change.std() > 0   # every sample, each its own way
+    assert torch.allclose(color_jitter(images, 0.0), images, atol=1e-6)

@@ -6,7 +6,7 @@ import pytest
 
 from lam_models.data.dataset import write_dataset
 from lam_models.data.episode import Episode
-from lam_models.data.windows import PolicyWindows, WindowShape
+from lam_models.data.windows import STATE_STD_FLOOR, PolicyWindows, WindowShape
 
 SHAPE = WindowShape(obs_horizon=2, action_horizon=4, image_size=8)
 
@@ -84,3 +84,14 @@ def test_mixed_state_or_latent_widths_are_refused_naming_the_episode_and_both_wi
     stateless.joint_positions = None
     windows = PolicyWindows([stateless, robot(3)], SHAPE)
     assert windows.state_dim == 8 and windows.has_state.tolist() == [False, True]
+
+
+def test_a_joint_the_demos_barely_move_is_not_normalized_into_tens_of_std():
+    still = robot(6)
+    still.joint_positions[:, 3] = 0.001 * np.arange(6)     # forearm roll: std 0.0017 rad
+    stats = PolicyWindows([still], SHAPE).normalization_stats()
+    assert stats['state_std'][3] == pytest.approx(STATE_STD_FLOOR)
+    assert stats['state_std'][0] == pytest.approx(np.arange(6).std(), rel=1e-5)  # wide: kept
+    drift = 0.17                                            # seen in a closed-loop rollout
+    assert (drift - stats['state_mean'][3]) / stats['state_std'][3] < 4
+    assert stats['action_std'][6] >= 1e-3

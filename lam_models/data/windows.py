@@ -27,6 +27,10 @@ from lam_models.data.dataset import episode_action_space, read_episodes
 from lam_models.data.episode import Episode
 from lam_models.data.images import resize_frames
 
+# The smallest std a state column is normalized by (rad for joints, m for fingers). The
+# demos barely move some joints (forearm roll: std 0.002 rad); z-scored by that, a
+# closed-loop drift of 0.17 rad read as 74 std and sent the policy off its data.
+STATE_STD_FLOOR = 0.05
 
 @dataclass(frozen=True)
 class WindowShape:
@@ -133,16 +137,21 @@ class PolicyWindows:
         return len(self.episode_of)
 
     def normalization_stats(self) -> dict[str, torch.Tensor]:
-        """Mean/std of actions and state (robot rows) and pseudo-actions (valid rows)."""
-        def mean_std(values: np.ndarray, key: str) -> dict[str, torch.Tensor]:
+        """Mean/std of actions and state (robot rows) and pseudo-actions (valid rows).
+
+        State stds are at least ``STATE_STD_FLOOR``; the others at least 1e-3.
+        """
+        def mean_std(values: np.ndarray, key: str, floor: float = 1e-3
+                     ) -> dict[str, torch.Tensor]:
             if not len(values):
                 values = np.zeros((1, 0), np.float32)
             std = values.std(0) if len(values) > 1 else np.ones(values.shape[1])
             return {f'{key}_mean': torch.as_tensor(values.mean(0), dtype=torch.float32),
-                    f'{key}_std': torch.as_tensor(np.maximum(std, 1e-3), dtype=torch.float32)}
+                    f'{key}_std': torch.as_tensor(np.maximum(std, floor), dtype=torch.float32)}
         robot = self.is_robot[self.episode_of]
         return {**mean_std(self.actions[robot], 'action'),
-                **mean_std(self.state[self.has_state[self.episode_of]], 'state'),
+                **mean_std(self.state[self.has_state[self.episode_of]], 'state',
+                           STATE_STD_FLOOR),
                 **mean_std(self.pseudo_actions[self.pseudo_valid], 'latent')}
 
     def sample(self, batch_size: int, rng: np.random.Generator, robot_fraction: float = 1.0

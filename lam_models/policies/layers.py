@@ -40,6 +40,23 @@ def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
     return shifted.permute(0, 3, 1, 2).reshape(images.shape)
 
 
+def color_jitter(images: torch.Tensor, strength: float) -> torch.Tensor:
+    """Random contrast, brightness and per-channel gain of each sample's frames (B, To, C, H, W).
+
+    Values in [-1, 1]; factors drawn in [1 - strength, 1 + strength] (offset +-strength),
+    one draw per sample so the frames of a sample change alike. The scenes' colours and
+    light are randomized per episode: with few demos a policy otherwise keys on them.
+    """
+    batch = images.shape[0]
+
+    def draw(*shape: int) -> torch.Tensor:
+        return strength * (2 * torch.rand(batch, *shape, device=images.device) - 1)
+    mean = images.mean(dim=(1, 2, 3, 4), keepdim=True)
+    contrast, brightness = 1 + draw(1, 1, 1, 1), draw(1, 1, 1, 1)
+    gain = 1 + draw(1, images.shape[2], 1, 1)
+    return (((images - mean) * contrast + mean) * gain + brightness).clamp(-1.0, 1.0)
+
+
 class SpatialSoftmax(nn.Module):
     """Feature map (N, K, h, w) -> (N, 2K): the expected (x, y) in [-1, 1] of each channel."""
 
@@ -106,14 +123,15 @@ class StateEncoder(nn.Module):
 class ObservationEncoder(nn.Module):
     """Observation history -> ``num_tokens`` tokens (B, 2, dim): what is seen, the proprio.
 
-    ``augment`` (training only): random shift of the frames and ``state_dropout``.
+    ``augment`` (training only): random shift and colour jitter of the frames, and
+    ``state_dropout``.
     """
 
     num_tokens = 2
 
     def __init__(self, image_size: int, obs_horizon: int, state_dim: int, width: int,
-                 keypoints: int, dim: int, shift_pixels: int = 0, state_dropout: float = 0.0
-                 ) -> None:
+                 keypoints: int, dim: int, shift_pixels: int = 0, state_dropout: float = 0.0,
+                 color_jitter: float = 0.0) -> None:
         super().__init__()
         self.image = ImageEncoder(image_size, obs_horizon, width, keypoints)
         self.image_project = nn.Linear(self.image.out_dim, dim)
@@ -122,18 +140,22 @@ class ObservationEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.shift_pixels = shift_pixels
         self.state_dropout = state_dropout
+        self.color_jitter = color_jitter
 
     @classmethod
     def from_config(cls, config: PolicyConfig, dim: int) -> ObservationEncoder:
         """The encoder a policy's config describes, with ``dim``-wide tokens."""
         return cls(config.image_size, config.obs_horizon, config.state_dim, config.width,
-                   config.keypoints, dim, config.shift_pixels, config.state_dropout)
+                   config.keypoints, dim, config.shift_pixels, config.state_dropout,
+                   config.color_jitter)
 
     @override
     def forward(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor,
                 augment: bool = False) -> torch.Tensor:
         if augment and self.shift_pixels:
             images = random_shift(images, self.shift_pixels)
+        if augment and self.color_jitter:
+            images = color_jitter(images, self.color_jitter)
         if augment and self.state_dropout:
             keep = torch.rand(state_valid.shape, device=state_valid.device) >= self.state_dropout
             state_valid = state_valid & keep

@@ -113,6 +113,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument('--out', help='report, chart and videos (default runs/eval/<checkpoint>)')
     p.add_argument('--num-envs', type=int, default=1, help='episodes run side by side')
     p.add_argument('--render-size', type=int, help="the dataset's native frame size")
+    p.add_argument('--spawn-region', default='full',
+                   help="where the moved object starts: 'full' (the whole workspace) or "
+                        "'narrow' (where few-demo training data put it: in-distribution)")
     args = parser.parse_args(argv)
 
     try:
@@ -139,7 +142,7 @@ def _main(argv: list[str] | None) -> int:
             try:
                 run_eval(args.checkpoint, args.tasks and args.tasks.split(','), args.episodes,
                          args.seed_start, args.out, num_envs=args.num_envs,
-                         render_size=args.render_size)
+                         render_size=args.render_size, spawn_region=args.spawn_region)
             except ValueError as error:
                 raise ConfigError(str(error)) from None
             return 0

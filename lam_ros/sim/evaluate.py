@@ -274,7 +274,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                     action_mode: str | None = None, max_steps: int | None = None,
                     video_dir: str | Path | None = None, videos_per_task: int = 2,
                     progress: bool = True, num_envs: int = 1, render_size: int | None = None,
-                    control_dt: float = 0.1, robot_model: str = 'wx250s') -> EvalReport:
+                    control_dt: float = 0.1, robot_model: str = 'wx250s',
+                    spawn_region: str = 'full') -> EvalReport:
     """Run ``policy`` closed loop on every (task, seed) and count successes.
 
     ``image_size`` defaults to ``policy.config.image_size``; frames are rendered at
@@ -284,6 +285,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     ``action_mode`` defaults to the policy's (see :func:`policy_action_mode`);
     ``max_steps`` to the task's budget; ``control_dt`` must be the data's frame period.
     ``num_envs`` episodes run side by side with one batched ``predict_chunk`` call.
+    ``spawn_region`` 'narrow' keeps the moved object where few-demo training data put it
+    (in-distribution check); the default 'full' is the whole workspace.
     The first ``videos_per_task`` episodes of each task are written to ``video_dir``.
     A non-finite action ends its episode as a failure (:class:`NonFiniteAction` warning).
     A ``predict_chunk`` taking ``generator`` gets one seeded from the episodes' seeds, so the
@@ -309,12 +312,13 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                 'obs_horizon': obs_horizon, 'action_exec': action_exec,
                 'action_mode': action_mode, 'max_steps': max_steps, 'control_dt': control_dt,
                 'robot_model': robot_model, 'seeds': [int(s) for s in seeds],
-                'randomize': True, 'num_envs': num_envs, 'device': str(device)}
+                'randomize': True, 'spawn_region': spawn_region, 'num_envs': num_envs,
+                'device': str(device)}
     results, started = {}, time.perf_counter()
     try:
         for task in tasks:
             envs = [WidowXEnv(task, robot_model, 'robot', action_mode, camera, render_size,
-                              control_dt, max_steps, randomize=True)
+                              control_dt, max_steps, randomize=True, spawn_region=spawn_region)
                     for _ in range(min(num_envs, len(seeds)))]
             results[task] = _evaluate_task(policy, envs, task, list(seeds), device,
                                            obs_horizon, action_exec, image_size, video_dir,
