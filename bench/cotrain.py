@@ -16,8 +16,9 @@ workspace on held-out seeds. Rows (one policy each, same budget):
 * robot K + human H with the human's true hidden motion as actions: the oracle.
 
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
-(``lam_ros.sim.evaluate``). Data and latent models are cached under ``--out``; the table is
-written as markdown and PNG. The last line is
+(``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
+whether the policy learned its demos at all, apart from reaching the rest of the workspace.
+Data and latent models are cached under ``--out``; the table is written as markdown and PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 
 import numpy as np
 from tqdm import tqdm
+import yaml
 
 from lam_models.data.dataset import Dataset, write_dataset
 from lam_models.data.episode import Episode
@@ -58,6 +60,7 @@ class Row:
     policy: str
     successes: dict[str, tuple[int, int]]  # task -> (successes, episodes)
     train_s: float
+    narrow: tuple[int, int] = (0, 0)   # all tasks, held-out seeds in the demos' region
 
     def rate(self, task: str | None = None) -> tuple[float, float, float]:
         """Success rate and its Wilson 95% interval, of one task or pooled over all."""
@@ -84,6 +87,17 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
 def data_key(args: argparse.Namespace) -> str:
     """What shapes a trained model besides its own config: reruns resume only a match."""
     return f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
+
+
+def policy_overrides(assignments: list[str]) -> dict:
+    """``--set KEY=VALUE`` policy config fields (values parsed as YAML: 0.5, true, [1, 2])."""
+    overrides = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'cotrain: --set takes KEY=VALUE, got {assignment!r}')
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def first_per_task(episodes: list[Episode], count: int) -> list[Episode]:
@@ -130,9 +144,11 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     shape = WindowShape(image_size=args.image_size)
     clock = time.perf_counter()
     windows = PolicyWindows(episodes, shape)
+    overrides = policy_overrides(args.set)
+    knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     run_dir = (Path(args.out) / 'policies'
-               / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}')
-    trained = train_policy(policy, {}, windows, PolicyTrainConfig(
+               / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}{knobs}')
+    trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
         out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
         pseudo_actions=None if source in ('robot', 'oracle') else source,
         robot_fraction=args.robot_fraction, seed=0))
@@ -141,20 +157,28 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     report = evaluate_policy(trained, args.tasks.split(','), seeds, video_dir=run_dir / 'videos',
                              num_envs=args.num_envs)
     report.write(run_dir / 'eval')
+    narrow = evaluate_policy(trained, args.tasks.split(','), seeds[:args.narrow_episodes],
+                             spawn_region='narrow', num_envs=args.num_envs) \
+        if args.narrow_episodes else None
     return Row(label, source, policy, {task: (r.successes, r.n)
-                                       for task, r in report.tasks.items()}, train_s)
+                                       for task, r in report.tasks.items()}, train_s,
+               (sum(r.successes for r in narrow.tasks.values()), narrow.episodes)
+               if narrow else (0, 0))
 
 
 def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
     """Markdown table (printed and written): success % [95% CI] per task and mean."""
     def cell(rate: tuple[float, float, float]) -> str:
         return f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}]'
-    header = ['policy', 'data', *tasks, 'mean', 'train s (0: cached run)']
+    header = ['policy', 'data', *tasks, 'mean', 'narrow region (demos\' own)',
+              'train s (0: cached run)']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for row in rows:
+        k, n = row.narrow
+        narrow = cell((k / n, *wilson_interval(k, n))) if n else '-'
         lines.append('| ' + ' | '.join([row.policy, row.label,
                                          *(cell(row.rate(t)) for t in tasks),
-                                         cell(row.rate()), f'{row.train_s:.0f}']) + ' |')
+                                         cell(row.rate()), narrow, f'{row.train_s:.0f}']) + ' |')
     text = '\n'.join(lines)
     path.write_text(text + '\n')
     print(text)
@@ -184,6 +208,8 @@ def main() -> int:
     parser.add_argument('--robot-demos', type=int, default=20, help='K per task (narrow)')
     parser.add_argument('--human-videos', type=int, default=200, help='H per task (whole)')
     parser.add_argument('--eval-episodes', type=int, default=50, help='per task and row')
+    parser.add_argument('--narrow-episodes', type=int, default=20,
+                        help="per task and row, in the demos' narrow region (did it learn them?)")
     parser.add_argument('--policy', default='diffusion', help='the headline policy family')
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff')
     parser.add_argument('--latent-steps', type=int, default=1500)
@@ -191,6 +217,8 @@ def main() -> int:
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--robot-fraction', type=float, default=0.5)
     parser.add_argument('--image-size', type=int, default=64)
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')
     parser.add_argument('--full', action='store_true',
                         help='every policy family, not just --policy')
@@ -200,6 +228,7 @@ def main() -> int:
     if args.quick:
         args.tasks, args.robot_demos, args.human_videos = 'push', 3, 6
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
+        args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
     started = time.perf_counter()
     tasks = args.tasks.split(',')

@@ -282,3 +282,22 @@ def test_color_jitter_recolours_each_sample_alike_across_its_frames_and_stays_in
     change = (jittered - images).abs().mean(dim=(1, 2, 3, 4))
     assert (change > 0.01).all() and change.std() > 0   # every sample, each its own way
     assert torch.allclose(color_jitter(images, 0.0), images, atol=1e-6)
+
+
+@pytest.mark.parametrize('name', POLICIES)
+def test_state_noise_and_keypoint_only_images_act_in_training_only(name):
+    policy = tiny_policy(name, state_noise=0.5, image_pooling=False)
+    encoder = policy.observation
+    batch = make_batch()
+    policy.set_normalization(normalization(batch))
+    assert encoder.image.out_dim == 2 * TINY['keypoints']           # where, not what
+    images = policy.preprocess(batch['images'])
+    state, valid = batch['state'], batch['state_valid']
+    torch.manual_seed(0)
+    noisy = encoder(images, state, valid, augment=True)
+    assert not torch.allclose(noisy, encoder(images, state, valid, augment=True))
+    assert torch.equal(encoder(images, state, valid), encoder(images, state, valid))
+    loss, _ = policy.loss(batch)
+    assert torch.isfinite(loss)
+    policy.eval()
+    assert torch.equal(predict(policy, batch), predict(policy, batch))

@@ -63,9 +63,11 @@ class PolicyConfig(ModelConfig):
     latent_weight: float = 1.0  # latent-head loss weight
     width: int = 32             # image encoder channels (doubled after its stride)
     keypoints: int = 32         # spatial-softmax keypoints of the stacked frames
+    image_pooling: bool = True  # also average-pooled channels (what is seen, not just where)
     shift_pixels: int = 4       # random-shift augmentation (training only), 0: off
     color_jitter: float = 0.0   # contrast/brightness/channel-gain augmentation (training), 0: off
     state_dropout: float = 0.0  # training: share of robot rows shown the 'no state' embedding
+    state_noise: float = 0.0    # training: Gaussian noise on the normalized state (std units)
     action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute
     state_names: list[str] = field(default_factory=list)  # joint_states names, state order
     source_frame_size: int = 0  # the data's native frame side (px), before resizing; 0: unknown
@@ -78,7 +80,8 @@ class PolicyConfig(ModelConfig):
                     'keypoints'):
             if getattr(self, key) < 1:
                 raise ValueError(f'{name}.{key} must be >= 1, got {getattr(self, key)}')
-        for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight', 'color_jitter'):
+        for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight', 'color_jitter',
+                    'state_noise'):
             if getattr(self, key) < 0:
                 raise ValueError(f'{name}.{key} must be >= 0, got {getattr(self, key)}')
         if self.action_exec > self.action_horizon:

@@ -78,11 +78,14 @@ class ImageEncoder(nn.Module):
 
     2x2 pixel blocks (``pixel_unshuffle``) into a 3x3 conv at S/2, a strided one to
     S/4 and one more there (a second S/2 layer would cost 40% more time); a 1x1 conv
-    makes ``keypoints`` heat maps for the spatial softmax. Average-pooled channels are
-    added to say *what* is seen (the gripper's opening, the block's colour) besides *where*.
+    makes ``keypoints`` heat maps for the spatial softmax. With ``pooled``, average-pooled
+    channels are added to say *what* is seen (the gripper's opening, the block's colour)
+    besides *where*; they also summarize an episode's randomized look, which a policy
+    trained on few demos can memorize instead of finding the block.
     """
 
-    def __init__(self, image_size: int, frames: int, width: int, keypoints: int) -> None:
+    def __init__(self, image_size: int, frames: int, width: int, keypoints: int,
+                 pooled: bool = True) -> None:
         super().__init__()
         self.net = nn.Sequential(
             conv_block(12 * frames, width, 1),
@@ -92,14 +95,16 @@ class ImageEncoder(nn.Module):
         self.heatmaps = nn.Conv2d(2 * width, keypoints, 1)
         side = (image_size // 2 + 1) // 2
         self.keypoints = SpatialSoftmax(side, side)
-        self.out_dim = 2 * keypoints + 2 * width
+        self.pooled = pooled
+        self.out_dim = 2 * keypoints + (2 * width if pooled else 0)
 
     @override
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # channels-last convs (and their backward) are ~20% faster on CPU at these sizes
         blocks = F.pixel_unshuffle(images, 2).contiguous(memory_format=torch.channels_last)
         features = self.net(blocks)
-        return torch.cat([self.keypoints(self.heatmaps(features)), features.mean((2, 3))], 1)
+        where = self.keypoints(self.heatmaps(features))
+        return torch.cat([where, features.mean((2, 3))], 1) if self.pooled else where
 
 
 class StateEncoder(nn.Module):
@@ -123,17 +128,18 @@ class StateEncoder(nn.Module):
 class ObservationEncoder(nn.Module):
     """Observation history -> ``num_tokens`` tokens (B, 2, dim): what is seen, the proprio.
 
-    ``augment`` (training only): random shift and colour jitter of the frames, and
-    ``state_dropout``.
+    ``augment`` (training only): random shift and colour jitter of the frames, Gaussian
+    ``state_noise`` (in state std units) and ``state_dropout``.
     """
 
     num_tokens = 2
 
     def __init__(self, image_size: int, obs_horizon: int, state_dim: int, width: int,
                  keypoints: int, dim: int, shift_pixels: int = 0, state_dropout: float = 0.0,
-                 color_jitter: float = 0.0) -> None:
+                 color_jitter: float = 0.0, state_noise: float = 0.0, pooled: bool = True
+                 ) -> None:
         super().__init__()
-        self.image = ImageEncoder(image_size, obs_horizon, width, keypoints)
+        self.image = ImageEncoder(image_size, obs_horizon, width, keypoints, pooled)
         self.image_project = nn.Linear(self.image.out_dim, dim)
         self.state = StateEncoder(obs_horizon, state_dim, dim)
         self.token_embedding = nn.Parameter(torch.randn(self.num_tokens, dim) * 0.02)
@@ -141,13 +147,14 @@ class ObservationEncoder(nn.Module):
         self.shift_pixels = shift_pixels
         self.state_dropout = state_dropout
         self.color_jitter = color_jitter
+        self.state_noise = state_noise
 
     @classmethod
     def from_config(cls, config: PolicyConfig, dim: int) -> ObservationEncoder:
         """The encoder a policy's config describes, with ``dim``-wide tokens."""
         return cls(config.image_size, config.obs_horizon, config.state_dim, config.width,
                    config.keypoints, dim, config.shift_pixels, config.state_dropout,
-                   config.color_jitter)
+                   config.color_jitter, config.state_noise, config.image_pooling)
 
     @override
     def forward(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor,
@@ -156,6 +163,8 @@ class ObservationEncoder(nn.Module):
             images = random_shift(images, self.shift_pixels)
         if augment and self.color_jitter:
             images = color_jitter(images, self.color_jitter)
+        if augment and self.state_noise:
+            state = state + self.state_noise * torch.randn_like(state)
         if augment and self.state_dropout:
             keep = torch.rand(state_valid.shape, device=state_valid.device) >= self.state_dropout
             state_valid = state_valid & keep
