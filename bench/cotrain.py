@@ -18,7 +18,8 @@ workspace on held-out seeds. Rows (one policy each, same budget):
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
 whether the policy learned its demos at all, apart from reaching the rest of the workspace.
-Data and latent models are cached under ``--out``; the table is written as markdown and PNG. The last line is
+Data and latent models are cached under ``--out``; the table is written as markdown and
+PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
 """
 from __future__ import annotations
@@ -170,7 +171,7 @@ def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
     """Markdown table (printed and written): success % [95% CI] per task and mean."""
     def cell(rate: tuple[float, float, float]) -> str:
         return f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}]'
-    header = ['policy', 'data', *tasks, 'mean', 'narrow region (demos\' own)',
+    header = ['policy', 'data', *tasks, 'mean', "narrow region (demos' own)",
               'train s (0: cached run)']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for row in rows:
