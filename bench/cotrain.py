@@ -145,7 +145,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     shape = WindowShape(image_size=args.image_size)
     clock = time.perf_counter()
     windows = PolicyWindows(episodes, shape)
-    overrides = policy_overrides(args.set)
+    overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     run_dir = (Path(args.out) / 'policies'
                / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}{knobs}')
@@ -226,6 +226,7 @@ def main() -> int:
     parser.add_argument('--quick', action='store_true', help='minutes, to check the plumbing')
     parser.add_argument('--out', default='runs/cotrain')
     args = parser.parse_args()
+    args.policy_overrides = policy_overrides(args.set)   # a bad --set fails before any work
     if args.quick:
         args.tasks, args.robot_demos, args.human_videos = 'push', 3, 6
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60

@@ -89,9 +89,10 @@ def test_mixed_state_or_latent_widths_are_refused_naming_the_episode_and_both_wi
 def test_a_joint_the_demos_barely_move_is_not_normalized_into_tens_of_std():
     still = robot(6)
     still.joint_positions[:, 3] = 0.001 * np.arange(6)     # forearm roll: std 0.0017 rad
+    still.actions[:, 6] = 1.0                               # gripper held open: std 0
     stats = PolicyWindows([still], SHAPE).normalization_stats()
     assert stats['state_std'][3] == pytest.approx(STATE_STD_FLOOR)
     assert stats['state_std'][0] == pytest.approx(np.arange(6).std(), rel=1e-5)  # wide: kept
     drift = 0.17                                            # seen in a closed-loop rollout
     assert (drift - stats['state_mean'][3]) / stats['state_std'][3] < 4
-    assert stats['action_std'][6] >= 1e-3
+    assert stats['action_std'][6] == pytest.approx(1e-3)    # the floor is the state's only
