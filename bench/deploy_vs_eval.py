@@ -21,7 +21,7 @@ from lam_models.policies import load_policy
 from lam_ros.app.deploy_eval import run_deploy_episodes
 from lam_ros.app.graph import load_params_file
 from lam_ros.app.paths import config_file
-from lam_ros.sim.evaluate import DEFAULT_SEED_START, evaluate_policy, wilson_interval
+from lam_ros.sim.evaluate import HELD_OUT_SEED_START, evaluate_policy, wilson_interval
 
 
 def main() -> int:
@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument('--checkpoint', default='runs/demo/policy_co-trained/checkpoint')
     parser.add_argument('--task', default='pick_place')
     parser.add_argument('--episodes', type=int, default=20)
-    parser.add_argument('--seed-start', type=int, default=DEFAULT_SEED_START)
+    parser.add_argument('--seed-start', type=int, default=HELD_OUT_SEED_START)
     args = parser.parse_args()
     sim = load_params_file(str(config_file('deploy.yaml')))['sim']
     seeds = list(range(args.seed_start, args.seed_start + args.episodes))

@@ -12,13 +12,13 @@ import torch
 
 from lam_ros.sim import WidowXEnv, generate_episode
 from lam_ros.sim.evaluate import (
-    DEFAULT_SEED_START,
+    HELD_OUT_SEED_START,
     NonFiniteAction,
     evaluate_policy,
     wilson_interval,
 )
 
-SEEDS = [DEFAULT_SEED_START + i for i in range(3)]
+SEEDS = [HELD_OUT_SEED_START + i for i in range(3)]
 
 
 @dataclass
@@ -106,6 +106,21 @@ def test_narrow_evaluation_places_the_object_where_narrow_demos_did():
     assert inside.settings['spawn_region'] == 'narrow'
     with pytest.raises(ValueError, match="spawn_region 'moon'"):
         evaluate_policy(narrow, ['push'], SEEDS[:1], spawn_region='moon', progress=False)
+
+
+def test_fixed_look_evaluation_shows_the_frames_fixed_look_demos_recorded():
+    """One lab, one robot: with randomize=False every seed looks like the fixed-look demos."""
+    looks = {}
+    for randomize in (False, True):
+        seen = Constant(config=StandInConfig(image_size=32))
+        report = evaluate_policy(seen, ['push'], SEEDS[:2], progress=False, max_steps=1,
+                                 randomize=randomize)
+        looks[randomize] = [images[0, -1].numpy() for images, _ in seen.calls]
+        assert report.settings['randomize'] is randomize
+    for seed, fixed, randomized in zip(SEEDS, looks[False], looks[True]):
+        demo = generate_episode('push', seed, image_size=32, randomize=False, max_steps=1)
+        np.testing.assert_array_equal(fixed, demo.frames[0])
+        assert np.abs(randomized.astype(int) - demo.frames[0]).mean() > 5
 
 
 class Logged:
@@ -228,8 +243,10 @@ def test_cli_prints_the_table_and_refuses_what_is_not_a_policy(tmp_path, monkeyp
 
     monkeypatch.setattr(evaluate, 'load_policy_checkpoint', lambda path: Constant())
     assert cli._main(['eval', '--checkpoint', str(checkpoint), '--tasks', 'push',
-                      '--episodes', '1', '--out', str(tmp_path / 'out')]) == 0
+                      '--episodes', '1', '--out', str(tmp_path / 'out'), '--fixed-look']) == 0
     printed = capsys.readouterr().out
     assert 'push' in printed and '0/1' in printed and 'report.json' in printed
+    assert json.loads((tmp_path / 'out' / 'report.json').read_text())['settings'][
+        'randomize'] is False
     assert (tmp_path / 'out' / 'success.png').exists()
     assert len(list((tmp_path / 'out' / 'videos').glob('push_seed100000_fail.mp4'))) == 1

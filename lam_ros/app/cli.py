@@ -116,6 +116,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument('--spawn-region', default='full',
                    help="where the moved object starts: 'full' (the whole workspace) or "
                         "'narrow' (where few-demo training data put it: in-distribution)")
+    p.add_argument('--fixed-look', action='store_true',
+                   help="the scene's default look every episode, not one drawn per seed "
+                        "(for a policy whose robot demos were recorded in that look)")
     args = parser.parse_args(argv)
 
     try:
@@ -142,7 +145,8 @@ def _main(argv: list[str] | None) -> int:
             try:
                 run_eval(args.checkpoint, args.tasks and args.tasks.split(','), args.episodes,
                          args.seed_start, args.out, num_envs=args.num_envs,
-                         render_size=args.render_size, spawn_region=args.spawn_region)
+                         render_size=args.render_size, spawn_region=args.spawn_region,
+                         randomize=not args.fixed_look)
             except ValueError as error:
                 raise ConfigError(str(error)) from None
             return 0

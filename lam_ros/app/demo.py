@@ -23,11 +23,11 @@ import time
 
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
+from lam_ros.sim.episodes import HELD_OUT_SEED_START
 
 CAMERA = topics.camera_topics('camera')['color']   # renders POLICY_CAMERA
 POLICY_CAMERA = 'ego'
 TASK = 'pick_place'       # config/collect.yaml's and config/deploy.yaml's scene
-EVAL_SEED_START = 100_000  # held-out scenes (collection used seeds 0, 1, ...)
 
 
 def step(title: str) -> None:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         step(f'deploy: {name} policy through the ROS deploy graph, {args.eval_episodes} '
              f'held-out {TASK} scenes')
         from lam_ros.app.deploy_eval import run_deploy_episodes
-        run = run_deploy_episodes(str(checkpoint), TASK, args.eval_episodes, EVAL_SEED_START)
+        run = run_deploy_episodes(str(checkpoint), TASK, args.eval_episodes, HELD_OUT_SEED_START)
         results[name] = run.successes / len(run.episodes)
 
     print(f'\nproduced under {out}/: bags robot/ human/, dataset.h5 (+ pseudo_actions/como), '

@@ -24,6 +24,7 @@ from std_srvs.srv import Trigger
 
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
+from lam_ros.sim.episodes import HELD_OUT_SEED_START
 
 # lam_ros.sim.tasks' step budgets, not imported: this module must not load MuJoCo itself.
 TASK_STEPS = {'push': 80, 'pick_place': 70, 'stack': 70}
@@ -103,9 +104,9 @@ class _Watcher:
         rclpy.try_shutdown(context=self.context)
 
 
-def run_deploy_episodes(checkpoint: str, task: str, episodes: int, seed_start: int = 100_000,
-                        rate_hz: float = 10.0, progress: bool = True, steps: int | None = None
-                        ) -> DeployRun:
+def run_deploy_episodes(checkpoint: str, task: str, episodes: int,
+                        seed_start: int = HELD_OUT_SEED_START, rate_hz: float = 10.0,
+                        progress: bool = True, steps: int | None = None) -> DeployRun:
     """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph.
 
     An episode ends at success or after ``steps`` actions sent (default: the task's budget,

@@ -9,11 +9,11 @@ Each episode runs with a receding horizon, as the deploy controller does: the la
 ``obs_horizon`` observations (the first one repeated at reset) go in, the first
 ``action_exec`` actions of the chunk are executed, then the policy plans again.
 Observations are what the training data holds: the ``ego`` camera of a randomized scene
-(``randomize=True``, like ``generate_episode``) and ``sim.joint_positions()``.
+(``randomize=True``, like ``generate_episode``; False: the scene's one fixed look, for a
+policy whose robot demos were recorded in it) and ``sim.joint_positions()``.
 
-Seeds are the caller's; the default range starts at ``DEFAULT_SEED_START`` = 100_000,
-far from the seeds that make training data (collect graph 0.., deploy graph 1000..,
-``bench/latent_metrics.py`` 0 / 5_000 / 10_000 / 20_000).
+Seeds are the caller's; the default range starts at ``HELD_OUT_SEED_START`` (100_000,
+``lam_ros.sim.episodes``), far from the seeds that make training data.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from lam_models.data.images import resize_frames
 from lam_ros.control.policy_control import policy_action_mode
 from lam_ros.sim.actions import ActionOutOfRange
 from lam_ros.sim.env import WidowXEnv
+from lam_ros.sim.episodes import HELD_OUT_SEED_START
 
-DEFAULT_SEED_START = 100_000
 DEFAULT_TASKS = ('push', 'pick_place')
 Z_95 = 1.959963984540054   # two-sided 95% normal quantile
 
@@ -269,13 +269,13 @@ def _takes_generator(policy) -> bool:
 
 
 def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
-                    seeds: Sequence[int] = range(DEFAULT_SEED_START, DEFAULT_SEED_START + 50),
+                    seeds: Sequence[int] = range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + 50),
                     camera: str = 'ego', image_size: int | None = None,
                     action_mode: str | None = None, max_steps: int | None = None,
                     video_dir: str | Path | None = None, videos_per_task: int = 2,
                     progress: bool = True, num_envs: int = 1, render_size: int | None = None,
                     control_dt: float = 0.1, robot_model: str = 'wx250s',
-                    spawn_region: str = 'full') -> EvalReport:
+                    spawn_region: str = 'full', randomize: bool = True) -> EvalReport:
     """Run ``policy`` closed loop on every (task, seed) and count successes.
 
     ``image_size`` defaults to ``policy.config.image_size``; frames are rendered at
@@ -286,7 +286,9 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     ``max_steps`` to the task's budget; ``control_dt`` must be the data's frame period.
     ``num_envs`` episodes run side by side with one batched ``predict_chunk`` call.
     ``spawn_region`` 'narrow' keeps the moved object where few-demo training data put it
-    (in-distribution check); the default 'full' is the whole workspace.
+    (in-distribution check); the default 'full' is the whole workspace. ``randomize`` draws
+    each episode's look from its seed as training data does; False keeps the scene's default
+    look (one lab, one robot: match the robot demos').
     The first ``videos_per_task`` episodes of each task are written to ``video_dir``.
     A non-finite action ends its episode as a failure (:class:`NonFiniteAction` warning).
     A ``predict_chunk`` taking ``generator`` gets one seeded from the episodes' seeds, so the
@@ -312,13 +314,14 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                 'obs_horizon': obs_horizon, 'action_exec': action_exec,
                 'action_mode': action_mode, 'max_steps': max_steps, 'control_dt': control_dt,
                 'robot_model': robot_model, 'seeds': [int(s) for s in seeds],
-                'randomize': True, 'spawn_region': spawn_region, 'num_envs': num_envs,
+                'randomize': bool(randomize), 'spawn_region': spawn_region, 'num_envs': num_envs,
                 'device': str(device)}
     results, started = {}, time.perf_counter()
     try:
         for task in tasks:
             envs = [WidowXEnv(task, robot_model, 'robot', action_mode, camera, render_size,
-                              control_dt, max_steps, randomize=True, spawn_region=spawn_region)
+                              control_dt, max_steps, randomize=randomize,
+                              spawn_region=spawn_region)
                     for _ in range(min(num_envs, len(seeds)))]
             results[task] = _evaluate_task(policy, envs, task, list(seeds), device,
                                            obs_horizon, action_exec, image_size, video_dir,
@@ -403,10 +406,10 @@ def run_eval(checkpoint: str, tasks: Sequence[str] | None = None, episodes: int 
              **options: Any) -> EvalReport:
     """``lam-ros eval``: evaluate a checkpoint, print the table and where the artefacts are.
 
-    None picks the defaults: ``DEFAULT_TASKS``, ``DEFAULT_SEED_START``, ``runs/eval/<stem>``.
+    None picks the defaults: ``DEFAULT_TASKS``, ``HELD_OUT_SEED_START``, ``runs/eval/<stem>``.
     """
     tasks = tasks or DEFAULT_TASKS
-    seed_start = DEFAULT_SEED_START if seed_start is None else seed_start
+    seed_start = HELD_OUT_SEED_START if seed_start is None else seed_start
     policy = load_policy_checkpoint(checkpoint)
     out = Path(out or Path('runs') / 'eval' / Path(checkpoint).stem)
     seeds = range(seed_start, seed_start + episodes)
