@@ -1,0 +1,123 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Can the policy's image encoder find the objects? A supervised probe, in minutes.
+
+    MUJOCO_GL=egl PYTHONPATH=. .venv/bin/python bench/policy_vision.py [--task pick_place]
+
+Closed-loop success mixes seeing with acting. This bench isolates seeing: the policies'
+``ImageEncoder`` (sizes from ``PolicyConfig``) plus a small MLP are trained, supervised, to
+regress where each task object starts (x, y on the table, from the simulator) from one
+``ego`` frame of the first ``--frames`` steps of ``--episodes`` robot demos, and scored on
+held-out scenes. One row per random-shift setting. If the encoder finds the objects here
+but a behaviour-cloned policy with the same encoder does not act on them, the BC loss is
+what fails to teach it, not the encoder's capacity (issue 12, session 6).
+The last line is ``vision probe: held-out block error X cm (shift S; mean guess Y cm)``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lam_models.policies.base import PolicyConfig
+from lam_models.policies.layers import ImageEncoder, random_shift
+from lam_ros.sim import WidowXEnv, generate_episode
+from lam_ros.sim.episodes import HELD_OUT_SEED_START
+
+TRAIN_SEED_START = 60_000   # disjoint from the other benches' training seeds (< 50 000)
+
+
+def scenes(task: str, seeds: range, frames: int, image_size: int, randomize: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``frames`` frames of each seed's demo, and its objects' start (x, y) (cm)."""
+    images, positions = [], []
+    for seed in tqdm(seeds, desc=f'simulate {task}', leave=False):
+        episode = generate_episode(task, seed, 'robot', 'ego', image_size, randomize=randomize,
+                                   max_steps=frames)
+        env = WidowXEnv(task, camera=None, randomize=False)   # the layout does not depend
+        env.reset(seed=seed)                                   # on the look
+        start = np.concatenate([env.sim.object_position(o.name)[:2] for o in env.task.objects])
+        images.append(episode.frames[:frames])
+        positions.append(np.repeat(100 * start[None], len(images[-1]), 0))
+    return np.concatenate(images), np.concatenate(positions).astype(np.float32)
+
+
+def to_input(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> (N, 3, H, W) in [-1, 1], as ``Policy.preprocess`` does."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.ndarray],
+          shift: int, steps: int, config: PolicyConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Train encoder + MLP on ``train``; per-object mean distance error (cm) on both sets."""
+    torch.manual_seed(seed)
+    encoder = ImageEncoder(config.image_size, 1, config.width, config.keypoints,
+                           config.image_pooling)
+    head = nn.Sequential(nn.Linear(encoder.out_dim, 256), nn.GELU(),
+                         nn.Linear(256, train[1].shape[1]))
+    optimizer = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], 1e-3)
+    mean, std = train[1].mean(0), train[1].std(0)
+    targets = torch.from_numpy((train[1] - mean) / std)
+    generator = np.random.default_rng(seed)
+    for _ in tqdm(range(steps), desc=f'probe shift {shift}', leave=False):
+        rows = generator.integers(0, len(targets), 64)
+        images = to_input(train[0][rows])
+        if shift:
+            images = random_shift(images[:, None], shift)[:, 0]
+        loss = F.mse_loss(head(encoder(images)), targets[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def error(frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            predicted = head(encoder(to_input(frames))).numpy() * std + mean
+        return np.linalg.norm((predicted - positions).reshape(len(frames), -1, 2), axis=2).mean(0)
+    return {'train': error(*train), 'held_out': error(*held_out),
+            'mean_guess': np.linalg.norm((held_out[1] - mean).reshape(len(held_out[1]), -1, 2),
+                                         axis=2).mean(0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--task', default='pick_place')
+    parser.add_argument('--episodes', type=int, default=50, help='training scenes')
+    parser.add_argument('--held-out', type=int, default=30, help='held-out scenes')
+    parser.add_argument('--frames', type=int, default=8, help='first frames of each scene')
+    parser.add_argument('--steps', type=int, default=1500)
+    parser.add_argument('--shifts', default='4,0', help='random-shift pixels, one row each')
+    parser.add_argument('--look', choices=('fixed', 'randomized'), default='fixed')
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    config = PolicyConfig()
+    randomize = args.look == 'randomized'
+    train = scenes(args.task, range(TRAIN_SEED_START, TRAIN_SEED_START + args.episodes),
+                   args.frames, config.image_size, randomize)
+    held_out = scenes(args.task, range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.held_out),
+                      args.frames, config.image_size, randomize)
+    objects = [o.name for o in WidowXEnv(args.task, camera=None).task.objects]
+    print(f'{args.task}, {args.look} look, {args.episodes} training scenes x {args.frames} '
+          f'frames, {args.held_out} held-out scenes; mean distance error per object (cm)')
+    header = ['shift px', *(f'{name} {column}' for column in ('train', 'held-out', 'mean guess')
+                            for name in objects), 's']
+    print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
+    results = {}
+    for shift in (int(s) for s in args.shifts.split(',')):
+        clock = time.perf_counter()
+        results[shift] = errors = probe(train, held_out, shift, args.steps, config)
+        print('| ' + ' | '.join([str(shift), *(f'{e:.1f}' for e in errors['train']),
+                                 *(f'{e:.1f}' for e in errors['held_out']),
+                                 *(f'{e:.1f}' for e in errors['mean_guess']),
+                                 f'{time.perf_counter() - clock:.0f}']) + ' |')
+    best = min(results, key=lambda shift: results[shift]['held_out'][0])
+    print(f'vision probe: held-out {objects[0]} error {results[best]["held_out"][0]:.1f} cm '
+          f'(shift {best}; mean guess {results[best]["mean_guess"][0]:.1f} cm)')
+
+
+if __name__ == '__main__':
+    main()
