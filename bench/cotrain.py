@@ -47,11 +47,12 @@ from lam_models.latent.labeling import label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
 from lam_models.latent.train import TrainConfig, train_latent_model
 from lam_models.policies.train import PolicyTrainConfig, train_policy
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import generate_episode
-from lam_ros.sim.evaluate import HELD_OUT_SEED_START, evaluate_policy, wilson_interval
+from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 
 # Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
-# lam_ros.sim.evaluate's held-out evaluation seeds start at HELD_OUT_SEED_START).
+# held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
 SEEDS = {'robot': 30_000, 'human': 40_000}
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 CONTINUOUS = ('como', 'stamo', 'clam')

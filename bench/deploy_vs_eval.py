@@ -21,7 +21,8 @@ from lam_models.policies import load_policy
 from lam_ros.app.deploy_eval import run_deploy_episodes
 from lam_ros.app.graph import load_params_file
 from lam_ros.app.paths import config_file
-from lam_ros.sim.evaluate import HELD_OUT_SEED_START, evaluate_policy, wilson_interval
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
+from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 
 
 def main() -> int:

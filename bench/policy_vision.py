@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from lam_models.policies.base import PolicyConfig
 from lam_models.policies.layers import ImageEncoder, random_shift
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv, generate_episode
-from lam_ros.sim.episodes import HELD_OUT_SEED_START
 
 TRAIN_SEED_START = 60_000   # disjoint from the other benches' training seeds (< 50 000)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv, generate_episode
 from lam_ros.sim.evaluate import (
-    HELD_OUT_SEED_START,
     NonFiniteAction,
     evaluate_policy,
     wilson_interval,

@@ -193,3 +193,12 @@ def test_launch_files_start_exactly_the_graph_the_in_process_runner_runs(monkeyp
         assert ends is None or ends[0].kwargs['reason'] == 'teleop finished'
         assert node.kwargs['parameters'] == [f'/opt/ros/share/lam_ros/config/{graph}.yaml',
                                              spec.parameters]
+
+
+def test_the_deploy_watcher_and_the_demo_driver_do_not_load_the_simulator():
+    """They only drive the graph; MuJoCo (and its GL context) belongs to the sim node."""
+    probe = ('import sys, lam_ros.app.deploy_eval, lam_ros.app.demo; '
+             'print(sorted(m for m in ("mujoco", "torch") if m in sys.modules))')
+    loaded = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == '[]'

@@ -23,7 +23,7 @@ import time
 
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
-from lam_ros.sim.episodes import HELD_OUT_SEED_START
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 
 CAMERA = topics.camera_topics('camera')['color']   # renders POLICY_CAMERA
 POLICY_CAMERA = 'ego'

@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger
 
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
-from lam_ros.sim.episodes import HELD_OUT_SEED_START
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 
 # lam_ros.sim.tasks' step budgets, not imported: this module must not load MuJoCo itself.
 TASK_STEPS = {'push': 80, 'pick_place': 70, 'stack': 70}

@@ -15,10 +15,6 @@ from lam_ros.sim.tasks import make_task
 
 DEFAULT_CAMERA = 'ego'  # both embodiments, filmed from the operator's head behind the base
 EXTRA_STEPS_AFTER_DONE = 2  # a few still frames showing the finished scene
-# Held-out evaluation scenes start here (``lam-ros eval``, the demo, the deploy graph's
-# episodes). Training data stays below: collect graph 0.., deploy graph 1000..,
-# bench/latent_metrics.py < 30 000, bench/cotrain.py 30 000..50 000.
-HELD_OUT_SEED_START = 100_000
 
 
 @lru_cache(maxsize=8)

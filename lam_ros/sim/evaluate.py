@@ -13,7 +13,7 @@ Observations are what the training data holds: the ``ego`` camera of a randomize
 policy whose robot demos were recorded in it) and ``sim.joint_positions()``.
 
 Seeds are the caller's; the default range starts at ``HELD_OUT_SEED_START`` (100_000,
-``lam_ros.sim.episodes``), far from the seeds that make training data.
+``lam_ros.interfaces.seeds``), far from the seeds that make training data.
 """
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ from tqdm import tqdm
 
 from lam_models.data.images import resize_frames
 from lam_ros.control.policy_control import policy_action_mode
+from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim.actions import ActionOutOfRange
 from lam_ros.sim.env import WidowXEnv
-from lam_ros.sim.episodes import HELD_OUT_SEED_START
 
 DEFAULT_TASKS = ('push', 'pick_place')
 Z_95 = 1.959963984540054   # two-sided 95% normal quantile
