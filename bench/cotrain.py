@@ -11,8 +11,9 @@ workspace on held-out seeds. The robot demos and the evaluation share the scene'
 look (one lab, one robot: ``--robot-look fixed``, the default); every human video has its own
 randomized look (many people, rooms and sleeves). With a randomized robot look and tens of
 demos a policy learns each demo's look instead of where the block is (the session-5 note in
-issue 12): ``--robot-look randomized`` measures that regime. Rows (one policy each, same
-budget):
+issue 12): ``--robot-look randomized`` measures that regime. Even in one look, behaviour
+cloning from tens of demos does not yet teach the encoder to find the block (session 6:
+``bench/policy_vision.py``). Rows (one policy each, same budget):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the
