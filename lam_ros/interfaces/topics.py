@@ -20,8 +20,7 @@ NAME_PATTERN = r'[A-Za-z][A-Za-z0-9_]*'
 
 STATUS = '~/status'                  # std_msgs/String: JSON {level, message, ...} per node
 DIAGNOSTICS = '/diagnostics'         # diagnostic_msgs/DiagnosticArray: the same, for rqt/Foxglove
-ESTOP_SERVICE = '~/estop'            # std_srvs/SetBool on the arm node: twin of ESTOP, and
-#   announced on it (latched) so every e-stop listener follows the arm
+ESTOP_SERVICE = '~/estop'            # std_srvs/SetBool on the arm node: twin of ESTOP
 CONTROLLER_RESET = '~/reset'         # std_srvs/Trigger on the controller: a new scene begins
 ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
 ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop

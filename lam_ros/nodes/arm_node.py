@@ -72,9 +72,6 @@ class ArmNode(LamNode):
             self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, qos,
                                      event_callbacks=quiet)
         self.create_service(SetBool, topics.ESTOP_SERVICE, self.on_estop_service)
-        # What the service did goes out on the topic too, so the controller (and anything
-        # else listening) stops or restarts with the arm instead of planning into a wall.
-        self.estop_pub = self.create_publisher(Bool, topics.ESTOP, topics.LATCHED)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
         self.create_timer(0.5, self.request_robot_info)
@@ -173,9 +170,6 @@ class ArmNode(LamNode):
 
     def set_estop(self, engaged: bool) -> None:
         """Latch or release the e-stop (works before robot info arrives too)."""
-        if engaged == self._pending_estop and (self.safety is None
-                                               or self.safety.estopped == engaged):
-            return   # already so (e.g. the service's own announcement coming back)
         self._pending_estop = engaged
         if self.safety is not None:
             (self.safety.engage_estop if engaged else self.safety.release_estop)()
@@ -186,9 +180,8 @@ class ArmNode(LamNode):
         self.set_estop(msg.data)
 
     def on_estop_service(self, request: SetBool.Request, response: SetBool.Response):
-        """``~/estop`` service twin of the topic, announced on it."""
+        """``~/estop`` service twin of the topic."""
         self.set_estop(request.data)
-        self.estop_pub.publish(Bool(data=request.data))
         response.success = True
         response.message = 'e-stop engaged' if request.data else 'e-stop released'
         return response
