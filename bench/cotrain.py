@@ -12,8 +12,9 @@ look (one lab, one robot: ``--robot-look fixed``, the default); every human vide
 randomized look (many people, rooms and sleeves). With a randomized robot look and tens of
 demos a policy learns each demo's look instead of where the block is (the session-5 note in
 issue 12): ``--robot-look randomized`` measures that regime. Even in one look, behaviour
-cloning from tens of demos does not yet teach the encoder to find the block (session 6:
-``bench/policy_vision.py``). Rows (one policy each, same budget):
+cloning from tens of demos does not yet teach the encoder to find the block, though the
+same encoder finds it when supervised (``bench/policy_vision.py``; the session-6 note).
+Rows (one policy each, same budget):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the

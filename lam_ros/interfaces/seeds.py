@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Scene seed ranges: which seeds make training data and which are held out.
 
-A seed fixes a simulated scene (object layout, look, head motion). The sim node's ``seed``
-parameter, ``generate_episode`` and the evaluators share these ranges. No MuJoCo here:
+A seed fixes a simulated scene (object layout, look, head motion). The evaluators, the
+demo and the deploy-graph runs start their held-out scenes here; everything that makes
+training data picks seeds below it. No MuJoCo here:
 the deploy-graph watcher and the demo import it without loading the simulator.
 """
 
