@@ -5,7 +5,7 @@
     MUJOCO_GL=egl PYTHONPATH=. .venv/bin/python bench/policy_vision.py [--task pick_place]
 
 Closed-loop success mixes seeing with acting. This bench isolates seeing: the policies'
-``ImageEncoder`` (width, keypoints and pooling from ``PolicyConfig``; one frame, where a
+image encoder and image transform (the default diffusion policy's, seeing one frame where a
 policy stacks ``obs_horizon``) plus a small MLP are trained, supervised, to regress where
 each task object starts (x, y on the table, from the simulator) from one ``ego`` frame of
 the first ``--frames`` steps of ``--episodes`` robot demos, and scored on held-out scenes.
@@ -26,8 +26,8 @@ from torch import nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from lam_models.policies.base import PolicyConfig
-from lam_models.policies.layers import ImageEncoder, random_shift
+from lam_models.policies import Policy, make_policy
+from lam_models.policies.layers import random_shift
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv, generate_episode
 
@@ -49,17 +49,16 @@ def scenes(task: str, seeds: range, frames: int, image_size: int, randomize: boo
     return np.concatenate(images), np.concatenate(positions).astype(np.float32)
 
 
-def to_input(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> (N, 3, H, W) in [-1, 1], as ``Policy.preprocess`` does."""
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.ndarray],
-          shift: int, steps: int, config: PolicyConfig, seed: int = 0) -> dict[str, np.ndarray]:
+          shift: int, steps: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Train encoder + MLP on ``train``; per-object mean distance error (cm) on both sets."""
     torch.manual_seed(seed)
-    encoder = ImageEncoder(config.image_size, 1, config.width, config.keypoints,
-                           config.image_pooling)
+    policy = one_frame_policy()
+    encoder = policy.observation.image
+
+    def to_input(frames: np.ndarray) -> torch.Tensor:   # the policies' one image transform
+        return policy.preprocess(torch.from_numpy(frames)[:, None])
+
     head = nn.Sequential(nn.Linear(encoder.out_dim, 256), nn.GELU(),
                          nn.Linear(256, train[1].shape[1]))
     optimizer = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], 1e-3)
@@ -70,19 +69,24 @@ def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.n
         rows = generator.integers(0, len(targets), 64)
         images = to_input(train[0][rows])
         if shift:
-            images = random_shift(images[:, None], shift)[:, 0]
-        loss = F.mse_loss(head(encoder(images)), targets[rows])
+            images = random_shift(images, shift)
+        loss = F.mse_loss(head(encoder(images.flatten(1, 2))), targets[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
 
     def error(frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            predicted = head(encoder(to_input(frames))).numpy() * std + mean
+            predicted = head(encoder(to_input(frames).flatten(1, 2))).numpy() * std + mean
         return np.linalg.norm((predicted - positions).reshape(len(frames), -1, 2), axis=2).mean(0)
     return {'train': error(*train), 'held_out': error(*held_out),
             'mean_guess': np.linalg.norm((held_out[1] - mean).reshape(len(held_out[1]), -1, 2),
                                          axis=2).mean(0)}
+
+
+def one_frame_policy() -> Policy:
+    """The default diffusion policy, seeing one frame: its encoder is what the probe trains."""
+    return make_policy('diffusion', obs_horizon=1)
 
 
 def main() -> None:
@@ -97,7 +101,7 @@ def main() -> None:
     parser.add_argument('--look', choices=('fixed', 'randomized'), default='fixed')
     args = parser.parse_args()
     torch.set_num_threads(2)
-    config = PolicyConfig()
+    config = one_frame_policy().config
     randomize = args.look == 'randomized'
     shifts = [int(s) for s in args.shifts.split(',')] if args.shifts else \
         [config.shift_pixels, 0]
@@ -114,7 +118,7 @@ def main() -> None:
     results = {}
     for shift in shifts:
         clock = time.perf_counter()
-        results[shift] = errors = probe(train, held_out, shift, args.steps, config)
+        results[shift] = errors = probe(train, held_out, shift, args.steps)
         print('| ' + ' | '.join([str(shift), *(f'{e:.1f}' for e in errors['train']),
                                  *(f'{e:.1f}' for e in errors['held_out']),
                                  *(f'{e:.1f}' for e in errors['mean_guess']),

@@ -4,8 +4,8 @@
 
 A seed fixes a simulated scene (object layout, look, head motion). The evaluators, the
 demo and the deploy-graph runs start their held-out scenes here; everything that makes
-training data picks seeds below it. No MuJoCo here:
-the deploy-graph watcher and the demo import it without loading the simulator.
+training data picks seeds below it. No MuJoCo here: the deploy-graph watcher and the demo
+import it without loading the simulator.
 """
 
 # Held-out evaluation scenes start here (``lam-ros eval``, the demo, the deploy graph's
