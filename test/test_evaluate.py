@@ -97,6 +97,22 @@ def test_harness_tells_an_expert_from_a_policy_that_does_nothing():
     assert 'push' in expert.table() and '3/3' in expert.table()
 
 
+def test_close_error_tells_a_grasp_on_the_block_from_one_beside_it():
+    """The expert closes on the block (< 1 cm); closing at the start pose is cm away from it."""
+    expert = evaluate_policy(ExpertReplay('pick_place', SEEDS), ['pick_place'], SEEDS,
+                             progress=False)
+    at_start = evaluate_policy(Constant(), ['pick_place'], SEEDS, progress=False)
+    pushing = evaluate_policy(Constant(), ['push'], SEEDS[:1], progress=False)
+    assert all(e.close_error_cm < 1.0 for e in expert.tasks['pick_place'].episodes)
+    assert all(e.close_error_cm > 1.5 for e in at_start.tasks['pick_place'].episodes)
+    assert expert.tasks['pick_place'].median_close_error_cm < 1.0
+    assert at_start.tasks['pick_place'].median_close_error_cm > 5.0
+    assert pushing.tasks['push'].episodes[0].close_error_cm is None   # push never grasps
+    assert 'close cm' in expert.table()
+    assert json.loads(json.dumps(expert.to_dict()))['tasks']['pick_place'][
+        'median_close_error_cm'] < 1.0
+
+
 def test_narrow_evaluation_places_the_object_where_narrow_demos_did():
     narrow = ExpertReplay('push', SEEDS, spawn_region='narrow')
     inside = evaluate_policy(narrow, ['push'], SEEDS, spawn_region='narrow', progress=False)

@@ -92,6 +92,26 @@ def test_robot_actions_reproduce_the_episode_open_loop():
     assert np.array_equal(obs['image'], episode.frames[-1])
 
 
+def test_dart_noise_perturbs_what_is_executed_and_records_the_experts_command():
+    clean = generate_episode('pick_place', seed=5, image_size=32)
+    noisy = generate_episode('pick_place', seed=5, image_size=32, action_noise=0.01)
+    # the same expert in the same start state commands the same first step ...
+    assert np.array_equal(noisy.actions[0], clean.actions[0])
+    # ... but what ran was perturbed, so the arm went elsewhere and the recorded commands
+    # do not replay the episode (they are the expert's, not the executed motion)
+    assert not np.allclose(noisy.joint_positions[1], clean.joint_positions[1], atol=1e-4)
+    env = WidowXEnv('pick_place', image_size=32)
+    env.reset(seed=5)
+    for action in noisy.actions[:-1]:
+        obs, *_ = env.step(action)
+    assert not np.array_equal(obs['image'], noisy.frames[-1])
+    assert noisy.metadata['action_noise'] == 0.01
+    with pytest.raises(ValueError, match='action_noise'):
+        generate_episode('pick_place', seed=5, embodiment='human', action_noise=0.01)
+    with pytest.raises(ValueError, match='action_noise'):
+        generate_episode('pick_place', seed=5, action_noise=-0.01)
+
+
 @pytest.mark.parametrize('task', sorted(TASKS))
 def test_narrow_spawn_region_bounds_the_moved_object_and_full_does_not(task):
     from lam_ros.sim.tasks import SPAWN_REGIONS

@@ -8,9 +8,10 @@ from functools import lru_cache
 import numpy as np
 
 from lam_models.data.episode import Episode
+from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.env import WidowXEnv
-from lam_ros.sim.experts import Embodiment, ScriptedExpert
+from lam_ros.sim.experts import EFFECTORS, Embodiment, ScriptedExpert
 from lam_ros.sim.tasks import make_task
 
 DEFAULT_CAMERA = 'ego'  # both embodiments, filmed from the operator's head behind the base
@@ -27,7 +28,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                      camera: str | None = None, image_size: int = 64,
                      control_dt: float = 0.1, robot_model: str = 'wx250s',
                      max_steps: int | None = None, randomize: bool = True,
-                     spawn_region: str = 'full') -> Episode:
+                     spawn_region: str = 'full', action_noise: float = 0.0) -> Episode:
     """Run the scripted demonstrator and return the rendered episode.
 
     ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action;
@@ -37,18 +38,35 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     training data) draws colours, table, light and head pose from ``seed``: a robot and a
     human episode of the same seed share them; off gives the scene's default look.
     ``spawn_region`` bounds where the moved object starts (``WidowXEnv``).
+    ``action_noise`` (robot, m): DART (Laskey et al. 2017). Each command's xyz is perturbed
+    by Gaussian noise of this std before it is executed, and the expert's clean command is
+    what the episode records. The scripted expert is exact and fast (its reach is over in
+    ~5 steps), so clean demos only show the arm on the way to the block: a policy that
+    misjudges the block by a few cm sees states no demo holds. With the noise, the demos hold
+    such states and the expert's corrections out of them, which need the block's position.
     """
+    if action_noise < 0 or (action_noise and embodiment != 'robot'):
+        raise ValueError(f'generate_episode: action_noise must be >= 0 and only for the robot '
+                         f'(the human demonstrator has its own motion noise), got '
+                         f'{action_noise} for {embodiment!r}')
     camera = camera or DEFAULT_CAMERA
     env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
                     max_steps, sim=_shared_sim(robot_model, task), randomize=randomize,
                     spawn_region=spawn_region)
     obs, info = env.reset(seed=seed)
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
+    perturbation = np.random.default_rng([seed, 2])   # its own stream: the scene is unchanged
     frames, motions, joints = [obs['image']], [], [env.sim.joint_positions()]
     extra = 0
     for _ in range(env.max_steps):
-        obs, _, _, _, info = env.step(expert.act())
-        motions.append(info['executed_action'])
+        command = expert.act()
+        executed = command.copy()
+        if action_noise:   # in proportion to the commanded speed: none once it holds still
+            speed = min(float(np.linalg.norm(command[:3])) / EFFECTORS['robot'].max_step, 1.0)
+            executed[:3] += perturbation.normal(0.0, action_noise * speed, 3)
+        obs, _, _, _, info = env.step(executed)
+        motions.append(np.clip(command, EE_DELTA_LOW, EE_DELTA_HIGH).astype(np.float32)
+                       if action_noise else info['executed_action'])
         frames.append(obs['image'])
         joints.append(env.sim.joint_positions())
         extra += expert.done
@@ -78,4 +96,5 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'randomized': randomize,
             'spawn_region': spawn_region,
             'expert_done': expert.done,
+            'action_noise': action_noise,
         })

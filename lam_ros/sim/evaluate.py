@@ -70,6 +70,10 @@ class EpisodeRecord:
     clipped: int = 0          # actions the env clipped to its bounds
     seconds: float = 0.0
     video: str | None = None
+    # Grasping tasks: how far (xy, cm) the gripper was from the moved object when the policy
+    # first commanded it closed; None if it never did. A few cm: it did not find the object;
+    # under 1 cm: it found it and the grasp or what followed failed.
+    close_error_cm: float | None = None
 
 
 @dataclass
@@ -104,11 +108,18 @@ class TaskResult:
         """Mean episode length in env steps."""
         return float(np.mean([e.steps for e in self.episodes])) if self.episodes else float('nan')
 
+    @property
+    def median_close_error_cm(self) -> float:
+        """Median ``close_error_cm`` of the episodes that closed the gripper (NaN: none did)."""
+        errors = [e.close_error_cm for e in self.episodes if e.close_error_cm is not None]
+        return float(np.median(errors)) if errors else float('nan')
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: counts, rate, interval and every episode's record."""
         low, high = self.interval
         return {'successes': self.successes, 'episodes': self.n, 'rate': self.rate,
                 'ci95': [low, high], 'mean_steps': self.mean_steps,
+                'median_close_error_cm': self.median_close_error_cm,
                 'non_finite': sum(e.end == 'non_finite' for e in self.episodes),
                 'records': [asdict(e) for e in self.episodes]}
 
@@ -127,12 +138,14 @@ class EvalReport:
         return sum(r.n for r in self.tasks.values())
 
     def table(self) -> str:
-        """Task, success k/N, rate and 95% interval, one row per task."""
-        rows = [f'{"task":<12}{"success":>10}{"rate":>7}{"95% CI":>15}{"steps":>7}']
+        """Task, success k/N, rate, 95% interval, mean steps, median close error (cm)."""
+        rows = [f'{"task":<12}{"success":>10}{"rate":>7}{"95% CI":>15}{"steps":>7}'
+                f'{"close cm":>10}']
         for name, result in self.tasks.items():
             low, high = result.interval
             rows.append(f'{name:<12}{f"{result.successes}/{result.n}":>10}{result.rate:>7.0%}'
-                        f'{f"[{low:.0%}, {high:.0%}]":>15}{result.mean_steps:>7.1f}')
+                        f'{f"[{low:.0%}, {high:.0%}]":>15}{result.mean_steps:>7.1f}'
+                        f'{result.median_close_error_cm:>10.1f}')
         return '\n'.join(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,6 +229,12 @@ class _Rollout:
         image = resize_frames(obs['image'][None], self.image_size)[0]
         return image, self.env.sim.joint_positions().astype(np.float32)
 
+    def _close_error_cm(self) -> float:
+        """The gripper's xy distance (cm) from the moved object, now."""
+        gripper = self.env.effector_state()[:2]
+        target = self.env.sim.object_position(self.env.task.moved_object)[:2]
+        return round(float(np.linalg.norm(gripper - target)) * 100, 2)
+
     def _end(self, how: str) -> None:
         self.record.end, self.record.success = how, how == 'success'
         self.record.seconds = time.perf_counter() - self.started
@@ -230,6 +249,8 @@ class _Rollout:
             self._end('non_finite')
             return
         for action in actions:
+            if self.record.close_error_cm is None and self.env.task.grasps and action[6] < 0.5:
+                self.record.close_error_cm = self._close_error_cm()
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', ActionOutOfRange)   # counted instead
                 obs, _, terminated, truncated, info = self.env.step(action)

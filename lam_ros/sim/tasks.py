@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+from typing import ClassVar
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Task:
     instruction: str
     objects: tuple[SceneObject, ...]
     max_steps: int
+    grasps: ClassVar[bool] = True   # the expert closes the gripper on the moved object
 
     @property
     def moved_object(self) -> str:
@@ -70,6 +72,7 @@ def _released(sim: WidowXSim, name: str) -> bool:
 class PushTask(Task):
     """Push a block onto a target disc (no grasp needed)."""
 
+    grasps = False
     tolerance = 0.025
 
     def reset(self, sim: WidowXSim, rng: np.random.Generator, region: str = 'full') -> None:
