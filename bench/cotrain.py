@@ -12,8 +12,10 @@ look (one lab, one robot: ``--robot-look fixed``, the default); every human vide
 randomized look (many people, rooms and sleeves). With a randomized robot look and tens of
 demos a policy learns each demo's look instead of where the block is (the session-5 note in
 issue 12): ``--robot-look randomized`` measures that regime. Even in one look, behaviour
-cloning from tens of demos does not yet teach the encoder to find the block, though the
-same encoder finds it when supervised (``bench/policy_vision.py``; the session-6 note).
+cloning from tens of demos does not teach the encoder to find the block: the first frame,
+before the arm moves, is the only one that must show where it is (later ones show the arm
+heading there), and supervised on first frames the same encoder needs hundreds of scenes to
+find it (``bench/policy_vision.py``; the session-7 note). Many human videos are many scenes.
 Rows (one policy each, same budget):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
