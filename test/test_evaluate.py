@@ -102,7 +102,7 @@ def test_close_error_tells_a_grasp_on_the_block_from_one_beside_it():
     expert = evaluate_policy(ExpertReplay('pick_place', SEEDS), ['pick_place'], SEEDS,
                              progress=False)
     at_start = evaluate_policy(Constant(), ['pick_place'], SEEDS, progress=False)
-    pushing = evaluate_policy(Constant(), ['push'], SEEDS[:1], progress=False)
+    pushing = evaluate_policy(Constant(), ['push', 'pick_place'], SEEDS[:1], progress=False)
     assert all(e.close_error_cm < 1.0 for e in expert.tasks['pick_place'].episodes)
     assert all(e.close_error_cm > 1.5 for e in at_start.tasks['pick_place'].episodes)
     assert expert.tasks['pick_place'].median_close_error_cm < 1.0
@@ -111,6 +111,10 @@ def test_close_error_tells_a_grasp_on_the_block_from_one_beside_it():
     assert 'close cm' in expert.table()
     assert json.loads(json.dumps(expert.to_dict()))['tasks']['pick_place'][
         'median_close_error_cm'] < 1.0
+    # push has no close error: '-' in the table, null in strict JSON, never NaN
+    report = json.loads(json.dumps(pushing.to_dict(), allow_nan=False))
+    assert report['tasks']['push']['median_close_error_cm'] is None
+    assert 'nan' not in pushing.table() and pushing.table().splitlines()[1].endswith('-')
 
 
 def test_narrow_evaluation_places_the_object_where_narrow_demos_did():

@@ -71,8 +71,10 @@ class EpisodeRecord:
     seconds: float = 0.0
     video: str | None = None
     # Grasping tasks: how far (xy, cm) the gripper was from the moved object when the policy
-    # first commanded it closed; None if it never did. A few cm: it did not find the object;
-    # under 1 cm: it found it and the grasp or what followed failed.
+    # first commanded it closed (gripper command <= 0.5, as the arm node reads it; the sim's
+    # fingers follow the command continuously, so a hesitant 0.45 counts); None if it never
+    # did. A few cm: it did not find the object; under 1 cm: it found it, and the grasp or
+    # what followed failed.
     close_error_cm: float | None = None
 
 
@@ -109,10 +111,10 @@ class TaskResult:
         return float(np.mean([e.steps for e in self.episodes])) if self.episodes else float('nan')
 
     @property
-    def median_close_error_cm(self) -> float:
-        """Median ``close_error_cm`` of the episodes that closed the gripper (NaN: none did)."""
+    def median_close_error_cm(self) -> float | None:
+        """Median ``close_error_cm`` of the episodes that closed the gripper (None: none did)."""
         errors = [e.close_error_cm for e in self.episodes if e.close_error_cm is not None]
-        return float(np.median(errors)) if errors else float('nan')
+        return float(np.median(errors)) if errors else None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: counts, rate, interval and every episode's record."""
@@ -122,6 +124,11 @@ class TaskResult:
                 'median_close_error_cm': self.median_close_error_cm,
                 'non_finite': sum(e.end == 'non_finite' for e in self.episodes),
                 'records': [asdict(e) for e in self.episodes]}
+
+
+def _cm(value: float | None) -> str:
+    """A table cell: one decimal, or '-' where there is no value (push never grasps)."""
+    return '-' if value is None else f'{value:.1f}'
 
 
 @dataclass
@@ -145,7 +152,7 @@ class EvalReport:
             low, high = result.interval
             rows.append(f'{name:<12}{f"{result.successes}/{result.n}":>10}{result.rate:>7.0%}'
                         f'{f"[{low:.0%}, {high:.0%}]":>15}{result.mean_steps:>7.1f}'
-                        f'{result.median_close_error_cm:>10.1f}')
+                        f'{_cm(result.median_close_error_cm):>10}')
         return '\n'.join(rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +256,7 @@ class _Rollout:
             self._end('non_finite')
             return
         for action in actions:
-            if self.record.close_error_cm is None and self.env.task.grasps and action[6] < 0.5:
+            if self.record.close_error_cm is None and self.env.task.grasps and action[6] <= 0.5:
                 self.record.close_error_cm = self._close_error_cm()
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', ActionOutOfRange)   # counted instead
