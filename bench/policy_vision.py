@@ -13,8 +13,10 @@ arm moves, its heading points at the block and a probe (or a policy) reads the a
 arm instead of seeing the block. (Session 6 trained on the first 8 frames and reported 1.0 cm
 from 50 scenes; from first frames alone the same 50 scenes give ~4.6 cm.) One row per number
 of training scenes: 50 is the robot-demo budget of the policy experiments, more is what many
-scenes (human videos, say) could teach.
-The last line is ``vision probe: held-out block error X cm from N scenes, ... (mean guess Y cm)``.
+scenes (human videos, say) could teach. ``--train-on human`` trains on human demos' first
+frames instead (their randomized looks, the hand at its start) and still scores on the
+robot's: whether seeing the block is something human video can teach the robot's encoder.
+The last line is ``vision probe: held-out block error (robot-trained) X cm from N scenes, ...``.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from torch import nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lam_models.data.episode import Embodiment
 from lam_models.policies import Policy, make_policy
 from lam_models.policies.layers import random_shift
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
@@ -35,14 +38,15 @@ from lam_ros.sim import WidowXEnv, generate_episode
 TRAIN_SEED_START = 60_000   # disjoint from the other benches' training seeds (< 50 000)
 
 
-def scenes(task: str, seeds: range, image_size: int, randomize: bool
-           ) -> tuple[np.ndarray, np.ndarray]:
+def scenes(task: str, seeds: range, image_size: int, randomize: bool,
+           embodiment: Embodiment = 'robot') -> tuple[np.ndarray, np.ndarray]:
     """Each seed's first ego frame, and its objects' start (x, y) (cm)."""
     images, positions = [], []
-    env = WidowXEnv(task, camera=None, randomize=False)   # the layout does not depend on the look
-    for seed in tqdm(seeds, desc=f'simulate {task}', leave=False):
-        episode = generate_episode(task, seed, 'robot', 'ego', image_size, randomize=randomize,
-                                   max_steps=1)
+    # the layout depends on neither the look nor who is filmed
+    env = WidowXEnv(task, embodiment=embodiment, camera=None, randomize=False)
+    for seed in tqdm(seeds, desc=f'simulate {task} ({embodiment})', leave=False):
+        episode = generate_episode(task, seed, embodiment, 'ego', image_size,
+                                   randomize=randomize, max_steps=1)
         env.reset(seed=seed)
         start = np.concatenate([env.sim.object_position(o.name)[:2] for o in env.task.objects])
         images.append(episode.frames[:1])
@@ -98,20 +102,27 @@ def main() -> None:
     parser.add_argument('--steps', type=int, default=1500)
     parser.add_argument('--shift', type=int, default=None,
                         help="random-shift pixels (default: the policies')")
-    parser.add_argument('--look', choices=('fixed', 'randomized'), default='fixed')
+    parser.add_argument('--look', choices=('fixed', 'randomized'), default='fixed',
+                        help="the robot's look (held-out scenes; training with --train-on robot)")
+    parser.add_argument('--train-on', choices=('robot', 'human'), default='robot',
+                        help='human: train on human first frames (randomized looks, as human '
+                             "videos are), score on the robot's: can human video teach seeing?")
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = one_frame_policy().config
     shift = config.shift_pixels if args.shift is None else args.shift
     randomize = args.look == 'randomized'
     counts = [int(n) for n in args.scenes.split(',')]
+    human = args.train_on == 'human'
     train = scenes(args.task, range(TRAIN_SEED_START, TRAIN_SEED_START + max(counts)),
-                   config.image_size, randomize)
+                   config.image_size, randomize or human, args.train_on)
     held_out = scenes(args.task, range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.held_out),
                       config.image_size, randomize)
     objects = [o.name for o in WidowXEnv(args.task, camera=None).task.objects]
-    print(f'{args.task}, {args.look} look, first ego frame of each scene, random shift '
-          f'{shift} px, {args.held_out} held-out scenes; mean distance error per object (cm)')
+    trained_on = 'human scenes (randomized looks)' if human else 'robot scenes'
+    print(f'{args.task}, first ego frame of each scene, random shift {shift} px; trained on '
+          f'{trained_on}, scored on {args.held_out} held-out robot scenes ({args.look} look); '
+          'mean distance error per object (cm)')
     header = ['training scenes', *(f'{name} {column}' for column in
                                    ('train', 'held-out', 'mean guess') for name in objects), 's']
     print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
@@ -124,7 +135,7 @@ def main() -> None:
                                  *(f'{e:.1f}' for e in errors['held_out']),
                                  *(f'{e:.1f}' for e in errors['mean_guess']),
                                  f'{time.perf_counter() - clock:.0f}']) + ' |')
-    print(f'vision probe: held-out {objects[0]} error '
+    print(f'vision probe: held-out {objects[0]} error ({args.train_on}-trained) '
           + ', '.join(f'{results[n]["held_out"][0]:.1f} cm from {n} scenes' for n in counts)
           + f' (mean guess {results[counts[0]]["mean_guess"][0]:.1f} cm)')
 
