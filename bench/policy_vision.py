@@ -42,7 +42,7 @@ def scenes(task: str, seeds: range, image_size: int, randomize: bool,
            embodiment: Embodiment = 'robot') -> tuple[np.ndarray, np.ndarray]:
     """Each seed's first ego frame, and its objects' start (x, y) (cm)."""
     images, positions = [], []
-    # the layout depends on neither the look nor who is filmed
+    # where the objects start: the same seed and embodiment; the look does not move them
     env = WidowXEnv(task, embodiment=embodiment, camera=None, randomize=False)
     for seed in tqdm(seeds, desc=f'simulate {task} ({embodiment})', leave=False):
         episode = generate_episode(task, seed, embodiment, 'ego', image_size,
