@@ -33,7 +33,7 @@ from lam_models.data.episode import Embodiment
 from lam_models.policies import Policy, make_policy
 from lam_models.policies.layers import random_shift
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
-from lam_ros.sim import WidowXEnv, generate_episode
+from lam_ros.sim import WidowXEnv
 
 TRAIN_SEED_START = 60_000   # disjoint from the other benches' training seeds (< 50 000)
 
@@ -42,16 +42,15 @@ def scenes(task: str, seeds: range, image_size: int, randomize: bool,
            embodiment: Embodiment = 'robot') -> tuple[np.ndarray, np.ndarray]:
     """Each seed's first ego frame, and its objects' start (x, y) (cm)."""
     images, positions = [], []
-    # where the objects start: the same seed and embodiment; the look does not move them
-    env = WidowXEnv(task, embodiment=embodiment, camera=None, randomize=False)
+    env = WidowXEnv(task, embodiment=embodiment, camera='ego', image_size=image_size,
+                    randomize=randomize)   # a demo's first frame is its env's reset frame
     for seed in tqdm(seeds, desc=f'simulate {task} ({embodiment})', leave=False):
-        episode = generate_episode(task, seed, embodiment, 'ego', image_size,
-                                   randomize=randomize, max_steps=1)
-        env.reset(seed=seed)
-        start = np.concatenate([env.sim.object_position(o.name)[:2] for o in env.task.objects])
-        images.append(episode.frames[:1])
-        positions.append(100 * start[None])
-    return np.concatenate(images), np.concatenate(positions).astype(np.float32)
+        obs, _ = env.reset(seed=seed)
+        images.append(obs['image'])
+        positions.append(100 * np.concatenate([env.sim.object_position(o.name)[:2]
+                                               for o in env.task.objects]))
+    env.close()
+    return np.stack(images), np.stack(positions).astype(np.float32)
 
 
 def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.ndarray],
@@ -70,7 +69,7 @@ def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.n
     mean, std = train[1].mean(0), train[1].std(0)
     targets = torch.from_numpy((train[1] - mean) / std)
     generator = np.random.default_rng(seed)
-    for _ in tqdm(range(steps), desc=f'probe shift {shift}', leave=False):
+    for _ in tqdm(range(steps), desc=f'probe, {len(targets)} scenes', leave=False):
         rows = generator.integers(0, len(targets), 64)
         images = to_input(train[0][rows])
         if shift:
