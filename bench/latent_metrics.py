@@ -6,9 +6,13 @@
 
 Data (simulated, no ROS; cached under <out>/cache): robot and human episodes filmed from
 one camera (``--camera``, the policy view), seeds disjoint between the splits:
-robot fit (probes fit here), robot held-out, human train (video only) and human eval.
-Every latent model trains on robot fit + human train video; actions reach only CLAM's
-decoder. The pixel-difference baseline is PCA'd to each model's z_dim (equal capacity).
+robot fit (probes fit here), robot held-out, human train (video only) and human eval;
+``--robot-video N`` adds N robot episodes as unlabelled video.
+Every latent model trains on robot fit + robot video + human train video; actions reach
+only CLAM's decoder (its labelled share of the robot episodes, ``labelled_fraction``).
+The pixel-difference baseline is PCA'd to each model's z_dim (equal capacity). The
+supervised reference is CoMo's encoder and IDM trained on the robot fit labels, probed
+like the latents: what the bench's own labels teach that architecture (not a target).
 
 Scores (``lam_models.latent.metrics``): held-out robot translation/rotation MSE/Var and
 gripper-change accuracy (ridge with episode-wise CV, and an MLP); human *within* (probe fit
@@ -30,10 +34,16 @@ import sys
 import time
 
 import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
 from tqdm import tqdm
+from typing_extensions import override
 
 from lam_models.data.dataset import read_episodes, write_dataset
+from lam_models.data.pairs import FrameWindows
 from lam_models.latent import LatentConfig
+from lam_models.latent.como import CoMoConfig, CoMoModel
 from lam_models.latent.figures import save_latent_figure
 from lam_models.latent.metrics import (
     LatentReport,
@@ -53,7 +63,8 @@ CONTINUOUS = ('como', 'stamo', 'clam')
 # Today's (before issue 10) training samples/s at 64 px on these machines, from
 # bench/latent_speed.py: the speed target is 3x these.
 BASELINE_SAMPLES_PER_S = {'como': 82.0, 'clam': 82.0}
-SEEDS = {'robot_fit': 0, 'robot_eval': 5_000, 'human_train': 10_000, 'human_eval': 20_000}
+SEEDS = {'robot_fit': 0, 'robot_eval': 5_000, 'human_train': 10_000, 'human_eval': 20_000,
+         'robot_video': 30_000}
 
 
 @dataclass
@@ -78,8 +89,45 @@ def simulate(split: str, count: int, embodiment: str, args: argparse.Namespace) 
     episodes = [generate_episode(tasks[i % len(tasks)], SEEDS[split] + i, embodiment,
                                  args.camera, args.render_size)
                 for i in tqdm(range(count), desc=f'simulate {split}')]
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_dataset(episodes, path)
     return episodes
+
+
+class SupervisedIDM(CoMoModel):
+    """Not a latent model: CoMo's encoder and IDM (z 32) trained on the robot fit labels.
+
+    A reference for what the bench's labels can teach this architecture: a latent whose
+    probe (fit on the same episodes) scores like it carries what supervision would.
+    """
+
+    @override
+    def predict_window(self, window: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError('no decoder')
+
+
+def train_supervised_idm(robot_fit: list, args: argparse.Namespace) -> SupervisedIDM:
+    """Trained as encoder -> z -> linear head -> standardized motion over the gap (MSE)."""
+    torch.manual_seed(0)
+    model = SupervisedIDM(CoMoConfig(image_size=args.render_size, frame_gap=args.frame_gap,
+                                     z_dim=32, contrastive_weight=0.0))
+    windows = FrameWindows.for_model(model.config, robot_fit)
+    model.set_normalization(windows.normalization_stats())
+    motion = window_targets(robot_fit, args.frame_gap).motion
+    motion = torch.from_numpy((motion - motion.mean(0)) / (motion.std(0) + 1e-8)).float()
+    head = nn.Linear(model.config.z_dim, motion.shape[1])
+    optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3,
+                                  weight_decay=1e-4)
+    rng = np.random.default_rng(0)
+    model.train()
+    for _ in tqdm(range(args.steps), desc='train supervised IDM', leave=False):
+        rows = rng.integers(0, len(windows), args.batch_size)
+        loss = F.mse_loss(head(model.encode_window(windows.batch(rows)['window'])),
+                          motion[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return model.eval()
 
 
 def translation_intervals(model, robot_fit: list, evaluations: dict[str, list],
@@ -146,14 +194,19 @@ def main() -> int:
     parser.add_argument('--render-size', type=int, default=LatentConfig.image_size)
     parser.add_argument('--robot-fit', type=int, default=48)
     parser.add_argument('--robot-eval', type=int, default=24)
+    parser.add_argument('--robot-video', type=int, default=0,
+                        help='more robot episodes, unlabelled video for the latent models only')
     parser.add_argument('--human-train', type=int, default=48)
     parser.add_argument('--human-eval', type=int, default=24)
-    parser.add_argument('--steps', type=int, default=1500)
+    parser.add_argument('--steps', type=int, default=2500)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--como-z-dims', default='8,32,128')
     parser.add_argument('--frame-gap', type=int, default=LatentConfig.frame_gap,
                         help='n in (o_t, o_t+n) for every model and probe')
     parser.add_argument('--models', default='como,stamo,clam,vq')
+    parser.add_argument('--supervised-reference', action=argparse.BooleanOptionalAction,
+                        default=True, help="CoMo's encoder + IDM trained on the robot fit "
+                        'labels: what those labels teach, beside the latents')
     parser.add_argument('--bootstrap', type=int, default=200)
     parser.add_argument('--quick', action='store_true', help='tiny run to check the plumbing')
     parser.add_argument('--out', default='runs/latent_bench')
@@ -166,11 +219,14 @@ def main() -> int:
 
     robot_fit = simulate('robot_fit', args.robot_fit, 'robot', args)
     robot_eval = simulate('robot_eval', args.robot_eval, 'robot', args)
+    robot_video = simulate('robot_video', args.robot_video, 'robot', args) \
+        if args.robot_video else []
     human_train = simulate('human_train', args.human_train, 'human', args)
     human_eval = simulate('human_eval', args.human_eval, 'human', args)
     print(f'{args.camera} view, {args.render_size}px: {len(robot_fit)} robot fit / '
-          f'{len(robot_eval)} held-out, {len(human_train)} human train / {len(human_eval)} '
-          f'eval episodes; latent models train on robot fit + human train video')
+          f'{len(robot_eval)} held-out, {len(robot_video)} more robot video, '
+          f'{len(human_train)} human train / {len(human_eval)} eval episodes; latent models '
+          f'train on robot fit + robot video + human train video')
 
     plan = [(f'como z{z}', 'como', {'z_dim': int(z)}) for z in args.como_z_dims.split(',')
             if 'como' in args.models.split(',')]
@@ -184,7 +240,7 @@ def main() -> int:
                              progress=False)
         model = train_latent_model(name, {'image_size': args.render_size,
                                           'frame_gap': args.frame_gap, **overrides},
-                                   robot_fit + human_train, config)
+                                   robot_fit + robot_video + human_train, config)
         seconds = time.perf_counter() - clock
         report = evaluate_latent_model(model, robot_fit, robot_eval, human_eval)
         codes = model.codes_used() if hasattr(model, 'codes_used') else None
@@ -192,6 +248,13 @@ def main() -> int:
         models[label] = model
         save_latent_figure(model, robot_eval, out / f'{label.replace(" ", "_")}.png',
                            human_episodes=human_eval, title=label)
+    if args.supervised_reference:
+        clock = time.perf_counter()
+        model = train_supervised_idm(robot_fit, args)
+        runs.append(Run('supervised z32', 'supervised',
+                        evaluate_latent_model(model, robot_fit, robot_eval, human_eval),
+                        time.perf_counter() - clock))
+        models[runs[-1].label] = model
     for z_dim in sorted({r.report.z_dim for r in runs}):
         baseline = PixelDifferenceBaseline(image_size=args.render_size, z_dim=z_dim,
                                            frame_gap=args.frame_gap)
@@ -207,7 +270,7 @@ def main() -> int:
         scores = translation_intervals(models[run.label], robot_fit,
                                        {'robot held-out': robot_eval, 'human cross': human_eval},
                                        rng, args.bootstrap)
-        print(f'  {run.label:<13}' + '   '.join(
+        print(f'  {run.label:<15}' + '   '.join(
             f'{name} {score:.3f} [{low:.3f}, {high:.3f}]'
             for name, (score, low, high) in scores.items()))
 
