@@ -97,8 +97,8 @@ def simulate(split: str, count: int, embodiment: str, args: argparse.Namespace) 
 class SupervisedIDM(CoMoModel):
     """Not a latent model: CoMo's encoder and IDM (z 32) trained on the robot fit labels.
 
-    A reference for what the bench's labels can teach this architecture: a latent whose
-    probe (fit on the same episodes) scores like it carries what supervision would.
+    What the bench's own labels teach this architecture, probed like the latents: a latent
+    that scores like it carries as much motion as those labels could put there.
     """
 
     @override
