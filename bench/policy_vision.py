@@ -34,6 +34,7 @@ from lam_models.policies import Policy, make_policy
 from lam_models.policies.layers import random_shift
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv
+from lam_ros.sim.tasks import make_task
 
 TRAIN_SEED_START = 60_000   # disjoint from the other benches' training seeds (< 50 000)
 
@@ -117,7 +118,7 @@ def main() -> None:
                    config.image_size, randomize or human, args.train_on)
     held_out = scenes(args.task, range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.held_out),
                       config.image_size, randomize)
-    objects = [o.name for o in WidowXEnv(args.task, camera=None).task.objects]
+    objects = [o.name for o in make_task(args.task).objects]
     trained_on = 'human scenes (randomized looks)' if human else 'robot scenes'
     print(f'{args.task}, first ego frame of each scene, random shift {shift} px; trained on '
           f'{trained_on}, scored on {args.held_out} held-out robot scenes ({args.look} look); '

@@ -22,6 +22,7 @@ FINGER_JOINTS = ('left_finger', 'right_finger')
 # simulator clips to and the deploy controller clips to alike (m, rad; gripper 0 closed..1 open).
 EE_DELTA_LOW = np.array([-0.05, -0.05, -0.05, -0.25, -0.25, -0.25, 0.0])
 EE_DELTA_HIGH = -EE_DELTA_LOW + np.array([0, 0, 0, 0, 0, 0, 1.0])
+GRIPPER_OPEN_ABOVE = 0.5  # a gripper command above this opens it, at or below closes it
 FINGER_CLOSED = 0.015   # left_finger position (m) with the pads touching
 FINGER_OPEN = 0.037     # left_finger position (m) fully open
 EE_SITE = 'ee_gripper_link'

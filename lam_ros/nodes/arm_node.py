@@ -22,7 +22,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
-from lam_ros.control.kinematics import ROBOT_SPECS, Workspace, robot_spec
+from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, Workspace, robot_spec
 from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 from lam_ros.interfaces import topics
 
@@ -158,7 +158,7 @@ class ArmNode(LamNode):
         self.group_pub.publish(JointGroupCommand(
             name=self.arm_group, cmd=decision.command.astype(np.float32).tolist()))
         if topics.GRIPPER in requested and np.isfinite(requested[topics.GRIPPER]):
-            self.command_gripper(requested[topics.GRIPPER] > 0.5)
+            self.command_gripper(requested[topics.GRIPPER] > GRIPPER_OPEN_ABOVE)
 
     def command_gripper(self, open_gripper: bool) -> None:
         """PWM open/close, sent on change only like Interbotix's gripper interface."""

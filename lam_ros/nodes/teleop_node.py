@@ -24,7 +24,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from lam_models.data.episode import EMBODIMENTS
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
-from lam_ros.control.kinematics import ROBOT_SPECS, robot_spec
+from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, robot_spec
 from lam_ros.control.teleop import EndEffectorJog, LeaderFollower
 from lam_ros.interfaces import topics
 
@@ -124,7 +124,7 @@ class TeleopNode(LamNode):
         axes = list(msg.axes) + [0.0] * 6
         self.pending_jog = np.array([axes[1], axes[0], axes[4], 0.0, 0.0, axes[3]])
         if msg.buttons and msg.buttons[0]:
-            self.gripper = 0.0 if self.gripper > 0.5 else 1.0
+            self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
 
     def read_keyboard(self) -> None:
         """Terminal keys (raw mode when stdin is a TTY)."""
@@ -147,7 +147,7 @@ class TeleopNode(LamNode):
             axis, sign = KEY_JOGS[key]
             self.pending_jog[axis] += sign
         elif key == ' ':
-            self.gripper = 0.0 if self.gripper > 0.5 else 1.0
+            self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
         elif key in ('\n', '\r'):
             self.toggle_episode()
         elif key == 'x':

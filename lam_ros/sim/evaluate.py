@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from lam_models.data.images import resize_frames
+from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE
 from lam_ros.control.policy_control import policy_action_mode
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim.actions import ActionOutOfRange
@@ -71,10 +72,10 @@ class EpisodeRecord:
     seconds: float = 0.0
     video: str | None = None
     # Grasping tasks: how far (xy, cm) the gripper was from the moved object when the policy
-    # first commanded it closed (gripper command <= 0.5, as the arm node reads it; the sim's
-    # fingers follow the command continuously, so a hesitant 0.45 counts); None if it never
-    # did. A few cm: it did not find the object; under 1 cm: it found it, and the grasp or
-    # what followed failed.
+    # first commanded it closed (gripper command <= GRIPPER_OPEN_ABOVE, as the arm node reads
+    # it; the sim's fingers follow the command continuously, so a hesitant 0.45 counts); None
+    # if it never did. A few cm: it did not find the object; under 1 cm: it found it, and the
+    # grasp or what followed failed.
     close_error_cm: float | None = None
 
 
@@ -256,7 +257,8 @@ class _Rollout:
             self._end('non_finite')
             return
         for action in actions:
-            if self.record.close_error_cm is None and self.env.task.grasps and action[6] <= 0.5:
+            closes = action[6] <= GRIPPER_OPEN_ABOVE
+            if self.record.close_error_cm is None and self.env.task.grasps and closes:
                 self.record.close_error_cm = self._close_error_cm()
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', ActionOutOfRange)   # counted instead
