@@ -15,8 +15,11 @@ issue 12): ``--robot-look randomized`` measures that regime. Even in one look, b
 cloning from tens of demos does not teach the encoder to find the block: the first frame,
 before the arm moves, is the only one that must show where it is (later ones show the arm
 heading there), and supervised on first frames the same encoder needs hundreds of scenes to
-find it (``bench/policy_vision.py``; the session-7 note). Many human videos are many scenes.
-Rows (one policy each, same budget):
+find it (``bench/policy_vision.py``; the session-7 note). So every policy first looks: the
+trainer's look-first stage (``lam_models.policies.train``) teaches the encoder, on first
+frames, where the effector will grasp and release (the demos' own actions say it; the
+oracle's human videos say it too, pseudo-labelled ones do not). Many human videos are many
+scenes. Rows (one policy each, same budget):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the
@@ -236,7 +239,8 @@ def main() -> int:
     parser.add_argument('--policy', default='diffusion', help='the headline policy family')
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff')
     parser.add_argument('--latent-steps', type=int, default=1500)
-    parser.add_argument('--policy-steps', type=int, default=3000)
+    parser.add_argument('--policy-steps', type=int, default=4500,
+                        help='in all: the first third looks first (train.look_first)')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--robot-fraction', type=float, default=0.5)
     parser.add_argument('--image-size', type=int, default=64)

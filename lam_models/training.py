@@ -87,12 +87,18 @@ def step_rng(seed: int, step: int, rank: int) -> np.random.Generator:
     return np.random.default_rng([seed, step, rank])
 
 
-def distributed(model: nn.Module, device: torch.device, world_size: int) -> nn.Module:
-    """``model`` wrapped in DistributedDataParallel under torchrun, else itself."""
+def distributed(model: nn.Module, device: torch.device, world_size: int,
+                find_unused_parameters: bool = False) -> nn.Module:
+    """``model`` wrapped in DistributedDataParallel under torchrun, else itself.
+
+    ``find_unused_parameters``: some steps leave parameters out of the graph (a policy's
+    look-first steps skip its action heads), at the cost of a graph walk per step.
+    """
     if world_size == 1:
         return model
     return DistributedDataParallel(model, device_ids=[device.index]
-                                   if device.type == 'cuda' else None)
+                                   if device.type == 'cuda' else None,
+                                   find_unused_parameters=find_unused_parameters)
 
 
 def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,

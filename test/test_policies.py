@@ -59,6 +59,8 @@ def make_batch(size: int = 4, robot: bool = True, seed: int = 0) -> dict[str, to
                                                        generator=generator),
         'pseudo_mask': torch.ones(size, horizon, dtype=torch.bool),
         'is_robot': torch.full((size,), robot),
+        'waypoints': 0.05 * torch.randn(size, 2, 3, generator=generator),
+        'waypoint_mask': torch.full((size, 2), robot),
     }
 
 
@@ -98,6 +100,32 @@ def test_shapes_finite_outputs_and_every_parameter_trained(name):
     assert chunk.dtype == torch.float32 and torch.isfinite(chunk).all()
 
 
+LATENT_ON_TOKENS = {'diffusion': {'latent_head'}, 'clam_route': {'latent_policy'},
+                    'autoregressive': set()}   # its latent head reads the transformer's steps
+
+
+@pytest.mark.parametrize('name', POLICIES)
+def test_the_look_loss_trains_what_reads_the_observation_alone_and_learns_waypoints(name):
+    policy = tiny_policy(name)
+    batch = make_batch(4)
+    policy.set_normalization(normalization(batch))
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    first = None
+    for _ in range(60):
+        loss, metrics = policy(batch, look=True)
+        optimizer.zero_grad()
+        loss.backward()
+        trained = {n.split('.')[0] for n, p in policy.named_parameters() if p.grad is not None}
+        assert trained == {'observation', *LATENT_ON_TOKENS[name]}, trained   # no action head
+        optimizer.step()
+        first = first if first is not None else metrics['waypoint_loss']
+    assert metrics['waypoint_loss'] < 0.25 * first
+    policy.eval()
+    found = policy.predict_waypoints(batch['images'], batch['state'], batch['state_valid'])
+    error = (found - batch['waypoints']).abs().mean()       # m; saying 0 would be off by
+    assert error < 0.4 * batch['waypoints'].abs().mean()    # the second term
+
+
 @pytest.mark.parametrize('name', ['autoregressive', 'diffusion'])
 def test_a_policy_without_latent_head_ignores_labels_and_their_statistics(name):
     policy = tiny_policy(name, latent_dim=0)
@@ -106,7 +134,7 @@ def test_a_policy_without_latent_head_ignores_labels_and_their_statistics(name):
     policy.set_normalization({**normalization(batch), 'latent_mean': torch.zeros(16),
                               'latent_std': torch.ones(16)})
     loss, metrics = policy.loss(batch)
-    assert set(metrics) == {'action_loss'} and torch.isfinite(loss)
+    assert set(metrics) == {'action_loss', 'waypoint_loss'} and torch.isfinite(loss)
     with pytest.raises(ValueError, match='action_std: shape'):
         policy.set_normalization({'action_std': torch.ones(5)})
 
@@ -191,7 +219,7 @@ def test_save_load_round_trip_predicts_identically(name, tmp_path):
                                rtol=0, atol=0)
     torch.testing.assert_close(loaded.action_mean, normalization(batch)['action_mean'])
     sidecar = json.loads((tmp_path / 'policy.json').read_text())
-    assert sidecar['format'] == 'lam_ros.policy/1' and sidecar['model_name'] == name
+    assert sidecar['format'] == 'lam_ros.policy/2' and sidecar['model_name'] == name
     assert sidecar['step'] == 7 and len(sidecar['normalization']['action_std']) == 3
 
 
@@ -208,12 +236,12 @@ def test_corrupted_foreign_and_incompatible_checkpoints_are_refused_naming_the_f
     path.write_bytes(good)
     latent = tmp_path / 'como.safetensors'
     make_latent_model('como', image_size=32, width=16).save(latent)
-    with pytest.raises(CheckpointError, match=r"como.json: expected format 'lam_ros.policy/1', "
+    with pytest.raises(CheckpointError, match=r"como.json: expected format 'lam_ros.policy/2', "
                                               r"found 'lam_ros.latent/2'"):
         load_policy(latent)
     from lam_models.latent import load_latent_model
     with pytest.raises(CheckpointError, match=r"diffusion.json: expected format "
-                                              r"'lam_ros.latent/2', found 'lam_ros.policy/1'"):
+                                              r"'lam_ros.latent/2', found 'lam_ros.policy/2'"):
         load_latent_model(path)
     with pytest.raises(CheckpointError, match=r'missing.json: checkpoint file does not exist'):
         load_policy(tmp_path / 'missing')

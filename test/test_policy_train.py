@@ -122,6 +122,33 @@ def test_a_run_killed_after_a_checkpoint_resumes_bit_for_bit(windows, tmp_path, 
                 theirs['state'][index][key])), (index, key)
 
 
+def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windows, tmp_path,
+                                                                          monkeypatch):
+    cotrain, _ = windows
+    looks = []
+
+    def sample_look(batch_size, rng, robot_fraction):
+        batch = PolicyWindows.sample_look(cotrain, batch_size, rng, robot_fraction)
+        looks.append(batch)
+        return batch
+
+    monkeypatch.setattr(cotrain, 'sample_look', sample_look)
+    acts = count_samples(monkeypatch, cotrain)
+    train_policy('diffusion', {**SMALL, **TINY['diffusion']}, cotrain, PolicyTrainConfig(
+        out_dir=str(tmp_path), pseudo_actions='label', steps=6, look_first=0.5, batch_size=8,
+        progress=False))
+    assert len(looks) == 3 and len(acts) == 3
+    for batch in looks:     # half robot (waypoints), half human (pseudo-actions)
+        assert batch['is_robot'].sum() == 4
+        assert torch.equal(batch['waypoint_mask'][:, 0], batch['is_robot'])
+        assert batch['pseudo_mask'][:, 0].all()
+    # first frames: t < obs_horizon (2), of the 2 robot episodes and of the human one
+    assert set(cotrain.time_of[cotrain.look_rows]) == {0, 1} and len(cotrain.look_rows) == 4
+    assert set(cotrain.time_of[cotrain.human_look_rows]) == {0, 1}
+    with pytest.raises(ValueError, match=r'look_first must be in \[0, 1\)'):
+        PolicyTrainConfig(look_first=1.0)
+
+
 def test_an_exported_policy_is_not_resumed(windows, tmp_path):
     cotrain, _ = windows
     config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False)

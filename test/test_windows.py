@@ -96,3 +96,35 @@ def test_a_joint_the_demos_barely_move_is_not_normalized_into_tens_of_std():
     drift = 0.17                                            # seen in a closed-loop rollout
     assert (drift - stats['state_mean'][3]) / stats['state_std'][3] < 4
     assert stats['action_std'][6] == pytest.approx(1e-3)    # the floor is the state's only
+
+
+def test_waypoints_are_the_commanded_translation_to_the_next_grasp_and_release():
+    reach = robot(6)
+    reach.actions[:] = 0.0
+    reach.actions[:, 0] = 0.01                              # 1 cm along x every step
+    reach.actions[:, 6] = [1, 1, 1, 0, 0, 1]                # closes at step 3, opens at 5
+    windows = PolicyWindows([reach, human(4)], SHAPE)
+    batch = windows.batch(np.arange(6))
+    along_x = batch['waypoints'][:, :, 0].numpy()
+    assert along_x == pytest.approx(np.array([[.03, .05], [.02, .04], [.01, .03],
+                                              [.02, .03], [.01, .02], [.01, .01]]))
+    assert not batch['waypoints'][:, :, 1:].any()
+    assert windows.look_rows.tolist() == [0, 1]             # before the arm moves: obs_horizon
+    assert not windows.batch(np.arange(6, 10))['waypoint_mask'].any()   # human rows
+    looked = windows.sample_look(16, np.random.default_rng(0))
+    assert looked['waypoint_mask'].all() and set(looked['images'][:, -1, 0, 0, 0].tolist()) \
+        <= {0, 1}
+    assert windows.human_look_rows.tolist() == [6, 7]       # human first frames, by label
+    mixed = windows.sample_look(16, np.random.default_rng(0), robot_fraction=0.25)
+    assert mixed['is_robot'].sum() == 4 and mixed['pseudo_mask'][~mixed['is_robot'], 0].all()
+
+
+def test_look_first_refuses_actions_without_an_effector_translation():
+    joint = robot(4)
+    joint.metadata['action_space'] = 'joint_position [waist, ...]'
+    windows = PolicyWindows([joint], SHAPE)
+    assert not windows.batch(np.arange(4))['waypoint_mask'].any()
+    with pytest.raises(ValueError, match=r"look-first needs first frames with a target: "
+                                         r"ee_delta actions .*'joint_position \[waist, "
+                                         r"\.\.\.\]' actions and no human labels"):
+        windows.sample_look(4, np.random.default_rng(0))

@@ -13,6 +13,11 @@ pseudo-actions; human episodes give frames and pseudo-actions only. ``sample`` m
 at ``robot_fraction``. Everything lives in memory as a few flat arrays (64 px frames: 12 kB
 each) and a batch is a handful of numpy gathers, so the loader is never the bottleneck
 (the policy trainer logs the time of both, ``time/data_s`` and ``time/step_s``).
+
+Rows whose actions are end-effector deltas also carry ``waypoints``: where the effector
+goes next, as the commanded displacement to the next gripper events (the grasp, then the
+release). On the first frames, before the arm moves, that says where the objects are:
+the target of the trainer's look-first stage (``lam_models.policies.train``).
 """
 from __future__ import annotations
 
@@ -32,6 +37,12 @@ from lam_models.data.images import resize_frames
 # closed-loop drift of 0.17 rad read as 74 std and sent the policy off its data. The
 # fingers' full travel (0.023 m) still spans half a unit; the frames show the grip too.
 STATE_STD_FLOOR = 0.05
+# ee_delta actions are [dx, dy, dz, droll, dpitch, dyaw, gripper], the gripper 0 (closed)
+# .. 1 (open), open above the middle as the arm node reads it (GRIPPER_OPEN_ABOVE in
+# lam_ros.control.kinematics, which lam_models does not import).
+EE_DELTA = 'ee_delta'                 # what an action_space string starts with
+WAYPOINTS = 2                         # the next two gripper events: grasp, then release
+GRIPPER_OPEN_ABOVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,26 @@ def _stack(arrays: list[np.ndarray | None], lengths: list[int], width: int) -> n
                            else np.asarray(a, np.float32) for a, n in zip(arrays, lengths)])
 
 
+def waypoint_targets(actions: np.ndarray) -> np.ndarray:
+    """(T, WAYPOINTS, 3) m: the commanded translation from each step to the next gripper events.
+
+    An event is a step whose gripper command is on the other side of open/closed from the
+    step before; the episode's end stands in for the events it does not have. A sum of
+    commands is what the arm was told, not what it did (the workspace box clips), which
+    is close enough to say where to look.
+    """
+    length = len(actions)
+    opened = actions[:, -1] > GRIPPER_OPEN_ABOVE
+    events = [*np.flatnonzero(opened[1:] != opened[:-1]) + 1, length, length]
+    travelled = np.concatenate([np.zeros((1, 3)), np.cumsum(actions[:, :3], 0)])
+    targets = np.zeros((length, WAYPOINTS, 3), np.float32)
+    for t in range(length):
+        upcoming = [event for event in events if event > t] + [length] * WAYPOINTS
+        for k in range(WAYPOINTS):
+            targets[t, k] = travelled[upcoming[k]] - travelled[t]
+    return targets
+
+
 class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
@@ -124,6 +155,17 @@ class PolicyWindows:
         self.robot_rows = np.flatnonzero(self.is_robot[self.episode_of])
         self.human_rows = np.flatnonzero(~self.is_robot[self.episode_of]
                                          & self.pseudo_valid)
+        with_waypoints = [ep.actions is not None
+                          and episode_action_space(ep).startswith(EE_DELTA) for ep in episodes]
+        self.waypoints = np.concatenate([
+            waypoint_targets(ep.actions) if has else np.zeros((n, WAYPOINTS, 3), np.float32)
+            for ep, n, has in zip(episodes, lengths, with_waypoints)])
+        self.waypoint_valid = np.repeat(with_waypoints, lengths)
+        # look-first rows: the frames before anything has moved, which alone must show where
+        # the objects are; robot rows by their waypoints, human rows by their pseudo-actions
+        first = self.time_of < shape.obs_horizon
+        self.look_rows = np.flatnonzero(self.waypoint_valid & first)
+        self.human_look_rows = self.human_rows[first[self.human_rows]]
 
     @classmethod
     def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
@@ -168,6 +210,23 @@ class PolicyWindows:
                                if batch_size > robot_count else np.zeros(0, np.int64)])
         return self.batch(rows)
 
+    def sample_look(self, batch_size: int, rng: np.random.Generator,
+                    robot_fraction: float = 1.0) -> dict[str, torch.Tensor]:
+        """First frames for look-first: ``look_rows`` and ``human_look_rows``, as ``sample``."""
+        if not len(self.look_rows) and not len(self.human_look_rows):
+            raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
+                             f'(their waypoints) or pseudo-labelled human video; these episodes '
+                             f'have {self.action_space!r} actions and no human labels')
+        robot_count = round(batch_size * robot_fraction) if len(self.human_look_rows) \
+            else batch_size
+        if not len(self.look_rows):
+            robot_count = 0
+        rows = np.concatenate([rng.choice(self.look_rows, robot_count) if robot_count
+                               else np.zeros(0, np.int64),
+                               rng.choice(self.human_look_rows, batch_size - robot_count)
+                               if batch_size > robot_count else np.zeros(0, np.int64)])
+        return self.batch(rows)
+
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """The samples at ``rows`` (indices into ``len(self)``), as tensors."""
         episode, t = self.episode_of[rows], self.time_of[rows]
@@ -187,4 +246,7 @@ class PolicyWindows:
             'pseudo_actions': torch.from_numpy(self.pseudo_actions[chunk_index]),
             'pseudo_mask': torch.from_numpy(in_episode & self.pseudo_valid[chunk_index]),
             'is_robot': torch.from_numpy(robot),
+            'waypoints': torch.from_numpy(self.waypoints[rows]),
+            'waypoint_mask': torch.from_numpy(np.repeat(self.waypoint_valid[rows, None],
+                                                        WAYPOINTS, 1)),
         }

@@ -17,6 +17,12 @@ A training batch is a dict of tensors (``lam_models.data.windows.PolicyWindows``
   ``pseudo_actions``  (B, Ta, Z) float32 (only read when ``latent_dim`` > 0)
   ``pseudo_mask``     (B, Ta) bool
   ``is_robot``        (B,) bool (not needed by the losses: the masks say it all)
+  ``waypoints``       (B, 2, 3) float32 m: commanded translation to the next two gripper events
+  ``waypoint_mask``   (B, 2) bool: rows with end-effector actions
+Every policy carries a waypoint head on its observation tokens (``look_loss``): from what
+it sees, where the effector will grasp and release. The trainer's look-first stage trains
+it alone on first frames, where it must find the objects (``lam_models.policies.train``);
+while acting it stays on at ``waypoint_weight``.
 Normalization (``set_normalization``): ``action_mean/std`` (A,), ``state_mean/std`` (S,),
 ``latent_mean/std`` (Z,), stored as buffers so a checkpoint carries them.
 
@@ -38,8 +44,10 @@ from lam_models.checkpoints import (
     ModelConfig,
     Registry,
 )
+from lam_models.policies.layers import masked_loss, require_keys
 
-POLICY_FORMAT = 'lam_ros.policy/1'
+POLICY_FORMAT = 'lam_ros.policy/2'  # /2: every policy has a waypoint head
+WAYPOINT_SCALE = 0.05  # m: waypoints are regressed in these units (a step is <= 3 cm)
 NORMALIZATION_BUFFERS = ('action_mean', 'action_std', 'state_mean', 'state_std',
                          'latent_mean', 'latent_std')
 
@@ -67,6 +75,7 @@ class PolicyConfig(ModelConfig):
     shift_pixels: int = 4       # random-shift augmentation (training only), 0: off
     color_jitter: float = 0.0   # contrast/brightness/channel-gain augmentation (training), 0: off
     state_dropout: float = 0.0  # training: share of robot rows shown the 'no state' embedding
+    waypoint_weight: float = 1.0  # weight of the waypoint loss beside the action loss; 0: off
     state_noise: float = 0.5    # training: Gaussian noise on the normalized state (std units).
     #   Off, a policy fits 50 demos from the proprio alone (the start pose names the episode)
     #   and never reads its camera: swapping the frames left its actions unchanged.
@@ -83,7 +92,7 @@ class PolicyConfig(ModelConfig):
             if getattr(self, key) < 1:
                 raise ValueError(f'{name}.{key} must be >= 1, got {getattr(self, key)}')
         for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight', 'color_jitter',
-                    'state_noise'):
+                    'state_noise', 'waypoint_weight'):
             if getattr(self, key) < 0:
                 raise ValueError(f'{name}.{key} must be >= 0, got {getattr(self, key)}')
         if self.action_exec > self.action_horizon:
@@ -98,8 +107,10 @@ class PolicyConfig(ModelConfig):
 class Policy(nn.Module):
     """Base class: observation history in, action chunk (env units) out.
 
-    Subclasses set ``name`` and ``config_class`` and implement ``loss`` and
-    ``sample_actions``. ``forward`` is ``loss`` so DDP can wrap the policy.
+    Subclasses set ``name`` and ``config_class``, build ``observation`` (an
+    ``ObservationEncoder``), and implement ``loss`` (adding ``waypoint_weight`` times
+    ``waypoint_term`` of its tokens) and ``sample_actions``.
+    ``forward`` is ``loss``, or ``look_loss`` with ``look=True``, so DDP can wrap the policy.
     """
 
     name: ClassVar[str] = ''
@@ -193,8 +204,54 @@ class Policy(nn.Module):
         raise NotImplementedError
 
     @override
-    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.loss(batch)
+    def forward(self, batch: dict[str, torch.Tensor], look: bool = False
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.look_loss(batch) if look else self.loss(batch)
+
+    def waypoint_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
+                      ) -> torch.Tensor:
+        """MSE of the waypoint head on observation tokens (B, ..., dim), in WAYPOINT_SCALE units."""
+        prediction = self.observation.waypoint_head(tokens.flatten(1))
+        return masked_loss(prediction, batch['waypoints'] / WAYPOINT_SCALE,
+                           batch['waypoint_mask'])
+
+    def look_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The look-first stage's loss: no action head, only what the first frames show.
+
+        Waypoints, and pseudo-actions where the latent head reads the observation tokens
+        directly (``latent_term``).
+        """
+        require_keys(self.name, batch, ('images', 'state', 'state_valid', 'waypoints',
+                                        'waypoint_mask')
+                     + (('pseudo_actions', 'pseudo_mask') if self.config.latent_dim else ()))
+        tokens = self.observation(self.preprocess(batch['images']),
+                                  self.normalize_state(batch['state']), batch['state_valid'],
+                                  augment=self.training)
+        loss = self.waypoint_term(tokens, batch)
+        metrics = {'waypoint_loss': loss.item()}
+        latent_loss = self.latent_term(tokens.flatten(1), batch)
+        if latent_loss is not None:
+            loss = loss + self.config.latent_weight * latent_loss
+            metrics['latent_loss'] = latent_loss.item()
+        return loss, metrics
+
+    def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
+                         ) -> torch.Tensor | None:
+        """The latent head's loss on flattened observation tokens (B, C), where it reads them.
+
+        None without a latent head, or where it sits elsewhere (the autoregressive policy's
+        reads its transformer's steps): look-first then trains the waypoints alone.
+        """
+        return None
+
+    @torch.no_grad()
+    def predict_waypoints(self, images: torch.Tensor, state: torch.Tensor,
+                          state_valid: torch.Tensor) -> torch.Tensor:
+        """Where the effector will grasp and release (B, 2, 3) m, relative to now."""
+        self.check_observation(images, state, state_valid)
+        tokens = self.observation(self.preprocess(images), self.normalize_state(state.float()),
+                                  state_valid)
+        return self.observation.waypoint_head(tokens.flatten(1)) * WAYPOINT_SCALE
 
     def sample_actions(self, images: torch.Tensor, state: torch.Tensor,
                        state_valid: torch.Tensor, generator: torch.Generator | None

@@ -18,6 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 from typing_extensions import override
 
+from lam_models.data.windows import WAYPOINTS
 from lam_models.latent.layers import conv_block
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class ObservationEncoder(nn.Module):
     """Observation history -> ``num_tokens`` tokens (B, 2, dim): what is seen, the proprio.
 
     ``augment`` (training only): random shift and colour jitter of the frames, Gaussian
-    ``state_noise`` (in state std units) and ``state_dropout``.
+    ``state_noise`` (in state std units) and ``state_dropout``. ``waypoint_head`` reads the
+    flattened tokens: where the effector will grasp and release (``Policy.look_loss``).
     """
 
     num_tokens = 2
@@ -144,6 +146,7 @@ class ObservationEncoder(nn.Module):
         self.state = StateEncoder(obs_horizon, state_dim, dim)
         self.token_embedding = nn.Parameter(torch.randn(self.num_tokens, dim) * 0.02)
         self.norm = nn.LayerNorm(dim)
+        self.waypoint_head = ChunkHead(self.num_tokens * dim, WAYPOINTS, 3)
         self.shift_pixels = shift_pixels
         self.state_dropout = state_dropout
         self.color_jitter = color_jitter

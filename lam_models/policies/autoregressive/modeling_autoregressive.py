@@ -133,7 +133,7 @@ class AutoregressivePolicy(Policy):
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         with_latent = self.latent_head is not None
         require_keys(self.name, batch, ('images', 'state', 'state_valid', 'actions',
-                                        'action_mask')
+                                        'action_mask', 'waypoints', 'waypoint_mask')
                      + (('pseudo_actions', 'pseudo_mask') if with_latent else ()))
         prefix = self.observe(self.preprocess(batch['images']),
                               self.normalize_state(batch['state']), batch['state_valid'],
@@ -152,8 +152,9 @@ class AutoregressivePolicy(Policy):
         hidden = self.run(torch.cat([prefix, steps], 1))[:, prefix.shape[1] - 1:]
         predicted_actions, predicted_latents = self.heads(hidden)
         action_loss = masked_loss(predicted_actions, actions, action_mask, 'l1')
-        metrics = {'action_loss': action_loss.item()}
-        loss = action_loss
+        waypoint_loss = self.waypoint_term(prefix[:, :-1], batch)   # the start token is not seen
+        metrics = {'action_loss': action_loss.item(), 'waypoint_loss': waypoint_loss.item()}
+        loss = action_loss + self.config.waypoint_weight * waypoint_loss
         if with_latent:
             latent_loss = masked_loss(predicted_latents, latents, latent_mask)
             loss = loss + self.config.latent_weight * latent_loss

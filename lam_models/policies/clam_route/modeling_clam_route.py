@@ -45,19 +45,20 @@ class ClamRoutePolicy(Policy):
                                      nn.Linear(config.hidden, config.hidden), nn.GELU(),
                                      nn.Linear(config.hidden, config.action_dim))
 
-    def latents(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor,
-                augment: bool = False) -> torch.Tensor:
+    def latents(self, images: torch.Tensor, state: torch.Tensor, state_valid: torch.Tensor
+                ) -> torch.Tensor:
         """pi(o): normalized pseudo-action chunk (B, Ta, Z)."""
-        return self.latent_policy(self.observation(images, state, state_valid, augment
-                                                   ).flatten(1))
+        return self.latent_policy(self.observation(images, state, state_valid).flatten(1))
 
     @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         require_keys(self.name, batch, ('images', 'state', 'state_valid', 'actions',
-                                        'action_mask', 'pseudo_actions', 'pseudo_mask'))
-        predicted = self.latents(self.preprocess(batch['images']),
-                                 self.normalize_state(batch['state']), batch['state_valid'],
-                                 augment=self.training)
+                                        'action_mask', 'pseudo_actions', 'pseudo_mask',
+                                        'waypoints', 'waypoint_mask'))
+        tokens = self.observation(self.preprocess(batch['images']),
+                                  self.normalize_state(batch['state']), batch['state_valid'],
+                                  augment=self.training).flatten(1)
+        predicted = self.latent_policy(tokens)
         labels, label_mask = self.normalize_latents(batch['pseudo_actions']), batch['pseudo_mask']
         latent_loss = masked_loss(predicted, labels, label_mask)
         grounded = batch['action_mask'] & label_mask
@@ -66,9 +67,17 @@ class ClamRoutePolicy(Policy):
                                   grounded, 'l1')
         with torch.no_grad():
             route = masked_loss(self.decoder(predicted), actions, batch['action_mask'], 'l1')
-        loss = action_loss + self.config.latent_weight * latent_loss
+        waypoint_loss = self.waypoint_term(tokens, batch)
+        loss = (action_loss + self.config.latent_weight * latent_loss
+                + self.config.waypoint_weight * waypoint_loss)
         return loss, {'action_loss': action_loss.item(), 'latent_loss': latent_loss.item(),
-                      'route_action_loss': route.item()}
+                      'route_action_loss': route.item(), 'waypoint_loss': waypoint_loss.item()}
+
+    @override
+    def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
+                         ) -> torch.Tensor:
+        return masked_loss(self.latent_policy(tokens),
+                           self.normalize_latents(batch['pseudo_actions']), batch['pseudo_mask'])
 
     @override
     def sample_actions(self, images: torch.Tensor, state: torch.Tensor,

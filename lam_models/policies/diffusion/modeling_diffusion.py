@@ -184,7 +184,7 @@ class DiffusionPolicy(Policy):
     @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         require_keys(self.name, batch, ('images', 'state', 'state_valid', 'actions',
-                                        'action_mask')
+                                        'action_mask', 'waypoints', 'waypoint_mask')
                      + (('pseudo_actions', 'pseudo_mask') if self.latent_head else ()))
         cond = self.condition(self.preprocess(batch['images']),
                               self.normalize_state(batch['state']), batch['state_valid'],
@@ -197,15 +197,22 @@ class DiffusionPolicy(Policy):
         target = noise if self.config.prediction_type == 'epsilon' else actions
         action_loss = masked_loss(self.denoiser(noisy, timesteps, cond), target,
                                   batch['action_mask'])
-        metrics = {'action_loss': action_loss.item()}
-        loss = action_loss
+        waypoint_loss = self.waypoint_term(cond, batch)
+        metrics = {'action_loss': action_loss.item(), 'waypoint_loss': waypoint_loss.item()}
+        loss = action_loss + self.config.waypoint_weight * waypoint_loss
         if self.latent_head is not None:
-            latent_loss = masked_loss(self.latent_head(cond),
-                                      self.normalize_latents(batch['pseudo_actions']),
-                                      batch['pseudo_mask'])
+            latent_loss = self.latent_term(cond, batch)
             loss = loss + self.config.latent_weight * latent_loss
             metrics['latent_loss'] = latent_loss.item()
         return loss, metrics
+
+    @override
+    def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
+                         ) -> torch.Tensor | None:
+        if self.latent_head is None:
+            return None
+        return masked_loss(self.latent_head(tokens),
+                           self.normalize_latents(batch['pseudo_actions']), batch['pseudo_mask'])
 
     @override
     def sample_actions(self, images: torch.Tensor, state: torch.Tensor,
