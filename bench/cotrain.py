@@ -17,9 +17,10 @@ before the arm moves, is the only one that must show where it is (later ones sho
 heading there), and supervised on first frames the same encoder needs hundreds of scenes to
 find it (``bench/policy_vision.py``; the session-7 note). So every policy first looks: the
 trainer's look-first stage (``lam_models.policies.train``) teaches the encoder, on first
-frames, where the effector will grasp and release (the demos' own actions say it; the
-oracle's human videos say it too, pseudo-labelled ones do not). Many human videos are many
-scenes. Rows (one policy each, same budget):
+frames, where the effector will grasp and release (the demos' own actions say it, and so do
+the oracle's human videos), and a pseudo-labelled human video's first frames teach it the
+hand's coming pseudo-actions. Many human videos are many scenes.
+Rows (one policy each, same budget):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the

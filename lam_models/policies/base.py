@@ -236,7 +236,7 @@ class Policy(nn.Module):
         return loss, metrics
 
     def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
-                         ) -> torch.Tensor | None:
+                    ) -> torch.Tensor | None:
         """The latent head's loss on flattened observation tokens (B, C), where it reads them.
 
         None without a latent head, or where it sits elsewhere (the autoregressive policy's

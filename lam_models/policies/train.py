@@ -9,13 +9,14 @@
 One loop, top to bottom, in two stages. **Look first**: the first ``look_first`` share of
 the steps trains only the observation encoder and its waypoint head, on the frames before
 the arm moves, to say where the effector will grasp and release (``PolicyWindows``'
-waypoints). Behaviour cloning alone leaves those frames under-trained: they are ~2% of the
-rows and every later one can be solved from the arm's own heading, so policies closed the
-gripper ~8 cm from the block on new scenes. Then **act**: each step draws
-``robot_fraction`` of the batch from robot episodes (action head, and the latent head on
-their own labels) and the rest from human episodes (latent head only: no actions).
-``pseudo_actions=null`` (no labels) trains a robot-only policy with no latent head: the
-baseline co-training must beat.
+waypoints); with pseudo-actions, human first frames train a latent head that reads the
+encoder directly (diffusion's, the CLAM route's) in the same stage. Behaviour cloning
+alone leaves those frames under-trained: they are ~2% of the rows and every later one can
+be solved from the arm's own heading, so policies closed the gripper ~8 cm from the block
+on new scenes. Then **act**: each step draws ``robot_fraction`` of the batch from robot
+episodes (action head, and the latent head on their own labels) and the rest from human
+episodes (latent head only: no actions). ``pseudo_actions=null`` (no labels) trains a
+robot-only policy with no latent head: the baseline co-training must beat.
 Rank 0 writes ``<out_dir>/checkpoint.{safetensors,json}`` (policy, normalization stats,
 optimizer, step), TensorBoard scalars and a loss-curve PNG; the same out_dir resumes.
 """

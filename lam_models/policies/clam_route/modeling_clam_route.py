@@ -75,7 +75,7 @@ class ClamRoutePolicy(Policy):
 
     @override
     def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
-                         ) -> torch.Tensor:
+                    ) -> torch.Tensor:
         return masked_loss(self.latent_policy(tokens),
                            self.normalize_latents(batch['pseudo_actions']), batch['pseudo_mask'])
 

@@ -208,7 +208,7 @@ class DiffusionPolicy(Policy):
 
     @override
     def latent_term(self, tokens: torch.Tensor, batch: dict[str, torch.Tensor]
-                         ) -> torch.Tensor | None:
+                    ) -> torch.Tensor | None:
         if self.latent_head is None:
             return None
         return masked_loss(self.latent_head(tokens),
