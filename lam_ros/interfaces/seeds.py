@@ -11,5 +11,5 @@ import it without loading the simulator.
 # Held-out evaluation scenes start here (``lam-ros eval``, the demo, the deploy graph's
 # episodes). Training data stays below: collect graph 0.., deploy graph 1000..,
 # bench/latent_metrics.py < 30 000, bench/cotrain.py 30 000..50 000,
-# bench/policy_vision.py 60 000..
+# bench/policy_vision.py 60 000.., bench/look_first.py 70 000..
 HELD_OUT_SEED_START = 100_000
