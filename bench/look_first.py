@@ -56,7 +56,7 @@ def waypoint_error_cm(policy: Policy, windows: PolicyWindows) -> float:
     rows = np.flatnonzero(windows.time_of == 0)
     batch = windows.batch(rows)
     found = policy.predict_waypoints(batch['images'], batch['state'], batch['state_valid'])
-    return float(100 * (found - batch['waypoints'])[:, 0, :2].norm(dim=-1).mean())
+    return float(100 * (found.cpu() - batch['waypoints'])[:, 0, :2].norm(dim=-1).mean())
 
 
 def cm(value: float | None) -> str:

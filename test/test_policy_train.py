@@ -9,10 +9,18 @@ import torch
 
 from lam_models.checkpoints import CheckpointError
 from lam_models.data.dataset import write_dataset
+from lam_models.data.episode import GRIPPER_OPEN_ABOVE, Episode
 from lam_models.data.windows import PolicyWindows, WindowShape
-from lam_models.policies import available_policies, load_policy
+from lam_models.policies import Policy, available_policies, load_policy, make_policy
 from lam_models.policies.base import read_policy_checkpoint, save_policy
-from lam_models.policies.train import CHECKPOINT_NAME, PolicyTrainConfig, train_policy
+from lam_models.policies.train import (
+    CHECKPOINT_NAME,
+    PolicyTrainConfig,
+    _learning_rate,
+    look_first_steps,
+    train_policy,
+)
+from lam_ros.control import kinematics
 from lam_ros.sim import generate_episode
 
 SHAPE = WindowShape(obs_horizon=2, action_horizon=8, image_size=32)
@@ -134,10 +142,18 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
 
     monkeypatch.setattr(cotrain, 'sample_look', sample_look)
     acts = count_samples(monkeypatch, cotrain)
+    stages = []
+    forward = Policy.forward
+
+    def spy(self, batch, look=False):
+        stages.append(look)
+        return forward(self, batch, look)
+
+    monkeypatch.setattr(Policy, 'forward', spy)
     train_policy('diffusion', {**SMALL, **TINY['diffusion']}, cotrain, PolicyTrainConfig(
         out_dir=str(tmp_path), pseudo_actions='label', steps=6, look_first=0.5, batch_size=8,
         progress=False))
-    assert len(looks) == 3 and len(acts) == 3
+    assert len(looks) == 3 and len(acts) == 3 and stages == [True] * 3 + [False] * 3
     for batch in looks:     # half robot (waypoints), half human (pseudo-actions)
         assert batch['is_robot'].sum() == 4
         assert torch.equal(batch['waypoint_mask'][:, 0], batch['is_robot'])
@@ -147,6 +163,55 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
     assert set(cotrain.time_of[cotrain.human_look_rows]) == {0, 1}
     with pytest.raises(ValueError, match=r'look_first must be in \[0, 1\)'):
         PolicyTrainConfig(look_first=1.0)
+
+
+def test_the_learning_rate_holds_while_looking_and_restarts_its_schedule_to_act():
+    config = PolicyTrainConfig(steps=30, look_first=1 / 3, warmup_steps=2, lr=1.0)
+    looking = [_learning_rate(step, config, look=10) for step in range(10)]
+    acting = [_learning_rate(step, config, look=10) for step in range(10, 30)]
+    assert looking == [0.5] + [1.0] * 9 and acting[:2] == [0.5, 1.0]
+    assert acting[-1] == pytest.approx(0.1, abs=0.01) and acting == sorted(acting[:2]) + \
+        sorted(acting[2:], reverse=True)
+    skipped = [_learning_rate(step, config, look=0) for step in range(30)]
+    assert skipped[:2] == [0.5, 1.0] and skipped[2:] == sorted(skipped[2:], reverse=True)
+    with pytest.raises(ValueError, match='leaves no step to act'):
+        PolicyTrainConfig(steps=10, look_first=0.96)
+
+
+def test_look_first_is_skipped_where_first_frames_teach_nothing(windows):
+    cotrain, _ = windows
+    joint = PolicyWindows(cotrain_episodes_as_joint_space(cotrain), SHAPE)
+    config = PolicyTrainConfig(steps=9, look_first=1 / 3, robot_fraction=0.25)
+
+    def policy(name):
+        return make_policy(name, **SMALL, **TINY[name], image_size=32, action_horizon=8,
+                           latent_dim=4)
+    # ee_delta demos: look; human first frames only for a latent head on the observation
+    assert look_first_steps(policy('diffusion'), cotrain, config) == (3, 0.25)
+    assert look_first_steps(policy('autoregressive'), cotrain, config) == (3, 1.0)
+    # joint-space demos: nothing but pseudo-labelled human frames to look at
+    assert look_first_steps(policy('clam_route'), joint, config) == (3, 0.25)
+    assert look_first_steps(policy('autoregressive'), joint, config) == (0, 1.0)
+
+
+def cotrain_episodes_as_joint_space(windows):
+    """Robot episodes re-labelled as joint-position commands (no effector translation)."""
+    episodes = []
+    for index, start in enumerate(windows.starts):
+        rows = np.arange(start, start + windows.lengths[index])
+        robot = bool(windows.is_robot[index])
+        episodes.append(Episode(
+            frames=windows.frames[rows], timestamps=rows * 0.1,
+            embodiment='robot' if robot else 'human',
+            actions=windows.actions[rows] if robot else None,
+            joint_positions=windows.state[rows] if robot else None,
+            pseudo_actions=windows.pseudo_actions[rows],
+            metadata={'action_space': 'joint_position [waist, ...]'} if robot else {}))
+    return episodes
+
+
+def test_lam_models_reads_the_gripper_as_the_arm_node_does():
+    assert GRIPPER_OPEN_ABOVE == kinematics.GRIPPER_OPEN_ABOVE   # lam_models can't import it
 
 
 def test_an_exported_policy_is_not_resumed(windows, tmp_path):

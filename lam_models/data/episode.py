@@ -15,6 +15,12 @@ import numpy as np
 
 Embodiment = Literal['robot', 'human']
 EMBODIMENTS: tuple[Embodiment, ...] = ('robot', 'human')
+# ee_delta actions (the simulator's, BridgeData's) are [dx, dy, dz, droll, dpitch, dyaw,
+# gripper], the gripper 0 (closed) .. 1 (open), open above the middle as the arm node reads
+# it (GRIPPER_OPEN_ABOVE in lam_ros.control.kinematics, which lam_models does not import).
+EE_DELTA = 'ee_delta'                 # what such an episode's action_space starts with
+GRIPPER_OPEN_ABOVE = 0.5
+WAYPOINTS = 2                         # look-first targets per frame: the next grasp, release
 
 
 @dataclass

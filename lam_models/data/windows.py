@@ -16,7 +16,7 @@ each) and a batch is a handful of numpy gathers, so the loader is never the bott
 
 Rows whose actions are end-effector deltas also carry ``waypoints``: where the effector
 goes next, as the commanded displacement to the next gripper events (the grasp, then the
-release). On the first frames, before the arm moves, that says where the objects are:
+release). On an episode's first frames (t < obs_horizon) that says where the objects are:
 the target of the trainer's look-first stage (``lam_models.policies.train``).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from lam_models.data.dataset import episode_action_space, read_episodes
-from lam_models.data.episode import Episode
+from lam_models.data.episode import EE_DELTA, GRIPPER_OPEN_ABOVE, WAYPOINTS, Episode
 from lam_models.data.images import resize_frames
 
 # The smallest std a state column is normalized by (rad for joints, m for fingers). The
@@ -37,12 +37,6 @@ from lam_models.data.images import resize_frames
 # closed-loop drift of 0.17 rad read as 74 std and sent the policy off its data. The
 # fingers' full travel (0.023 m) still spans half a unit; the frames show the grip too.
 STATE_STD_FLOOR = 0.05
-# ee_delta actions are [dx, dy, dz, droll, dpitch, dyaw, gripper], the gripper 0 (closed)
-# .. 1 (open), open above the middle as the arm node reads it (GRIPPER_OPEN_ABOVE in
-# lam_ros.control.kinematics, which lam_models does not import).
-EE_DELTA = 'ee_delta'                 # what an action_space string starts with
-WAYPOINTS = 2                         # the next two gripper events: grasp, then release
-GRIPPER_OPEN_ABOVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -161,8 +155,8 @@ class PolicyWindows:
             waypoint_targets(ep.actions) if has else np.zeros((n, WAYPOINTS, 3), np.float32)
             for ep, n, has in zip(episodes, lengths, with_waypoints)])
         self.waypoint_valid = np.repeat(with_waypoints, lengths)
-        # look-first rows: the frames before anything has moved, which alone must show where
-        # the objects are; robot rows by their waypoints, human rows by their pseudo-actions
+        # look-first rows: the first obs_horizon frames (at most one step in), which alone must
+        # show where the objects are; robot rows by their waypoints, human ones by pseudo-actions
         first = self.time_of < shape.obs_horizon
         self.look_rows = np.flatnonzero(self.waypoint_valid & first)
         self.human_look_rows = self.human_rows[first[self.human_rows]]

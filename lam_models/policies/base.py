@@ -200,7 +200,7 @@ class Policy(nn.Module):
 
     # -- the interface -------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Training loss and scalar metrics (``action_loss``, ``latent_loss``) for logging."""
+        """Training loss and scalars to log: ``action_loss``, ``waypoint_loss``, ``latent_loss``."""
         raise NotImplementedError
 
     @override
@@ -244,10 +244,16 @@ class Policy(nn.Module):
         """
         return None
 
+    def latent_reads_observation(self) -> bool:
+        """Whether ``latent_term`` exists: human first frames have something to teach."""
+        return bool(self.config.latent_dim) and type(self).latent_term is not Policy.latent_term
+
     @torch.no_grad()
     def predict_waypoints(self, images: torch.Tensor, state: torch.Tensor,
                           state_valid: torch.Tensor) -> torch.Tensor:
         """Where the effector will grasp and release (B, 2, 3) m, relative to now."""
+        device = self.action_mean.device
+        images, state, state_valid = images.to(device), state.to(device), state_valid.to(device)
         self.check_observation(images, state, state_valid)
         tokens = self.observation(self.preprocess(images), self.normalize_state(state.float()),
                                   state_valid)

@@ -18,7 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 from typing_extensions import override
 
-from lam_models.data.windows import WAYPOINTS
+from lam_models.data.episode import WAYPOINTS
 from lam_models.latent.layers import conv_block
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@
     torchrun --nproc_per_node=2 -m lam_models.policies.train policy=autoregressive ...
 
 One loop, top to bottom, in two stages. **Look first**: the first ``look_first`` share of
-the steps trains only the observation encoder and its waypoint head, on the frames before
-the arm moves, to say where the effector will grasp and release (``PolicyWindows``'
+the steps trains only the observation encoder and its waypoint head, on each episode's
+first frames, to say where the effector will grasp and release (``PolicyWindows``'
 waypoints); with pseudo-actions, human first frames train a latent head that reads the
 encoder directly (diffusion's, the CLAM route's) in the same stage. Behaviour cloning
 alone leaves those frames under-trained: they are ~2% of the rows and every later one can
@@ -85,19 +85,22 @@ class PolicyTrainConfig:
         for name in ('steps', 'batch_size', 'log_every', 'save_every'):
             if getattr(self, name) < 1:
                 raise ValueError(f'train.{name} must be >= 1, got {getattr(self, name)}')
+        if look_steps(self) >= self.steps:
+            raise ValueError(f'train.look_first {self.look_first} of {self.steps} steps leaves '
+                             'no step to act: lower it or add steps')
 
 
 def look_steps(config: PolicyTrainConfig) -> int:
-    """How many of the steps are the look-first stage."""
+    """How many of the steps the look-first stage asks for."""
     return int(round(config.look_first * config.steps))
 
 
-def _learning_rate(step: int, config: PolicyTrainConfig) -> float:
+def _learning_rate(step: int, config: PolicyTrainConfig, look: int) -> float:
     """Per stage, a linear warm-up; then constant while looking, cosine decay to 10% while acting.
 
-    A decayed look stage left the encoder still learning where the block is when acting began.
+    ``look``: the look-first steps this run takes (0 where it has nothing to look at). A
+    decayed look stage left the encoder still learning where the block is when acting began.
     """
-    look = look_steps(config)
     start, end = (0, look) if step < look else (look, config.steps)
     step -= start
     if step < config.warmup_steps:
@@ -106,6 +109,20 @@ def _learning_rate(step: int, config: PolicyTrainConfig) -> float:
         return config.lr
     progress = (step - config.warmup_steps) / max(end - start - config.warmup_steps, 1)
     return config.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * min(progress, 1.0))))
+
+
+def look_first_steps(policy: Policy, windows: PolicyWindows, config: PolicyTrainConfig
+                     ) -> tuple[int, float]:
+    """The look-first steps this run takes, and the robot share of their batches.
+
+    Robot first frames teach the waypoints; human ones only a latent head that reads the
+    observation tokens (``Policy.latent_term``). Neither: no look stage (joint-space demos
+    and no such head), rather than steps that train nothing.
+    """
+    human = bool(len(windows.human_look_rows)) and policy.latent_reads_observation()
+    if not len(windows.look_rows) and not human:
+        return 0, 1.0
+    return look_steps(config), config.robot_fraction if human else 1.0
 
 
 def train_policy(policy_name: str, policy_config: dict[str, Any], windows: PolicyWindows,
@@ -129,7 +146,11 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
     checkpoint_path = out_dir / CHECKPOINT_NAME
     start_step = resume_state(checkpoint_path, policy, optimizer, CHECKPOINTS) \
         if config.resume else 0
-    trainable = distributed(policy, device, world_size, find_unused_parameters=True)
+    look, look_robot_fraction = look_first_steps(policy, windows, config)
+    if look_steps(config) and not look and rank == 0:
+        tqdm.write(f'look-first: skipped, nothing to learn from first frames '
+                   f'({windows.action_space!r} actions, no latent head on the observation)')
+    trainable = distributed(policy, device, world_size, find_unused_parameters=look > 0)
     log = TrainingLog(out_dir / 'tensorboard', rank == 0, config.log_every, config.steps)
 
     def save(step: int) -> None:
@@ -138,11 +159,6 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
                        train_config=asdict(config), world_size=world_size)
 
     policy.train()
-    can_look = len(windows.look_rows) or (config.pseudo_actions and len(windows.human_look_rows))
-    look = look_steps(config) if can_look else 0
-    if look_steps(config) and not look and rank == 0:
-        tqdm.write(f'look-first: skipped, no first frames with a target ({windows.action_space!r} '
-                   'actions, no pseudo-labelled human video)')
     per_rank = max(config.batch_size // world_size, 1)
     progress = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps,
                     desc=f'train {policy_name}', disable=rank != 0 or not config.progress)
@@ -151,11 +167,11 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
         rng = step_rng(config.seed, step, rank)   # this step's draws, numpy and torch
         looking = step < look
         batch = {k: v.to(device) for k, v in
-                 (windows.sample_look(per_rank, rng, config.robot_fraction) if looking else
+                 (windows.sample_look(per_rank, rng, look_robot_fraction) if looking else
                   windows.sample(per_rank, rng, config.robot_fraction)).items()}
         data_s = time.perf_counter() - clock
         for group in optimizer.param_groups:
-            group['lr'] = _learning_rate(step, config)
+            group['lr'] = _learning_rate(step, config, look)
         loss, metrics = trainable(batch, look=looking)
         grad_norm = optimizer_step(loss, policy, optimizer, config.grad_clip)
         if log.due(step):
