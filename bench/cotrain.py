@@ -238,7 +238,8 @@ def main() -> int:
     parser.add_argument('--narrow-episodes', type=int, default=20,
                         help="per task and row, in the demos' narrow region (did it learn them?)")
     parser.add_argument('--policy', default='diffusion', help='the headline policy family')
-    parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff')
+    parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff',
+                        help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--latent-steps', type=int, default=1500)
     parser.add_argument('--policy-steps', type=int, default=4500,
                         help='in all: the first third looks first (train.look_first)')
@@ -262,6 +263,11 @@ def main() -> int:
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
         args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
+    sources = [source for source in args.sources.split(',') if source]   # '': the bounds only
+    unknown = sorted(set(sources) - {*LATENT_SOURCES, 'pixel_diff'})
+    if unknown:
+        raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from '
+                         f'{[*LATENT_SOURCES, "pixel_diff"]}')
     started = time.perf_counter()
     tasks = args.tasks.split(',')
     out = Path(args.out)
@@ -282,7 +288,7 @@ def main() -> int:
         runs = [(f'robot K={args.robot_demos}', 'robot', lambda: robot),
                 ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
                 (f'robot 5K={5 * args.robot_demos}', 'robot', lambda: robot_pool)]
-        for source in args.sources.split(','):
+        for source in sources:
             runs.append((f'+human {source}', source, lambda source=source: labelled(
                 latent_labeller(source, robot, human, args), robot + human)))
         for label, source, episodes in runs:
