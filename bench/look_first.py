@@ -28,7 +28,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from lam_models.data.dataset import Dataset, write_dataset
+from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.policies import Policy
 from lam_models.policies.train import PolicyTrainConfig, train_policy
@@ -46,9 +46,7 @@ def demos(seeds: range, image_size: int, cache: Path) -> PolicyWindows:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_dataset([generate_episode(TASK, seed, 'robot', 'ego', image_size, randomize=False)
                        for seed in tqdm(seeds, desc=f'simulate {cache.stem}')], cache)
-    with Dataset(cache) as dataset:
-        episodes = [dataset.read_episode(name) for name in dataset.episode_names]
-    return PolicyWindows(episodes, WindowShape(image_size=image_size))
+    return PolicyWindows(read_episodes(cache), WindowShape(image_size=image_size))
 
 
 def waypoint_error_cm(policy: Policy, windows: PolicyWindows) -> float:

@@ -95,14 +95,26 @@ def waypoint_targets(actions: np.ndarray) -> np.ndarray:
     """
     length = len(actions)
     opened = actions[:, -1] > GRIPPER_OPEN_ABOVE
-    events = [*np.flatnonzero(opened[1:] != opened[:-1]) + 1, length, length]
+    events = np.concatenate([np.flatnonzero(opened[1:] != opened[:-1]) + 1,
+                             [length] * WAYPOINTS])
     travelled = np.concatenate([np.zeros((1, 3)), np.cumsum(actions[:, :3], 0)])
-    targets = np.zeros((length, WAYPOINTS, 3), np.float32)
-    for t in range(length):
-        upcoming = [event for event in events if event > t] + [length] * WAYPOINTS
-        for k in range(WAYPOINTS):
-            targets[t, k] = travelled[upcoming[k]] - travelled[t]
-    return targets
+    upcoming = np.searchsorted(events, np.arange(length), side='right')   # first event > t
+    targets = np.stack([travelled[events[upcoming + k]] - travelled[:length]
+                        for k in range(WAYPOINTS)], 1)
+    return targets.astype(np.float32)
+
+
+def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
+          rng: np.random.Generator, robot_fraction: float) -> np.ndarray:
+    """``batch_size`` rows, ``robot_fraction`` robot ones (one side only if the other is empty)."""
+    if not 0.0 <= robot_fraction <= 1.0:
+        raise ValueError(f'robot_fraction must be in [0, 1], got {robot_fraction}')
+    robot_count = (0 if not len(robot_rows) else batch_size if not len(human_rows)
+                   else round(batch_size * robot_fraction))
+    return np.concatenate([rng.choice(robot_rows, robot_count) if robot_count
+                           else np.zeros(0, np.int64),
+                           rng.choice(human_rows, batch_size - robot_count)
+                           if batch_size > robot_count else np.zeros(0, np.int64)])
 
 
 class PolicyWindows:
@@ -195,14 +207,8 @@ class PolicyWindows:
     def sample(self, batch_size: int, rng: np.random.Generator, robot_fraction: float = 1.0
                ) -> dict[str, torch.Tensor]:
         """A random batch, ``robot_fraction`` of it robot rows (all robot if no human labels)."""
-        if not 0.0 <= robot_fraction <= 1.0:
-            raise ValueError(f'robot_fraction must be in [0, 1], got {robot_fraction}')
-        robot_count = batch_size if not len(self.human_rows) else round(batch_size
-                                                                        * robot_fraction)
-        rows = np.concatenate([rng.choice(self.robot_rows, robot_count),
-                               rng.choice(self.human_rows, batch_size - robot_count)
-                               if batch_size > robot_count else np.zeros(0, np.int64)])
-        return self.batch(rows)
+        return self.batch(_draw(self.robot_rows, self.human_rows, batch_size, rng,
+                                robot_fraction))
 
     def sample_look(self, batch_size: int, rng: np.random.Generator,
                     robot_fraction: float = 1.0) -> dict[str, torch.Tensor]:
@@ -211,15 +217,8 @@ class PolicyWindows:
             raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
                              f'(their waypoints) or pseudo-labelled human video; these episodes '
                              f'have {self.action_space!r} actions and no human labels')
-        robot_count = round(batch_size * robot_fraction) if len(self.human_look_rows) \
-            else batch_size
-        if not len(self.look_rows):
-            robot_count = 0
-        rows = np.concatenate([rng.choice(self.look_rows, robot_count) if robot_count
-                               else np.zeros(0, np.int64),
-                               rng.choice(self.human_look_rows, batch_size - robot_count)
-                               if batch_size > robot_count else np.zeros(0, np.int64)])
-        return self.batch(rows)
+        return self.batch(_draw(self.look_rows, self.human_look_rows, batch_size, rng,
+                                robot_fraction))
 
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """The samples at ``rows`` (indices into ``len(self)``), as tensors."""

@@ -252,11 +252,7 @@ class Policy(nn.Module):
     def predict_waypoints(self, images: torch.Tensor, state: torch.Tensor,
                           state_valid: torch.Tensor) -> torch.Tensor:
         """Where the effector will grasp and release (B, 2, 3) m, relative to now."""
-        device = self.action_mean.device
-        images, state, state_valid = images.to(device), state.to(device), state_valid.to(device)
-        self.check_observation(images, state, state_valid)
-        tokens = self.observation(self.preprocess(images), self.normalize_state(state.float()),
-                                  state_valid)
+        tokens = self.observation(*self.prepare_observation(images, state, state_valid))
         return self.observation.waypoint_head(tokens.flatten(1)) * WAYPOINT_SCALE
 
     def sample_actions(self, images: torch.Tensor, state: torch.Tensor,
@@ -275,12 +271,18 @@ class Policy(nn.Module):
         whatever the module's mode. ``generator`` seeds a sampling policy's noise
         (diffusion), for reproducible calls; others ignore it.
         """
+        actions = self.sample_actions(*self.prepare_observation(images, state, state_valid),
+                                      generator)
+        return self.denormalize_actions(actions)
+
+    def prepare_observation(self, images: torch.Tensor, state: torch.Tensor,
+                            state_valid: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A caller's observation history, checked, on the policy's device, preprocessed."""
         device = self.action_mean.device
         images, state, state_valid = images.to(device), state.to(device), state_valid.to(device)
         self.check_observation(images, state, state_valid)
-        actions = self.sample_actions(self.preprocess(images), self.normalize_state(state.float()),
-                                      state_valid, generator)
-        return self.denormalize_actions(actions)
+        return self.preprocess(images), self.normalize_state(state.float()), state_valid
 
 
 POLICIES: Registry[Policy] = Registry('policy')
