@@ -92,15 +92,19 @@ class Row:
 
 
 def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: str,
-             randomize: bool) -> list[Episode]:
-    """``per_task`` scripted episodes of each task, cached as an HDF5 dataset."""
-    look = 'randomized' if randomize else 'fixed'
+             look: str) -> list[Episode]:
+    """``per_task`` scripted episodes of each task, cached as an HDF5 dataset.
+
+    ``look``: 'fixed' (the scene's own), 'lab' (the scene's room, each episode's own person
+    and head) or 'randomized' (person, head and room).
+    """
     path = Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}.h5'
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
                                      args.image_size, spawn_region=region,
-                                     randomize=randomize)
+                                     randomize=look != 'fixed',
+                                     randomize_room=look == 'randomized')
                     for task in args.tasks.split(',')
                     for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
         write_dataset(episodes, path)
@@ -110,8 +114,9 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
 
 def data_key(args: argparse.Namespace) -> str:
     """What shapes a trained model besides its own config: reruns resume only a match."""
+    human_look = '' if args.human_look == 'randomized' else f'_human{args.human_look}'
     return (f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
-            f'_{args.robot_look}')
+            f'_{args.robot_look}{human_look}')
 
 
 def policy_overrides(assignments: list[str]) -> dict:
@@ -247,8 +252,10 @@ def main() -> int:
     parser.add_argument('--robot-fraction', type=float, default=0.5)
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--robot-look', choices=('fixed', 'randomized'), default='fixed',
-                        help="robot demos' and evaluation's look; human videos are always "
-                             'randomized')
+                        help="robot demos' and evaluation's look")
+    parser.add_argument('--human-look', choices=('randomized', 'lab'), default='randomized',
+                        help="human videos' look: every one its own person, head and room, "
+                             "or its own person and head in the robot's room (lab)")
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')
@@ -272,13 +279,13 @@ def main() -> int:
     tasks = args.tasks.split(',')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    robot_pool = simulate(args, 'robot', 5 * args.robot_demos, 'narrow',
-                          randomize=args.robot_look == 'randomized')
+    robot_pool = simulate(args, 'robot', 5 * args.robot_demos, 'narrow', args.robot_look)
     robot = first_per_task(robot_pool, args.robot_demos)
-    human = simulate(args, 'human', args.human_videos, 'full', randomize=True)
+    human = simulate(args, 'human', args.human_videos, 'full', args.human_look)
     print(f'{len(robot)} robot demos (narrow region, {args.robot_demos} per task, '
           f'{args.robot_look} look), '
-          f'{len(robot_pool)} for the 5K row, {len(human)} human videos (whole workspace); '
+          f'{len(robot_pool)} for the 5K row, {len(human)} human videos (whole workspace, '
+          f'{args.human_look} look); '
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
     families = ['diffusion', 'autoregressive'] if args.full else [args.policy]

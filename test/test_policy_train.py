@@ -135,8 +135,8 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
     cotrain, _ = windows
     looks = []
 
-    def sample_look(batch_size, rng, robot_fraction):
-        batch = PolicyWindows.sample_look(cotrain, batch_size, rng, robot_fraction)
+    def sample_look(batch_size, rng, robot_fraction, pseudo):
+        batch = PolicyWindows.sample_look(cotrain, batch_size, rng, robot_fraction, pseudo)
         looks.append(batch)
         return batch
 
@@ -159,8 +159,9 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
         assert torch.equal(batch['waypoint_mask'][:, 0], batch['is_robot'])
         assert batch['pseudo_mask'][:, 0].all()
     # first frames: t < obs_horizon (2), of the 2 robot episodes and of the human one
-    assert set(cotrain.time_of[cotrain.look_rows]) == {0, 1} and len(cotrain.look_rows) == 4
-    assert set(cotrain.time_of[cotrain.human_look_rows]) == {0, 1}
+    robot_look, human_look = cotrain.look_rows(pseudo=True)
+    assert set(cotrain.time_of[robot_look]) == {0, 1} and len(robot_look) == 4
+    assert set(cotrain.time_of[human_look]) == {0, 1}
     with pytest.raises(ValueError, match=r'look_first must be in \[0, 1\)'):
         PolicyTrainConfig(look_first=1.0)
 

@@ -158,6 +158,20 @@ def test_randomization_off_is_the_default_look():
     sim.close()
 
 
+def test_a_lab_look_draws_the_person_and_keeps_the_robots_room():
+    sim = WidowXSim('wx250s', make_task('push').objects)
+    compiled = build_model('wx250s', make_task('push').objects)
+    lab, anywhere = sample_appearance(11, room=False), sample_appearance(11)
+    assert lab.room is None and (lab.forearm_rgb, lab.effector_rgb, lab.head) == \
+        (anywhere.forearm_rgb, anywhere.effector_rgb, anywhere.head)   # the same person
+    sim.set_appearance(lab)
+    for field in ('geom_matid', 'mat_rgba', 'light_dir', 'light_diffuse'):
+        assert np.array_equal(getattr(sim.model, field), getattr(compiled, field)), field
+    assert not np.array_equal(sim.model.geom_rgba, compiled.geom_rgba)   # sleeve and skin
+    assert not np.array_equal(sim.model.cam_pos, compiled.cam_pos)       # the head
+    sim.close()
+
+
 def test_randomization_changes_the_pictures_not_the_demonstration():
     on = generate_episode('push', seed=9, image_size=32)
     off = generate_episode('push', seed=9, image_size=32, randomize=False)

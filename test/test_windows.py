@@ -56,6 +56,22 @@ def test_robot_fraction_sets_the_mix_and_human_rows_train_only_the_latent_head()
         windows.sample(4, np.random.default_rng(0), robot_fraction=1.5)
 
 
+def test_an_oracles_human_rows_with_actions_keep_the_human_share_of_the_mix():
+    oracle = human(10)
+    oracle.actions, oracle.pseudo_actions = robot(10).actions, None
+    oracle.metadata = {'action_space': 'ee_delta [dx, ...]'}
+    windows = PolicyWindows([robot(6), oracle], SHAPE)
+    batch = windows.sample(40, np.random.default_rng(0), robot_fraction=0.25)
+    assert int(batch['is_robot'].sum()) == 10           # drawn by embodiment, not by labels
+    humans = ~batch['is_robot']
+    assert batch['action_mask'][humans][:, 0].all()     # yet their actions train the head
+    assert not batch['state_valid'][humans].any()       # with no proprio
+    robot_look, human_look = windows.look_rows(pseudo=False)
+    assert robot_look.tolist() == [0, 1] and human_look.tolist() == [6, 7]   # oracle waypoints
+    assert windows.normalization_stats()['action_mean'][0] == pytest.approx(
+        (15 + 45) / 16)                                 # every row with actions
+
+
 def test_mixed_action_spaces_are_refused_and_a_dataset_loads(tmp_path):
     joint = robot(4)
     joint.metadata['action_space'] = 'joint_position [waist, ...]'
@@ -109,12 +125,13 @@ def test_waypoints_are_the_commanded_translation_to_the_next_grasp_and_release()
     assert along_x == pytest.approx(np.array([[.03, .05], [.02, .04], [.01, .03],
                                               [.02, .03], [.01, .02], [.01, .01]]))
     assert not batch['waypoints'][:, :, 1:].any()
-    assert windows.look_rows.tolist() == [0, 1]             # before the arm moves: obs_horizon
+    assert windows.look_rows(pseudo=False)[0].tolist() == [0, 1]   # before the arm moves
     assert not windows.batch(np.arange(6, 10))['waypoint_mask'].any()   # human rows
     looked = windows.sample_look(16, np.random.default_rng(0))
     assert looked['waypoint_mask'].all() and set(looked['images'][:, -1, 0, 0, 0].tolist()) \
         <= {0, 1}
-    assert windows.human_look_rows.tolist() == [6, 7]       # human first frames, by label
+    assert windows.look_rows(pseudo=False)[1].size == 0      # human frames by label only
+    assert windows.look_rows(pseudo=True)[1].tolist() == [6, 7]
     mixed = windows.sample_look(16, np.random.default_rng(0), robot_fraction=0.25)
     assert mixed['is_robot'].sum() == 4 and mixed['pseudo_mask'][~mixed['is_robot'], 0].all()
 
@@ -122,9 +139,10 @@ def test_waypoints_are_the_commanded_translation_to_the_next_grasp_and_release()
 def test_look_first_refuses_actions_without_an_effector_translation():
     joint = robot(4)
     joint.metadata['action_space'] = 'joint_position [waist, ...]'
+    joint.pseudo_actions = None
     windows = PolicyWindows([joint], SHAPE)
     assert not windows.batch(np.arange(4))['waypoint_mask'].any()
     with pytest.raises(ValueError, match=r"look-first needs first frames with a target: "
                                          r"ee_delta actions .*'joint_position \[waist, "
-                                         r"\.\.\.\]' actions and no human labels"):
+                                         r"\.\.\.\]' actions and no pseudo-actions"):
         windows.sample_look(4, np.random.default_rng(0))

@@ -9,10 +9,12 @@ and are masked (mask False), so no loss is taken on these invented targets; they
 teach the policy nothing.
 
 Robot episodes give actions, joint positions (the proprio state) and their own
-pseudo-actions; human episodes give frames and pseudo-actions only. ``sample`` mixes them
-at ``robot_fraction``. Everything lives in memory as a few flat arrays (64 px frames: 12 kB
-each) and a batch is a handful of numpy gathers, so the loader is never the bottleneck
-(the policy trainer logs the time of both, ``time/data_s`` and ``time/step_s``).
+pseudo-actions; human episodes give frames and pseudo-actions only, or, as the co-training
+bench's oracle, the hand's true motion as actions. ``sample`` mixes the two embodiments at
+``robot_fraction`` whatever their labels, and every row trains on the targets it has.
+Everything lives in memory as a few flat arrays (64 px frames: 12 kB each) and a batch is a
+handful of numpy gathers, so the loader is never the bottleneck (the policy trainer logs the
+time of both, ``time/data_s`` and ``time/step_s``).
 
 Rows whose actions are end-effector deltas also carry ``waypoints``: where the effector
 goes next, as the commanded displacement to the next gripper events (the grasp, then the
@@ -123,7 +125,7 @@ class PolicyWindows:
     def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape()) -> None:
         robot = [ep for ep in episodes if ep.actions is not None]
         if not robot:
-            raise ValueError('PolicyWindows needs at least one robot episode (with actions)')
+            raise ValueError('PolicyWindows needs at least one episode with actions')
         self.shape = shape
         self.action_dim = robot[0].actions.shape[1]
         self.state_dim = _common_width(episodes, 'joint_positions', 'state')
@@ -153,14 +155,18 @@ class PolicyWindows:
             np.zeros(n, bool) if ep.pseudo_actions is None
             else np.asarray(ep.metadata.get('pseudo_valid', np.ones(n, bool)), bool)
             for ep, n in zip(episodes, lengths)])
-        self.is_robot = np.array([ep.actions is not None for ep in episodes])
+        # Embodiment decides which side of the mix a row is drawn from; having actions
+        # decides whether it trains the action head (an oracle's human rows do both).
+        self.is_robot = np.array([ep.embodiment == 'robot' for ep in episodes])
+        self.has_actions = np.array([ep.actions is not None for ep in episodes])
         self.has_state = np.array([ep.joint_positions is not None for ep in episodes])
         # sample index -> (episode, t): every frame of every episode
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         self.time_of = np.concatenate([np.arange(n) for n in lengths])
-        self.robot_rows = np.flatnonzero(self.is_robot[self.episode_of])
-        self.human_rows = np.flatnonzero(~self.is_robot[self.episode_of]
-                                         & self.pseudo_valid)
+        robot_row = self.is_robot[self.episode_of]
+        labelled = self.has_actions[self.episode_of] | self.pseudo_valid
+        self.robot_rows = np.flatnonzero(robot_row & labelled)
+        self.human_rows = np.flatnonzero(~robot_row & labelled)
         with_waypoints = [ep.actions is not None
                           and episode_action_space(ep).startswith(EE_DELTA) for ep in episodes]
         self.waypoints = np.concatenate([
@@ -168,10 +174,19 @@ class PolicyWindows:
             for ep, n, has in zip(episodes, lengths, with_waypoints)])
         self.waypoint_valid = np.repeat(with_waypoints, lengths)
         # look-first rows: the first obs_horizon frames (at most one step in), which alone must
-        # show where the objects are; robot rows by their waypoints, human ones by pseudo-actions
-        first = self.time_of < shape.obs_horizon
-        self.look_rows = np.flatnonzero(self.waypoint_valid & first)
-        self.human_look_rows = self.human_rows[first[self.human_rows]]
+        # show where the objects are
+        self.first_frame = self.time_of < shape.obs_horizon
+
+    def look_rows(self, pseudo: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(robot, human) first-frame rows with a look target for the look-first stage.
+
+        Waypoints are a target wherever actions give them; pseudo-actions only if ``pseudo``
+        (the policy's latent head reads the observation: ``Policy.latent_reads_observation``).
+        """
+        target = self.waypoint_valid | (self.pseudo_valid if pseudo else False)
+        rows = np.flatnonzero(self.first_frame & target)
+        robot = self.is_robot[self.episode_of[rows]]
+        return rows[robot], rows[~robot]
 
     @classmethod
     def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
@@ -198,8 +213,8 @@ class PolicyWindows:
             std = values.std(0) if len(values) > 1 else np.ones(values.shape[1])
             return {f'{key}_mean': torch.as_tensor(values.mean(0), dtype=torch.float32),
                     f'{key}_std': torch.as_tensor(np.maximum(std, floor), dtype=torch.float32)}
-        robot = self.is_robot[self.episode_of]
-        return {**mean_std(self.actions[robot], 'action'),
+        acted = self.has_actions[self.episode_of]
+        return {**mean_std(self.actions[acted], 'action'),
                 **mean_std(self.state[self.has_state[self.episode_of]], 'state',
                            STATE_STD_FLOOR),
                 **mean_std(self.pseudo_actions[self.pseudo_valid], 'latent')}
@@ -211,14 +226,16 @@ class PolicyWindows:
                                 robot_fraction))
 
     def sample_look(self, batch_size: int, rng: np.random.Generator,
-                    robot_fraction: float = 1.0) -> dict[str, torch.Tensor]:
-        """First frames for look-first: ``look_rows`` and ``human_look_rows``, as ``sample``."""
-        if not len(self.look_rows) and not len(self.human_look_rows):
+                    robot_fraction: float = 1.0, pseudo: bool = True
+                    ) -> dict[str, torch.Tensor]:
+        """First frames for look-first (``look_rows(pseudo)``), mixed as ``sample``."""
+        robot, human = self.look_rows(pseudo)
+        if not len(robot) and not len(human):
             raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
-                             f'(their waypoints) or pseudo-labelled human video; these episodes '
-                             f'have {self.action_space!r} actions and no human labels')
-        return self.batch(_draw(self.look_rows, self.human_look_rows, batch_size, rng,
-                                robot_fraction))
+                             f'(their waypoints) or pseudo-actions the policy learns from them; '
+                             f'these episodes have {self.action_space!r} actions and no '
+                             f'pseudo-actions{"" if pseudo else " it reads"}')
+        return self.batch(_draw(robot, human, batch_size, rng, robot_fraction))
 
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """The samples at ``rows`` (indices into ``len(self)``), as tensors."""
@@ -229,16 +246,16 @@ class PolicyWindows:
         future = t[:, None] + np.arange(self.shape.action_horizon)
         in_episode = future < length
         chunk_index = start + np.minimum(future, length - 1)
-        robot = self.is_robot[episode]
+        acted = self.has_actions[episode]
         return {
             'images': torch.from_numpy(self.frames[obs_index]),
             'state': torch.from_numpy(self.state[obs_index]),
             'state_valid': torch.from_numpy(self.has_state[episode]),
             'actions': torch.from_numpy(self.actions[chunk_index]),
-            'action_mask': torch.from_numpy(in_episode & robot[:, None]),
+            'action_mask': torch.from_numpy(in_episode & acted[:, None]),
             'pseudo_actions': torch.from_numpy(self.pseudo_actions[chunk_index]),
             'pseudo_mask': torch.from_numpy(in_episode & self.pseudo_valid[chunk_index]),
-            'is_robot': torch.from_numpy(robot),
+            'is_robot': torch.from_numpy(self.is_robot[episode]),
             'waypoints': torch.from_numpy(self.waypoints[rows]),
             'waypoint_mask': torch.from_numpy(np.repeat(self.waypoint_valid[rows, None],
                                                         WAYPOINTS, 1)),

@@ -16,7 +16,8 @@ be solved from the arm's own heading, so policies closed the gripper ~8 cm from 
 on new scenes. Then **act**: each step draws ``robot_fraction`` of the batch from robot
 episodes (action head, and the latent head on their own labels) and the rest from human
 episodes (latent head only: no actions). ``pseudo_actions=null`` (no labels) trains a
-robot-only policy with no latent head: the baseline co-training must beat.
+robot-only policy with no latent head: the baseline co-training must beat. Human rows
+with actions (the bench's oracle) train the action head as well, still as human rows.
 Rank 0 writes ``<out_dir>/checkpoint.{safetensors,json}`` (policy, normalization stats,
 optimizer, step), TensorBoard scalars and a loss-curve PNG; the same out_dir resumes.
 """
@@ -119,10 +120,10 @@ def look_first_steps(policy: Policy, windows: PolicyWindows, config: PolicyTrain
     observation tokens (``Policy.latent_term``). Neither: no look stage (joint-space demos
     and no such head), rather than steps that train nothing.
     """
-    human = bool(len(windows.human_look_rows)) and policy.latent_reads_observation()
-    if not len(windows.look_rows) and not human:
+    robot, human = windows.look_rows(policy.latent_reads_observation())
+    if not len(robot) and not len(human):
         return 0, 1.0
-    return look_steps(config), config.robot_fraction if human else 1.0
+    return look_steps(config), config.robot_fraction if len(human) else 1.0
 
 
 def train_policy(policy_name: str, policy_config: dict[str, Any], windows: PolicyWindows,
@@ -167,7 +168,8 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
         rng = step_rng(config.seed, step, rank)   # this step's draws, numpy and torch
         looking = step < look
         batch = {k: v.to(device) for k, v in
-                 (windows.sample_look(per_rank, rng, look_robot_fraction) if looking else
+                 (windows.sample_look(per_rank, rng, look_robot_fraction,
+                                      policy.latent_reads_observation()) if looking else
                   windows.sample(per_rank, rng, config.robot_fraction)).items()}
         data_s = time.perf_counter() - clock
         for group in optimizer.param_groups:

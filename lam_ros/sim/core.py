@@ -166,17 +166,19 @@ class WidowXSim:
         if appearance is not None:
             model.geom_rgba[self._roles['forearm'], :3] = appearance.forearm_rgb
             model.geom_rgba[self._roles['effector'], :3] = appearance.effector_rgb
+        room = appearance.room if appearance is not None else None
+        if room is not None:
             table = self._roles['table']
-            if appearance.table_texture == 'plain':
-                model.geom_rgba[table, :3] = appearance.table_rgb
+            if room.table_texture == 'plain':
+                model.geom_rgba[table, :3] = room.table_rgb
             else:
-                material = self._table_materials[appearance.table_texture]
+                material = self._table_materials[room.table_texture]
                 model.geom_matid[table] = material
-                model.mat_rgba[material, :3] = appearance.table_rgb
-            model.light_dir[self._light] = appearance.light_dir
-            model.light_diffuse[self._light] = appearance.light_diffuse
-            model.vis.headlight.ambient[:] = appearance.headlight_ambient
-            model.vis.headlight.diffuse[:] = appearance.headlight_diffuse
+                model.mat_rgba[material, :3] = room.table_rgb
+            model.light_dir[self._light] = room.light_dir
+            model.light_diffuse[self._light] = room.light_diffuse
+            model.vis.headlight.ambient[:] = room.headlight_ambient
+            model.vis.headlight.diffuse[:] = room.headlight_diffuse
         self._move_head()
 
     def _move_head(self) -> None:
