@@ -65,6 +65,7 @@ def sim_like_episode(embodiment: str, length: int, seed: int) -> Episode:
         actions=motion if robot else None,
         joint_positions=rng.normal(size=(length, 8)).astype(np.float32) if robot else None,
         hidden_motion=None if robot else motion, task='push', instruction='push the block',
+        effector_positions=rng.normal(size=(length, 3)).astype(np.float32),
         success=None if seed == 2 else bool(seed % 2),
         metadata={'source': 'lam_ros.sim', 'seed': seed, 'camera': 'ego',
                   'camera_K': np.eye(3).tolist(), 'action_space': 'ee_delta [dx, ...]',
@@ -72,7 +73,8 @@ def sim_like_episode(embodiment: str, length: int, seed: int) -> Episode:
 
 
 def assert_same_episode(back: Episode, original: Episode) -> None:
-    for name in ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion'):
+    for name in ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion',
+                 'effector_positions'):
         expected, got = getattr(original, name), getattr(back, name)
         if expected is None:
             assert got is None, name

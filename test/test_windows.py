@@ -136,6 +136,18 @@ def test_waypoints_are_the_commanded_translation_to_the_next_grasp_and_release()
     assert mixed['is_robot'].sum() == 4 and mixed['pseudo_mask'][~mixed['is_robot'], 0].all()
 
 
+def test_waypoints_follow_the_effectors_path_where_the_episode_has_one():
+    lagging = robot(6)
+    lagging.actions[:] = 0.0
+    lagging.actions[:, 0] = 0.01                            # told 1 cm along x every step...
+    lagging.actions[:, 6] = [1, 1, 1, 0, 0, 1]
+    lagging.effector_positions = np.zeros((6, 3), np.float32)
+    lagging.effector_positions[:, 0] = [0.0, .006, .012, .018, .024, .03]   # ...moves 6 mm
+    waypoints = PolicyWindows([lagging], SHAPE).batch(np.arange(6))['waypoints']
+    assert waypoints[0, :, 0].tolist() == pytest.approx([.018, .03])   # grasp at 3, then end
+    assert waypoints[4, :, 0].tolist() == pytest.approx([.006, .006])  # the end: last frame
+
+
 def test_look_first_refuses_actions_without_an_effector_translation():
     joint = robot(4)
     joint.metadata['action_space'] = 'joint_position [waist, ...]'

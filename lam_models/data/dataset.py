@@ -15,6 +15,7 @@ bag again. Layout (``format_version`` 1; the schema of plan_session3.md)::
         joint_positions (T,J) float32      when the episode has them (robot)
         actions         (T,A) float32      robot only
         hidden_motion   (T,A) float32      simulated human only (metrics, never training)
+        effector_positions (T,3) float32   simulated episodes (the effector's path, m)
         pseudo_actions/<model>/values (T,Z) float32, valid (T,) bool   written by labeling
     /pseudo_actions/<model>        attrs: checkpoint, checkpoint_sha256, z_dim, frame_gap
 
@@ -48,7 +49,8 @@ FORMAT_VERSION = 1
 EPISODES = 'episodes'
 PSEUDO_ACTIONS = 'pseudo_actions'
 FRAME_COMPRESSION = 'lzf'
-ARRAYS = {'actions': np.float32, 'joint_positions': np.float32, 'hidden_motion': np.float32}
+ARRAYS = {'actions': np.float32, 'joint_positions': np.float32, 'hidden_motion': np.float32,
+          'effector_positions': np.float32}
 SUCCESS_CODES = {None: -1, False: 0, True: 1}
 
 

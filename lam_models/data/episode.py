@@ -31,7 +31,11 @@ class Episode:
     episodes ``actions[t]`` is the command issued after seeing frame t; for
     human episodes ``actions`` is None (training code never sees the
     demonstrator's motion) and ``hidden_motion`` may hold the simulator's
-    ground truth, only for probing metrics.
+    ground truth, only for probing metrics. ``effector_positions[t]`` is where the gripper's
+    (or the hand's) fingertip centre is at frame t, in the robot's base frame: what the arm
+    did, where summed ee-delta commands say what it was told (the arm lags a fast reach by
+    up to a quarter). Simulated episodes have it for both embodiments, a human's as ground
+    truth like ``hidden_motion``: training reads it only where an episode has actions.
     """
 
     frames: np.ndarray                      # (T, H, W, 3) uint8, RGB
@@ -40,6 +44,7 @@ class Episode:
     actions: np.ndarray | None = None       # (T, A) float32
     joint_positions: np.ndarray | None = None  # (T, J) float32
     hidden_motion: np.ndarray | None = None    # (T, A) float32, human only
+    effector_positions: np.ndarray | None = None   # (T, 3) float32 m, base frame
     pseudo_actions: np.ndarray | None = None   # (T, Z) float32, from a latent model
     task: str = ''
     instruction: str = ''
@@ -53,7 +58,7 @@ class Episode:
                 f'{self.frames.dtype}')
         n = len(self.frames)
         for name in ('timestamps', 'actions', 'joint_positions', 'hidden_motion',
-                     'pseudo_actions'):
+                     'effector_positions', 'pseudo_actions'):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f'Episode.{name} has {len(value)} rows, frames have {n}')

@@ -17,7 +17,7 @@ handful of numpy gathers, so the loader is never the bottleneck (the policy trai
 time of both, ``time/data_s`` and ``time/step_s``).
 
 Rows whose actions are end-effector deltas also carry ``waypoints``: where the effector
-goes next, as the commanded displacement to the next gripper events (the grasp, then the
+goes next, as its displacement to the next gripper events (the grasp, then the
 release). On an episode's first frames (t < obs_horizon) that says where the objects are:
 the target of the trainer's look-first stage (``lam_models.policies.train``).
 """
@@ -87,19 +87,23 @@ def _stack(arrays: list[np.ndarray | None], lengths: list[int], width: int) -> n
                            else np.asarray(a, np.float32) for a, n in zip(arrays, lengths)])
 
 
-def waypoint_targets(actions: np.ndarray) -> np.ndarray:
-    """(T, WAYPOINTS, 3) m: the commanded translation from each step to the next gripper events.
+def waypoint_targets(actions: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+    """(T, WAYPOINTS, 3) m: the effector's translation from each step to the next gripper events.
 
     An event is a step whose gripper command is on the other side of open/closed from the
-    step before; the episode's end stands in for the events it does not have. A sum of
-    commands is what the arm was told, not what it did (the workspace box clips), which
-    is close enough to say where to look.
+    step before; the episode's end stands in for the events it does not have. The
+    translation is the effector's own path where ``positions`` (T, 3) give it, else the sum
+    of the commands: what the arm was told, not what it did. The two differ by up to a
+    quarter (the simulated arm lags a fast reach, the hand overshoots), and differently per
+    embodiment, so episodes of both in one policy need the path.
     """
     length = len(actions)
     opened = actions[:, -1] > GRIPPER_OPEN_ABOVE
     events = np.concatenate([np.flatnonzero(opened[1:] != opened[:-1]) + 1,
                              [length] * WAYPOINTS])
-    travelled = np.concatenate([np.zeros((1, 3)), np.cumsum(actions[:, :3], 0)])
+    travelled = (np.concatenate([positions, positions[-1:]]) - positions[0]
+                 if positions is not None
+                 else np.concatenate([np.zeros((1, 3)), np.cumsum(actions[:, :3], 0)]))
     upcoming = np.searchsorted(events, np.arange(length), side='right')   # first event > t
     targets = np.stack([travelled[events[upcoming + k]] - travelled[:length]
                         for k in range(WAYPOINTS)], 1)
@@ -170,7 +174,8 @@ class PolicyWindows:
         with_waypoints = [ep.actions is not None
                           and episode_action_space(ep).startswith(EE_DELTA) for ep in episodes]
         self.waypoints = np.concatenate([
-            waypoint_targets(ep.actions) if has else np.zeros((n, WAYPOINTS, 3), np.float32)
+            waypoint_targets(ep.actions, ep.effector_positions) if has
+            else np.zeros((n, WAYPOINTS, 3), np.float32)
             for ep, n, has in zip(episodes, lengths, with_waypoints)])
         self.waypoint_valid = np.repeat(with_waypoints, lengths)
         # look-first rows: the first obs_horizon frames (at most one step in), which alone must

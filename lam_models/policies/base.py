@@ -17,7 +17,7 @@ A training batch is a dict of tensors (``lam_models.data.windows.PolicyWindows``
   ``pseudo_actions``  (B, Ta, Z) float32 (only read when ``latent_dim`` > 0)
   ``pseudo_mask``     (B, Ta) bool
   ``is_robot``        (B,) bool (not needed by the losses: the masks say it all)
-  ``waypoints``       (B, 2, 3) float32 m: commanded translation to the next two gripper events
+  ``waypoints``       (B, 2, 3) float32 m: the effector's way to the next two gripper events
   ``waypoint_mask``   (B, 2) bool: rows with end-effector actions
 Every policy carries a waypoint head on its observation tokens (``look_loss``): from what
 it sees, where the effector will grasp and release. The trainer's look-first stage trains

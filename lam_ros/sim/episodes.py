@@ -61,6 +61,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
     perturbation = np.random.default_rng([seed, 2])   # its own stream: the scene is unchanged
     frames, motions, joints = [obs['image']], [], [env.sim.joint_positions()]
+    effector = [env.effector_state()[:3]]
     extra = 0
     for _ in range(env.max_steps):
         command = expert.act()
@@ -74,6 +75,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                        if action_noise else info['executed_action'])
         frames.append(obs['image'])
         joints.append(env.sim.joint_positions())
+        effector.append(env.effector_state()[:3])
         extra += expert.done
         if extra > EXTRA_STEPS_AFTER_DONE:
             break
@@ -89,6 +91,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
         actions=motions if embodiment == 'robot' else None,
         joint_positions=np.stack(joints).astype(np.float32) if embodiment == 'robot' else None,
         hidden_motion=motions if embodiment == 'human' else None,
+        effector_positions=np.stack(effector).astype(np.float32),
         task=task,
         instruction=env.task.instruction,
         success=bool(info['success']),
