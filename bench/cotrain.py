@@ -95,8 +95,8 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
              look: str) -> list[Episode]:
     """``per_task`` scripted episodes of each task, cached as an HDF5 dataset.
 
-    ``look``: 'fixed' (the scene's own), 'lab' (the scene's room, each episode's own person
-    and head) or 'randomized' (person, head and room).
+    ``look``: 'fixed' (the scene's own), 'lab' (the scene's room and camera, each episode's
+    own person) or 'randomized' (person, head motion and room).
     """
     path = Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}.h5'
     if not path.exists():
@@ -104,7 +104,7 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
         episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
                                      args.image_size, spawn_region=region,
                                      randomize=look != 'fixed',
-                                     randomize_room=look == 'randomized')
+                                     lab=look == 'lab')
                     for task in args.tasks.split(',')
                     for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
         write_dataset(episodes, path)
@@ -254,8 +254,8 @@ def main() -> int:
     parser.add_argument('--robot-look', choices=('fixed', 'randomized'), default='fixed',
                         help="robot demos' and evaluation's look")
     parser.add_argument('--human-look', choices=('randomized', 'lab'), default='randomized',
-                        help="human videos' look: every one its own person, head and room, "
-                             "or its own person and head in the robot's room (lab)")
+                        help="human videos' look: every one its own person, head motion and "
+                             "room, or its own person in front of the robot's camera (lab)")
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')

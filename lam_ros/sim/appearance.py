@@ -6,11 +6,11 @@ An :class:`Appearance` depends on the episode seed only, never on the embodiment
 and a human episode of the same seed are filmed from the same head pose in the same colours:
 whatever tells the embodiments apart is their motion and shape, not the scene. Effector and
 forearm colours are drawn from one palette for both embodiments (gripper or hand, links or
-sleeve). It has two parts: the person (colours of effector and forearm, the head's pose and
-drift) and the :class:`Room` (table, lights). ``room=None`` keeps the scene's own room:
-people demonstrating at the robot's table in its lab. ``WidowXSim.set_appearance`` writes it
-into model fields (``geom_rgba``, ``geom_matid``, ``mat_rgba``, ``light_dir``/``diffuse``,
-the headlight, ``cam_pos``/``cam_quat``); nothing is recompiled.
+sleeve). In the lab (``lab=True``) only those colours are drawn: the scene's own table,
+lights and camera, people demonstrating in front of the robot's camera.
+``WidowXSim.set_appearance`` writes it into model fields (``geom_rgba``, ``geom_matid``,
+``mat_rgba``, ``light_dir``/``diffuse``, the headlight, ``cam_pos``/``cam_quat``); nothing
+is recompiled.
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ class Appearance:
 
     forearm_rgb: tuple[float, float, float]    # robot links and base / the hand's sleeve
     effector_rgb: tuple[float, float, float]   # robot gripper and fingers / hand and fingers
-    head: HeadMotion
+    head: HeadMotion | None                    # None: the scene's camera, still
     room: Room | None                          # None: the scene's own table and lights
 
 
@@ -87,10 +87,10 @@ def _colour(rng: np.random.Generator, palette: np.ndarray, jitter: float) -> tup
     return tuple(float(c) for c in np.clip(base + rng.uniform(-jitter, jitter, 3), 0.0, 1.0))
 
 
-def sample_appearance(seed: int | np.random.Generator, room: bool = True) -> Appearance:
+def sample_appearance(seed: int | np.random.Generator, lab: bool = False) -> Appearance:
     """The appearance of episode ``seed`` (or drawn from a generator).
 
-    ``room`` False keeps the scene's own room; the person is the same as with it.
+    ``lab``: the person's colours only (the same as without), in the scene's room and camera.
     """
     rng = (seed if isinstance(seed, np.random.Generator)
            else np.random.default_rng((APPEARANCE_STREAM, int(seed))))
@@ -109,12 +109,12 @@ def sample_appearance(seed: int | np.random.Generator, room: bool = True) -> App
         drift_phase=tuple(rng.uniform(0.0, 2.0 * math.pi, 6)))
     forearm_rgb = _colour(rng, FOREARM_PALETTE, 0.06)
     effector_rgb = _colour(rng, EFFECTOR_PALETTE, 0.06)
-    drawn_room = Room(   # drawn either way, in this order: a seed's look never changes
+    room = Room(   # drawn either way, in this order: a seed's look never changes
         table_rgb=_colour(rng, TABLE_PALETTE, 0.08),
         table_texture=TABLE_TEXTURES[rng.integers(len(TABLE_TEXTURES))],
         light_dir=light_dir,
         light_diffuse=tuple(float(intensity * (1.0 + w)) for w in (warmth, 0.0, -warmth)),
         headlight_ambient=float(rng.uniform(0.3, 0.55)),
         headlight_diffuse=float(rng.uniform(0.3, 0.6)))
-    return Appearance(forearm_rgb=forearm_rgb, effector_rgb=effector_rgb, head=head,
-                      room=drawn_room if room else None)
+    return Appearance(forearm_rgb=forearm_rgb, effector_rgb=effector_rgb,
+                      head=None if lab else head, room=None if lab else room)

@@ -184,7 +184,7 @@ class WidowXSim:
     def _move_head(self) -> None:
         """Put the ego camera where the head is at the current sim time."""
         pos, quat = self._default_look['ego_pos'], self._default_look['ego_quat']
-        if self.appearance is not None:
+        if self.appearance is not None and self.appearance.head is not None:
             offset, rotation = self.appearance.head.offset(self.data.time)
             pos = pos + offset
             angle = float(np.linalg.norm(rotation))

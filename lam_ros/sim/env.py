@@ -38,8 +38,8 @@ class WidowXEnv(gym.Env):
     (:func:`lam_ros.sim.appearance.sample_appearance`: colours, table, light, head pose and
     drift); the same seed gives the same look for either embodiment, and the task layout
     and trajectories do not depend on it. Off: the scene's fixed default look.
-    ``randomize_room`` False keeps the scene's table and lights and draws only the person
-    (sleeve, skin or gripper colours, head pose and drift): demonstrations in the robot's lab.
+    ``lab`` draws only the person's colours (sleeve, skin or gripper) and keeps the scene's
+    table, lights and still camera: people demonstrating in front of the robot's camera.
     ``spawn_region`` (``lam_ros.sim.tasks.SPAWN_REGIONS``) bounds where the moved object
     starts: 'full' (the default) or 'narrow' (few-demo co-training regime).
     """
@@ -51,7 +51,7 @@ class WidowXEnv(gym.Env):
                  camera: str | None = 'ego', image_size: int = 64,
                  control_dt: float = 0.1, max_steps: int | None = None,
                  sim: WidowXSim | None = None, randomize: bool = True,
-                 spawn_region: str = 'full', randomize_room: bool = True) -> None:
+                 spawn_region: str = 'full', lab: bool = False) -> None:
         if embodiment not in ('robot', 'human'):
             raise ValueError(f"embodiment {embodiment!r}: expected 'robot' or 'human'")
         if embodiment == 'human' and action_mode != 'ee_delta':
@@ -60,7 +60,7 @@ class WidowXEnv(gym.Env):
         self.sim = sim if sim is not None else WidowXSim(robot_model, self.task.objects)
         self.embodiment, self.action_mode = embodiment, action_mode
         self.camera, self.image_size, self.control_dt = camera, image_size, control_dt
-        self.randomize, self.randomize_room = randomize, randomize_room
+        self.randomize, self.lab = randomize, lab
         if spawn_region not in SPAWN_REGIONS:
             raise ValueError(f'spawn_region {spawn_region!r}: expected one of '
                              f'{sorted(SPAWN_REGIONS)}')
@@ -99,7 +99,7 @@ class WidowXEnv(gym.Env):
         if self.randomize:
             # Its own stream: the task's draws below are the same with randomization off.
             sim.set_appearance(sample_appearance(rng.spawn(1)[0] if seed is None else seed,
-                                                 room=self.randomize_room))
+                                                 lab=self.lab))
         else:
             sim.set_appearance(None)
         self.task.reset(sim, rng, self.spawn_region)

@@ -29,7 +29,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                      control_dt: float = 0.1, robot_model: str = 'wx250s',
                      max_steps: int | None = None, randomize: bool = True,
                      spawn_region: str = 'full', action_noise: float = 0.0,
-                     randomize_room: bool = True) -> Episode:
+                     lab: bool = False) -> Episode:
     """Run the scripted demonstrator and return the rendered episode.
 
     ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action, or the
@@ -39,7 +39,8 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     ``camera`` defaults to ``ego`` for both embodiments. ``randomize`` (on by default, for
     training data) draws colours, table, light and head pose from ``seed``: a robot and a
     human episode of the same seed share them; off gives the scene's default look.
-    ``randomize_room`` False draws only the person and the head, in the scene's own room.
+    ``lab`` (with ``randomize``) draws only the person's colours, in the scene's own room and
+    still camera.
     ``spawn_region`` bounds where the moved object starts (``WidowXEnv``).
     ``action_noise`` (robot, m): DART (Laskey et al. 2017). Each command's xyz is perturbed
     by Gaussian noise of this std times the commanded speed over the arm's max step (none
@@ -56,7 +57,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     camera = camera or DEFAULT_CAMERA
     env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
                     max_steps, sim=_shared_sim(robot_model, task), randomize=randomize,
-                    spawn_region=spawn_region, randomize_room=randomize_room)
+                    spawn_region=spawn_region, lab=lab)
     obs, info = env.reset(seed=seed)
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
     perturbation = np.random.default_rng([seed, 2])   # its own stream: the scene is unchanged
@@ -102,7 +103,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'joint_names': list(env.sim.joint_names),
             'camera_K': env.sim.camera_info(camera, image_size, image_size).k.tolist(),
             'randomized': randomize,
-            'randomized_room': randomize and randomize_room,
+            'lab': lab,
             'spawn_region': spawn_region,
             'expert_done': expert.done,
             'action_noise': action_noise,
