@@ -115,7 +115,13 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
                     for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
         write_dataset(episodes, path)
     with Dataset(path) as dataset:
-        return [dataset.read_episode(name) for name in dataset.episode_names]
+        episodes = [dataset.read_episode(name) for name in dataset.episode_names]
+    stale = next((ep for ep in episodes if ep.effector_positions is None
+                  or bool(ep.metadata.get('lab')) != (look == 'lab')), None)
+    if stale is not None:   # made by an older simulator: other waypoints, or another lab
+        raise SystemExit(f'cotrain: {path} holds episodes of an older simulator (no effector '
+                         'path, or another look); delete it (and the models trained on it)')
+    return episodes
 
 
 def data_key(args: argparse.Namespace) -> str:

@@ -71,9 +71,13 @@ def test_expert_solves_task_that_is_unsolved_at_reset(task, embodiment):
     env = WidowXEnv(task, embodiment=embodiment, camera=None)
     _, info = env.reset(seed=11)
     assert not info['success']
+    start = env.effector_state()[:3]
     episode = generate_episode(task, seed=11, embodiment=embodiment, image_size=32)
     assert isinstance(episode, Episode)
     assert episode.success
+    path = episode.effector_positions                   # the effector's own, per frame
+    assert path.shape == (len(episode), 3) and np.allclose(path[0], start, atol=1e-6)
+    assert np.linalg.norm(np.diff(path, axis=0), axis=1).sum() > 0.1
     assert episode.instruction == TASKS[task].instruction
     if embodiment == 'robot':
         assert episode.actions.shape == (len(episode), 7) and episode.hidden_motion is None

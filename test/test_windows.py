@@ -114,7 +114,7 @@ def test_a_joint_the_demos_barely_move_is_not_normalized_into_tens_of_std():
     assert stats['action_std'][6] == pytest.approx(1e-3)    # the floor is the state's only
 
 
-def test_waypoints_are_the_commanded_translation_to_the_next_grasp_and_release():
+def test_waypoints_without_a_path_are_the_commanded_translation_to_grasp_and_release():
     reach = robot(6)
     reach.actions[:] = 0.0
     reach.actions[:, 0] = 0.01                              # 1 cm along x every step
@@ -143,18 +143,22 @@ def test_waypoints_follow_the_effectors_path_where_the_episode_has_one():
     lagging.actions[:, 6] = [1, 1, 1, 0, 0, 1]
     lagging.effector_positions = np.zeros((6, 3), np.float32)
     lagging.effector_positions[:, 0] = [0.0, .006, .012, .018, .024, .03]   # ...moves 6 mm
-    waypoints = PolicyWindows([lagging], SHAPE).batch(np.arange(6))['waypoints']
+    watched = human(4)                                      # a human's path is ground truth
+    watched.effector_positions = np.ones((4, 3), np.float32)
+    windows = PolicyWindows([lagging, watched], SHAPE)
+    waypoints = windows.batch(np.arange(6))['waypoints']
     assert waypoints[0, :, 0].tolist() == pytest.approx([.018, .03])   # grasp at 3, then end
     assert waypoints[4, :, 0].tolist() == pytest.approx([.006, .006])  # the end: last frame
+    human_rows = windows.batch(np.arange(6, 10))                       # no actions: unread
+    assert not human_rows['waypoint_mask'].any() and not human_rows['waypoints'].any()
 
 
 def test_look_first_refuses_actions_without_an_effector_translation():
     joint = robot(4)
     joint.metadata['action_space'] = 'joint_position [waist, ...]'
-    joint.pseudo_actions = None
-    windows = PolicyWindows([joint], SHAPE)
+    windows = PolicyWindows([joint], SHAPE)     # its own pseudo-actions are no look target
     assert not windows.batch(np.arange(4))['waypoint_mask'].any()
     with pytest.raises(ValueError, match=r"look-first needs first frames with a target: "
                                          r"ee_delta actions .*'joint_position \[waist, "
-                                         r"\.\.\.\]' actions and no pseudo-actions"):
+                                         r"\.\.\.\]' actions and no human labels"):
         windows.sample_look(4, np.random.default_rng(0))

@@ -15,7 +15,8 @@ bag again. Layout (``format_version`` 1; the schema of plan_session3.md)::
         joint_positions (T,J) float32      when the episode has them (robot)
         actions         (T,A) float32      robot only
         hidden_motion   (T,A) float32      simulated human only (metrics, never training)
-        effector_positions (T,3) float32   simulated episodes (the effector's path, m)
+        effector_positions (T,3) float32   simulated episodes: the effector's path, m (a
+                                           human's is ground truth, read only as an oracle's)
         pseudo_actions/<model>/values (T,Z) float32, valid (T,) bool   written by labeling
     /pseudo_actions/<model>        attrs: checkpoint, checkpoint_sha256, z_dim, frame_gap
 

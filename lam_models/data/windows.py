@@ -127,19 +127,19 @@ class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
     def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape()) -> None:
-        robot = [ep for ep in episodes if ep.actions is not None]
-        if not robot:
+        acted = [ep for ep in episodes if ep.actions is not None]
+        if not acted:
             raise ValueError('PolicyWindows needs at least one episode with actions')
         self.shape = shape
-        self.action_dim = robot[0].actions.shape[1]
+        self.action_dim = acted[0].actions.shape[1]
         self.state_dim = _common_width(episodes, 'joint_positions', 'state')
         self.latent_dim = _common_width(episodes, 'pseudo_actions', 'latent')
-        self.action_space = episode_action_space(robot[0])
+        self.action_space = episode_action_space(acted[0])
         # What the policy's state columns are, and the frames' native size: the deploy
         # controller picks joint_states by these names, evaluation renders at this size.
-        with_state = next((ep for ep in episodes if ep.joint_positions is not None), robot[0])
+        with_state = next((ep for ep in episodes if ep.joint_positions is not None), acted[0])
         self.state_names = list(with_state.metadata.get('joint_names', []))[:self.state_dim]
-        self.source_frame_size = int(robot[0].frames.shape[1])
+        self.source_frame_size = int(acted[0].frames.shape[1])
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
                                            episode_action_space(ep) != self.action_space):
@@ -185,13 +185,14 @@ class PolicyWindows:
     def look_rows(self, pseudo: bool) -> tuple[np.ndarray, np.ndarray]:
         """(robot, human) first-frame rows with a look target for the look-first stage.
 
-        Waypoints are a target wherever actions give them; pseudo-actions only if ``pseudo``
-        (the policy's latent head reads the observation: ``Policy.latent_reads_observation``).
+        Waypoints are a target wherever actions give them; a human's pseudo-actions too if
+        ``pseudo`` (the policy's latent head reads the observation:
+        ``Policy.latent_reads_observation``). A robot's first frames look by waypoints only.
         """
-        target = self.waypoint_valid | (self.pseudo_valid if pseudo else False)
+        robot_row = self.is_robot[self.episode_of]
+        target = self.waypoint_valid | (pseudo & self.pseudo_valid & ~robot_row)
         rows = np.flatnonzero(self.first_frame & target)
-        robot = self.is_robot[self.episode_of[rows]]
-        return rows[robot], rows[~robot]
+        return rows[robot_row[rows]], rows[~robot_row[rows]]
 
     @classmethod
     def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
@@ -237,9 +238,9 @@ class PolicyWindows:
         robot, human = self.look_rows(pseudo)
         if not len(robot) and not len(human):
             raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
-                             f'(their waypoints) or pseudo-actions the policy learns from them; '
-                             f'these episodes have {self.action_space!r} actions and no '
-                             f'pseudo-actions{"" if pseudo else " it reads"}')
+                             f'(their waypoints) or pseudo-labelled human video; these episodes '
+                             f'have {self.action_space!r} actions and no human labels'
+                             f'{"" if pseudo else " this policy looks through"}')
         return self.batch(_draw(robot, human, batch_size, rng, robot_fraction))
 
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:

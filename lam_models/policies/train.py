@@ -116,9 +116,10 @@ def look_first_steps(policy: Policy, windows: PolicyWindows, config: PolicyTrain
                      ) -> tuple[int, float]:
     """The look-first steps this run takes, and the robot share of their batches.
 
-    Robot first frames teach the waypoints; human ones only a latent head that reads the
-    observation tokens (``Policy.latent_term``). Neither: no look stage (joint-space demos
-    and no such head), rather than steps that train nothing.
+    First frames with actions teach the waypoints (a robot's; the bench oracle's human
+    ones); pseudo-labelled human ones a latent head that reads the observation tokens
+    (``Policy.latent_term``). Neither: no look stage (joint-space demos and no such head),
+    rather than steps that train nothing.
     """
     robot, human = windows.look_rows(policy.latent_reads_observation())
     if not len(robot) and not len(human):
