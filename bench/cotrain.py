@@ -188,12 +188,14 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     windows = PolicyWindows(episodes, shape)
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
+    look = {} if args.look_first is None else {'look_first': args.look_first}
+    knobs += ''.join(f'_look{value:g}' for value in look.values())
     run_dir = (Path(args.out) / 'policies'
                / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}{knobs}')
     trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
         out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
         pseudo_actions=None if source in ('robot', 'oracle') else source,
-        robot_fraction=args.robot_fraction, seed=0))
+        robot_fraction=args.robot_fraction, seed=0, **look))
     train_s = time.perf_counter() - clock
     seeds = range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.eval_episodes)
     randomize = args.robot_look == 'randomized'
@@ -259,7 +261,9 @@ def main() -> int:
                         help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--latent-steps', type=int, default=1500)
     parser.add_argument('--policy-steps', type=int, default=4500,
-                        help='in all: the first third looks first (train.look_first)')
+                        help='in all, of which --look-first look first')
+    parser.add_argument('--look-first', type=float, default=None,
+                        help="share of the steps spent looking first (the trainer's 1/3 if unset)")
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--robot-fraction', type=float, default=0.5)
     parser.add_argument('--image-size', type=int, default=64)
@@ -335,12 +339,14 @@ def summary(rows: list[Row]) -> None:
             continue
         gain = 100 * (best.rate()[0] - base[0])
         gap = oracle.rate()[0] - base[0]
-        closed = (best.rate()[0] - base[0]) / gap if gap > 0 else float('nan')
         separated = best.rate()[1] > base[2]
+        named = f'the oracle ({100 * oracle.rate()[0]:.0f}%)'
+        closed = (f'closes {(best.rate()[0] - base[0]) / gap:.0%} of the gap to {named}'
+                  if oracle.rate()[1] > base[2] else
+                  f'{named} is not above robot-only beyond their intervals: no gap to close')
         print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs robot-only '
               f'{100 * base[0]:.0f}% ({gain:+.0f} points, intervals '
-              f'{"disjoint" if separated else "overlap"}), closes {closed:.0%} of the gap to '
-              f'the oracle ({100 * oracle.rate()[0]:.0f}%)')
+              f'{"disjoint" if separated else "overlap"}); {closed}')
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
     pseudo = [row for row in headline if row.source not in ('robot', 'oracle')]
