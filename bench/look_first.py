@@ -46,7 +46,11 @@ def demos(seeds: range, image_size: int, cache: Path) -> PolicyWindows:
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_dataset([generate_episode(TASK, seed, 'robot', 'ego', image_size, randomize=False)
                        for seed in tqdm(seeds, desc=f'simulate {cache.stem}')], cache)
-    return PolicyWindows(read_episodes(cache), WindowShape(image_size=image_size))
+    episodes = read_episodes(cache)
+    if any(ep.effector_positions is None for ep in episodes):   # waypoints from the path
+        raise SystemExit(f'look_first: {cache} was made by an older simulator (no effector '
+                         'path); delete it and the policies trained on it')
+    return PolicyWindows(episodes, WindowShape(image_size=image_size))
 
 
 def waypoint_error_cm(policy: Policy, windows: PolicyWindows) -> float:
