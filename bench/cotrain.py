@@ -54,7 +54,7 @@ import numpy as np
 from tqdm import tqdm
 import yaml
 
-from lam_models.data.dataset import Dataset, write_dataset
+from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import Episode
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.latent.labeling import label_frames
@@ -114,8 +114,7 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
                     for task in args.tasks.split(',')
                     for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
         write_dataset(episodes, path)
-    with Dataset(path) as dataset:
-        episodes = [dataset.read_episode(name) for name in dataset.episode_names]
+    episodes = read_episodes(path)
     stale = next((ep for ep in episodes if ep.effector_positions is None
                   or bool(ep.metadata.get('lab')) != (look == 'lab')), None)
     if stale is not None:   # made by an older simulator: other waypoints, or another lab
@@ -189,7 +188,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     look = {} if args.look_first is None else {'look_first': args.look_first}
-    knobs += ''.join(f'_look{value:g}' for value in look.values())
+    if look:
+        knobs += f'_look{args.look_first:g}'
     run_dir = (Path(args.out) / 'policies'
                / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}{knobs}')
     trained = train_policy(policy, overrides, windows, PolicyTrainConfig(

@@ -164,6 +164,7 @@ def test_a_lab_look_draws_the_person_and_keeps_the_robots_room_and_camera():
     lab, anywhere = sample_appearance(11, lab=True), sample_appearance(11)
     assert lab.room is None and lab.head is None and (lab.forearm_rgb, lab.effector_rgb) == \
         (anywhere.forearm_rgb, anywhere.effector_rgb)   # the same person
+    sim.set_appearance(anywhere)        # a shared sim: the last episode's room goes away
     sim.set_appearance(lab)
     for field in ('geom_matid', 'mat_rgba', 'light_dir', 'light_diffuse', 'cam_pos',
                   'cam_quat'):

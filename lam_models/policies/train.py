@@ -149,6 +149,7 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
     start_step = resume_state(checkpoint_path, policy, optimizer, CHECKPOINTS) \
         if config.resume else 0
     look, look_robot_fraction = look_first_steps(policy, windows, config)
+    human_labels_look = policy.latent_reads_observation()   # pseudo-labelled first frames
     if look_steps(config) and not look and rank == 0:
         tqdm.write(f'look-first: skipped, nothing to learn from first frames '
                    f'({windows.action_space!r} actions, no latent head on the observation)')
@@ -169,8 +170,8 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
         rng = step_rng(config.seed, step, rank)   # this step's draws, numpy and torch
         looking = step < look
         batch = {k: v.to(device) for k, v in
-                 (windows.sample_look(per_rank, rng, look_robot_fraction,
-                                      policy.latent_reads_observation()) if looking else
+                 (windows.sample_look(per_rank, rng, look_robot_fraction, human_labels_look)
+                  if looking else
                   windows.sample(per_rank, rng, config.robot_fraction)).items()}
         data_s = time.perf_counter() - clock
         for group in optimizer.param_groups:
