@@ -34,6 +34,10 @@ Rows (one policy each, same budget):
   pseudo-actions, its action head the robot's actions (``lam_models.policies.train``);
 * robot K + human H with the human's true hidden motion as actions: the oracle.
 
+``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
+route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
+acts through pseudo-actions and so has only their rows, set against the headline's bounds.
+
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
 whether the policy learned its demos at all, apart from reaching the rest of the workspace.
@@ -70,6 +74,8 @@ from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 SEEDS = {'robot': 30_000, 'human': 40_000}
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 CONTINUOUS = ('como', 'stamo', 'clam')
+FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
+LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
 
 
 @dataclass
@@ -91,10 +97,9 @@ class Row:
 
     def summary(self) -> str:
         """One line as soon as the row is done: mean and narrow-region success."""
-        rate = self.rate()
         k, n = self.narrow
-        return (f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}] whole '
-                f'workspace, {k}/{n} narrow, trained in {self.train_s:.0f} s')
+        return (f'{cell(self.rate())} whole workspace, {k}/{n} narrow, '
+                f'trained in {self.train_s:.0f} s')
 
 
 def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: str,
@@ -212,10 +217,13 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
                if narrow else (0, 0))
 
 
+def cell(rate: tuple[float, float, float]) -> str:
+    """A rate and its interval as the table prints them: '26% [21, 33]'."""
+    return f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}]'
+
+
 def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
     """Markdown table (printed and written): success % [95% CI] per task and mean."""
-    def cell(rate: tuple[float, float, float]) -> str:
-        return f'{100 * rate[0]:.0f}% [{100 * rate[1]:.0f}, {100 * rate[2]:.0f}]'
     header = ['policy', 'data', *tasks, 'mean', "narrow region (demos' own)",
               'train s (0: cached run)']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
@@ -253,10 +261,12 @@ def main() -> int:
     parser.add_argument('--tasks', default='pick_place', help='e.g. push,pick_place')
     parser.add_argument('--robot-demos', type=int, default=100, help='K per task (narrow)')
     parser.add_argument('--human-videos', type=int, default=1000, help='H per task (whole)')
-    parser.add_argument('--eval-episodes', type=int, default=50, help='per task and row')
+    parser.add_argument('--eval-episodes', type=int, default=200,
+                        help='per task and row (~1 min per 200: a tight interval is cheap)')
     parser.add_argument('--narrow-episodes', type=int, default=20,
                         help="per task and row, in the demos' narrow region (did it learn them?)")
-    parser.add_argument('--policy', default='diffusion', help='the headline policy family')
+    parser.add_argument('--policy', default='diffusion', choices=FAMILIES[:2],
+                        help='the headline policy family')
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff',
                         help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--latent-steps', type=int, default=1500)
@@ -276,7 +286,7 @@ def main() -> int:
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')
     parser.add_argument('--full', action='store_true',
-                        help='every policy family, not just --policy')
+                        help=f'every policy family {FAMILIES}, not just --policy')
     parser.add_argument('--quick', action='store_true', help='minutes, to check the plumbing')
     parser.add_argument('--out', default='runs/cotrain')
     args = parser.parse_args()
@@ -304,13 +314,16 @@ def main() -> int:
           f'{args.human_look} look); '
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
-    families = ['diffusion', 'autoregressive'] if args.full else [args.policy]
+    families = [args.policy] + ([f for f in FAMILIES if f != args.policy] if args.full else [])
     rows: list[Row] = []
     for policy in families:
         # The bounds first (robot-only, oracle, 5K): they say whether the regime can show a gain.
-        runs = [(f'robot K={args.robot_demos}', 'robot', lambda: robot),
-                ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
-                (f'robot 5K={5 * args.robot_demos}', 'robot', lambda: robot_pool)]
+        # The CLAM route acts through pseudo-actions, so it has none: its rows compare with
+        # the headline family's.
+        runs = [] if policy in LATENT_ONLY else [
+            (f'robot K={args.robot_demos}', 'robot', lambda: robot),
+            ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
+            (f'robot 5K={5 * args.robot_demos}', 'robot', lambda: robot_pool)]
         for source in sources:
             runs.append((f'+human {source}', source, lambda source=source: labelled(
                 latent_labeller(source, robot, human, args), robot + human)))
@@ -331,10 +344,11 @@ def summary(rows: list[Row]) -> None:
     """The acceptance numbers of issue 12, then the one-line verdict."""
     for policy in sorted({row.policy for row in rows}):
         family = [row for row in rows if row.policy == policy]
-        base = family[0].rate()
+        bounds = family if family[0].source == 'robot' else rows   # the CLAM route: headline's
+        base = bounds[0].rate()
         pseudo = [row for row in family if row.source in CONTINUOUS + ('vq', 'pixel_diff')]
         best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else None
-        oracle = next((row for row in family if row.source == 'oracle'), None)
+        oracle = next((row for row in bounds if row.source == 'oracle'), None)
         if best is None or oracle is None:
             continue
         gain = 100 * (best.rate()[0] - base[0])
@@ -344,9 +358,17 @@ def summary(rows: list[Row]) -> None:
         closed = (f'closes {(best.rate()[0] - base[0]) / gap:.0%} of the gap to {named}'
                   if oracle.rate()[1] > base[2] else
                   f'{named} is not above robot-only beyond their intervals: no gap to close')
-        print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs robot-only '
+        base_name = 'robot-only' if bounds is family else f'{bounds[0].policy} robot-only'
+        print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs {base_name} '
               f'{100 * base[0]:.0f}% ({gain:+.0f} points, intervals '
               f'{"disjoint" if separated else "overlap"}); {closed}')
+        continuous = [row for row in family if row.source in CONTINUOUS]
+        discrete = next((row for row in family if row.source == 'vq'), None)
+        if continuous and discrete:
+            top = max(continuous, key=lambda row: row.rate()[0])
+            apart = top.rate()[1] > discrete.rate()[2] or discrete.rate()[1] > top.rate()[2]
+            print(f'{policy}: continuous vs discrete: {top.source} {cell(top.rate())} vs vq '
+                  f'{cell(discrete.rate())} (intervals {"disjoint" if apart else "overlap"})')
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
     pseudo = [row for row in headline if row.source not in ('robot', 'oracle')]
