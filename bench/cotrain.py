@@ -340,11 +340,16 @@ def main() -> int:
     return 0
 
 
+def above(row: Row, other: Row) -> bool:
+    """Whether ``row``'s 95% interval lies wholly above ``other``'s: a gain beyond noise."""
+    return row.rate()[1] > other.rate()[2]
+
+
 def summary(rows: list[Row]) -> None:
     """The acceptance numbers of issue 12, then the one-line verdict."""
     for policy in sorted({row.policy for row in rows}):
         family = [row for row in rows if row.policy == policy]
-        bounds = family if family[0].source == 'robot' else rows   # the CLAM route: headline's
+        bounds = rows if policy in LATENT_ONLY else family   # the headline's come first
         base = bounds[0].rate()
         pseudo = [row for row in family if row.source in CONTINUOUS + ('vq', 'pixel_diff')]
         best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else None
@@ -353,12 +358,12 @@ def summary(rows: list[Row]) -> None:
             continue
         gain = 100 * (best.rate()[0] - base[0])
         gap = oracle.rate()[0] - base[0]
-        separated = best.rate()[1] > base[2]
+        separated = above(best, bounds[0])
         named = f'the oracle ({100 * oracle.rate()[0]:.0f}%)'
         closed = (f'closes {(best.rate()[0] - base[0]) / gap:.0%} of the gap to {named}'
-                  if oracle.rate()[1] > base[2] else
+                  if above(oracle, bounds[0]) else
                   f'{named} is not above robot-only beyond their intervals: no gap to close')
-        base_name = 'robot-only' if bounds is family else f'{bounds[0].policy} robot-only'
+        base_name = f'{bounds[0].policy} robot-only' if policy in LATENT_ONLY else 'robot-only'
         print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs {base_name} '
               f'{100 * base[0]:.0f}% ({gain:+.0f} points, intervals '
               f'{"disjoint" if separated else "overlap"}); {closed}')
@@ -366,7 +371,7 @@ def summary(rows: list[Row]) -> None:
         discrete = next((row for row in family if row.source == 'vq'), None)
         if continuous and discrete:
             top = max(continuous, key=lambda row: row.rate()[0])
-            apart = top.rate()[1] > discrete.rate()[2] or discrete.rate()[1] > top.rate()[2]
+            apart = above(top, discrete) or above(discrete, top)
             print(f'{policy}: continuous vs discrete: {top.source} {cell(top.rate())} vs vq '
                   f'{cell(discrete.rate())} (intervals {"disjoint" if apart else "overlap"})')
     headline = [row for row in rows if row.policy == rows[0].policy]
