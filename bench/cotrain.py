@@ -48,7 +48,7 @@ PNG. The last line is
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import json
 from pathlib import Path
 import sys
@@ -85,9 +85,10 @@ class Row:
     label: str
     source: str           # 'robot', a latent model, 'pixel_diff' or 'oracle'
     policy: str
-    successes: dict[str, tuple[int, int]]  # task -> (successes, episodes)
+    successes: dict[str, tuple[int, int]]  # task -> (successes, episodes), all seeds pooled
     train_s: float
     narrow: tuple[int, int] = (0, 0)   # all tasks, held-out seeds in the demos' region
+    per_seed: list[float] = field(default_factory=list)  # mean success of each training seed
 
     def rate(self, task: str | None = None) -> tuple[float, float, float]:
         """Success rate and its Wilson 95% interval, of one task or pooled over all."""
@@ -98,8 +99,15 @@ class Row:
     def summary(self) -> str:
         """One line as soon as the row is done: mean and narrow-region success."""
         k, n = self.narrow
-        return (f'{cell(self.rate())} whole workspace, {k}/{n} narrow, '
+        return (f'{cell(self.rate())} whole workspace{seed_spread(self)}, {k}/{n} narrow, '
                 f'trained in {self.train_s:.0f} s')
+
+
+def seed_spread(row: Row) -> str:
+    """' (seeds 24/28/26%)' where a row pooled several training seeds, else ''."""
+    if len(row.per_seed) < 2:
+        return ''
+    return f' (seeds {"/".join(f"{100 * rate:.0f}" for rate in row.per_seed)}%)'
 
 
 def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: str,
@@ -109,7 +117,8 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     ``look``: 'fixed' (the scene's own), 'lab' (the scene's room and camera, each episode's
     own person) or 'randomized' (person, head motion and room).
     """
-    path = Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}.h5'
+    path = (Path(args.out) / 'cache'
+            / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}_{args.image_size}px.h5')
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
@@ -132,7 +141,7 @@ def data_key(args: argparse.Namespace) -> str:
     """What shapes a trained model besides its own config: reruns resume only a match."""
     human_look = '' if args.human_look == 'randomized' else f'_human{args.human_look}'
     return (f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
-            f'_{args.robot_look}{human_look}')
+            f'_{args.robot_look}{human_look}_{args.image_size}px')
 
 
 def policy_overrides(assignments: list[str]) -> dict:
@@ -186,35 +195,48 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
 
 def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Episode],
                        args: argparse.Namespace) -> Row:
-    """Train one policy on ``episodes`` and roll it out on the held-out seeds."""
+    """Train one policy per training seed on ``episodes``; roll each out on held-out scenes.
+
+    Each training seed meets its own block of held-out scenes (seed 0 the first), so the row's
+    pooled rollouts are independent and its interval a fair one; the seeds' own rates, beside
+    it, hold the training seed's spread and the scenes' both.
+    """
     shape = WindowShape(image_size=args.image_size)
-    clock = time.perf_counter()
     windows = PolicyWindows(episodes, shape)
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     look = {} if args.look_first is None else {'look_first': args.look_first}
     if look:
         knobs += f'_look{args.look_first:g}'
-    run_dir = (Path(args.out) / 'policies'
-               / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}{knobs}')
-    trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
-        out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
-        pseudo_actions=None if source in ('robot', 'oracle') else source,
-        robot_fraction=args.robot_fraction, seed=0, **look))
-    train_s = time.perf_counter() - clock
-    seeds = range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.eval_episodes)
     randomize = args.robot_look == 'randomized'
-    report = evaluate_policy(trained, args.tasks.split(','), seeds, video_dir=run_dir / 'videos',
-                             num_envs=args.num_envs, randomize=randomize)
-    report.write(run_dir / 'eval')
-    narrow = evaluate_policy(trained, args.tasks.split(','), seeds[:args.narrow_episodes],
-                             spawn_region='narrow', num_envs=args.num_envs,
-                             randomize=randomize) \
-        if args.narrow_episodes else None
-    return Row(label, source, policy, {task: (r.successes, r.n)
-                                       for task, r in report.tasks.items()}, train_s,
-               (sum(r.successes for r in narrow.tasks.values()), narrow.episodes)
-               if narrow else (0, 0))
+    tasks = args.tasks.split(',')
+    row = Row(label, source, policy, {task: (0, 0) for task in tasks}, 0.0)
+    for block, seed in enumerate(args.train_seeds):
+        first = HELD_OUT_SEED_START + block * args.eval_episodes
+        held_out = range(first, first + args.eval_episodes)
+        run_dir = (Path(args.out) / 'policies'
+                   / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}'
+                     f'{knobs}{f"_seed{seed}" if seed else ""}')
+        clock = time.perf_counter()
+        trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
+            out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
+            pseudo_actions=None if source in ('robot', 'oracle') else source,
+            robot_fraction=args.robot_fraction, seed=seed, **look))
+        row.train_s += time.perf_counter() - clock
+        report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
+                                 num_envs=args.num_envs, randomize=randomize)
+        report.write(run_dir / 'eval')
+        for task, result in report.tasks.items():
+            k, n = row.successes[task]
+            row.successes[task] = (k + result.successes, n + result.n)
+        row.per_seed.append(sum(r.successes for r in report.tasks.values()) / report.episodes)
+        if args.narrow_episodes:
+            narrow = evaluate_policy(trained, tasks, held_out[:args.narrow_episodes],
+                                     spawn_region='narrow', num_envs=args.num_envs,
+                                     randomize=randomize)
+            row.narrow = (row.narrow[0] + sum(r.successes for r in narrow.tasks.values()),
+                          row.narrow[1] + narrow.episodes)
+    return row
 
 
 def cell(rate: tuple[float, float, float]) -> str:
@@ -223,7 +245,11 @@ def cell(rate: tuple[float, float, float]) -> str:
 
 
 def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
-    """Markdown table (printed and written): success % [95% CI] per task and mean."""
+    """Markdown table (printed and written): success % [95% CI] per task and mean.
+
+    With several training seeds a row's interval is over all their rollouts pooled, and its
+    mean shows each seed's own rate beside it.
+    """
     header = ['policy', 'data', *tasks, 'mean', "narrow region (demos' own)",
               'train s (0: cached run)']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
@@ -232,7 +258,8 @@ def print_table(rows: list[Row], tasks: list[str], path: Path) -> str:
         narrow = cell((k / n, *wilson_interval(k, n))) if n else '-'
         lines.append('| ' + ' | '.join([row.policy, row.label,
                                          *(cell(row.rate(t)) for t in tasks),
-                                         cell(row.rate()), narrow, f'{row.train_s:.0f}']) + ' |')
+                                         cell(row.rate()) + seed_spread(row), narrow,
+                                         f'{row.train_s:.0f}']) + ' |')
     text = '\n'.join(lines)
     path.write_text(text + '\n')
     print(text)
@@ -284,6 +311,9 @@ def main() -> int:
                              "room, or its own person in front of the robot's camera (lab)")
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
+    parser.add_argument('--train-seeds', default='0',
+                        help='e.g. 0,1,2: one policy per seed and row, their rollouts pooled '
+                             "(the table shows each seed's rate; time grows with the count)")
     parser.add_argument('--num-envs', type=int, default=8, help='rollouts batched together')
     parser.add_argument('--full', action='store_true',
                         help=f'every policy family {FAMILIES}, not just --policy')
@@ -291,6 +321,11 @@ def main() -> int:
     parser.add_argument('--out', default='runs/cotrain')
     args = parser.parse_args()
     args.policy_overrides = policy_overrides(args.set)   # a bad --set fails before any work
+    try:
+        args.train_seeds = sorted({int(seed) for seed in args.train_seeds.split(',')})
+    except ValueError:
+        raise SystemExit(f'cotrain: --train-seeds takes integers like 0,1,2, got '
+                         f'{args.train_seeds!r}') from None
     if args.quick:
         args.tasks, args.robot_demos, args.human_videos = 'push', 3, 6
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
