@@ -50,6 +50,9 @@ def demos(seeds: range, image_size: int, cache: Path) -> PolicyWindows:
     if any(ep.effector_positions is None for ep in episodes):   # waypoints from the path
         raise SystemExit(f'look_first: {cache} was made by an older simulator (no effector '
                          'path); delete it and the policies trained on it')
+    if episodes[0].frames.shape[1] != image_size:   # resized, they would train silently
+        raise SystemExit(f'look_first: {cache} holds {episodes[0].frames.shape[1]} px frames, '
+                         f'not --image-size {image_size}: give this size its own --out')
     return PolicyWindows(episodes, WindowShape(image_size=image_size))
 
 
