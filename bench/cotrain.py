@@ -41,6 +41,8 @@ acts through pseudo-actions and so has only their rows, set against the headline
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
 whether the policy learned its demos at all, apart from reaching the rest of the workspace.
+With ``--train-seeds`` each row pools one policy per training seed, and the mean shows each
+seed's own rate: whether a difference between rows outlives the training seed.
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
