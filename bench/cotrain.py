@@ -414,7 +414,10 @@ def summary(rows: list[Row]) -> None:
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
     pseudo = [row for row in headline if row.source not in ('robot', 'oracle')]
-    best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else base
+    if not pseudo:   # --sources '': the bounds alone, no gain to report
+        print("co-training gain: no pseudo-action rows (--sources ''), bounds only")
+        return
+    best = max(pseudo, key=lambda row: row.rate()[0])
     oracle = next((row for row in headline if row.source == 'oracle'), base)
     print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.0f} points '
           f'(robot-only {100 * base.rate()[0]:.0f}%, best pseudo-actions '
