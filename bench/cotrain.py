@@ -199,9 +199,9 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
                        args: argparse.Namespace) -> Row:
     """Train one policy per training seed on ``episodes``; roll each out on held-out scenes.
 
-    Each training seed meets its own block of held-out scenes (seed 0 the first), so the row's
-    pooled rollouts are independent and its interval a fair one; the seeds' own rates, beside
-    it, hold the training seed's spread and the scenes' both.
+    Each training seed meets its own block of held-out scenes (seed 0 the first), so no scene
+    counts twice in the row's pooled interval. That interval is over rollouts, not seeds: the
+    seeds' own rates, printed beside it, show the training seed's spread (and the scenes').
     """
     shape = WindowShape(image_size=args.image_size)
     windows = PolicyWindows(episodes, shape)
@@ -323,11 +323,14 @@ def main() -> int:
     parser.add_argument('--out', default='runs/cotrain')
     args = parser.parse_args()
     args.policy_overrides = policy_overrides(args.set)   # a bad --set fails before any work
+    given = args.train_seeds
     try:
-        args.train_seeds = sorted({int(seed) for seed in args.train_seeds.split(',')})
+        args.train_seeds = sorted({int(seed) for seed in given.split(',')})
+        if args.train_seeds[0] < 0:
+            raise ValueError
     except ValueError:
-        raise SystemExit(f'cotrain: --train-seeds takes integers like 0,1,2, got '
-                         f'{args.train_seeds!r}') from None
+        raise SystemExit(f'cotrain: --train-seeds takes integers >= 0 like 0,1,2, got '
+                         f'{given!r}') from None
     if args.quick:
         args.tasks, args.robot_demos, args.human_videos = 'push', 3, 6
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
