@@ -112,14 +112,15 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.
 
 
 def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 fmt: CheckpointFormat) -> int:
-    """Load a training state into ``model`` and ``optimizer``; the step to continue from.
+                 fmt: CheckpointFormat) -> tuple[int, dict[str, Any]]:
+    """Load a training state into ``model`` and ``optimizer``; (step to continue from, extras).
 
-    0 when no checkpoint exists at ``path``. A checkpoint of another model or config, or
-    an exported model without optimizer state, is a ``CheckpointError`` naming the file.
+    The extras are what the run saved beside it (``save_state``'s ``extra``: train_config,
+    ...). (0, {}) when no checkpoint exists at ``path``. A checkpoint of another model or config,
+    or an exported model without optimizer state, is a ``CheckpointError`` naming the file.
     """
     if not any(p.exists() for p in checkpoint_files(path)):
-        return 0
+        return 0, {}
     payload = fmt.read(path)
     check_config_matches(path, payload, model.name, model.config.to_dict())
     if 'optimizer' not in payload or 'step' not in payload:
@@ -130,7 +131,9 @@ def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Opti
         optimizer.load_state_dict(payload['optimizer'])
     except (ValueError, KeyError) as exc:
         raise CheckpointError(f'{path}: optimizer state does not fit: {exc}') from None
-    return int(payload['step'])
+    saved = {key: value for key, value in payload.items()
+             if key not in ('state_dict', 'optimizer', 'step')}
+    return int(payload['step']), saved
 
 
 def save_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -130,6 +130,19 @@ def test_a_run_killed_after_a_checkpoint_resumes_bit_for_bit(windows, tmp_path, 
                 theirs['state'][index][key])), (index, key)
 
 
+def record_stages(monkeypatch) -> list[bool]:
+    """Each training step's stage, in order: True while looking first."""
+    stages = []
+    forward = Policy.forward
+
+    def spy(self, batch, look=False):
+        stages.append(look)
+        return forward(self, batch, look)
+
+    monkeypatch.setattr(Policy, 'forward', spy)
+    return stages
+
+
 def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windows, tmp_path,
                                                                           monkeypatch):
     cotrain, _ = windows
@@ -142,14 +155,7 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
 
     monkeypatch.setattr(cotrain, 'sample_look', sample_look)
     acts = count_samples(monkeypatch, cotrain)
-    stages = []
-    forward = Policy.forward
-
-    def spy(self, batch, look=False):
-        stages.append(look)
-        return forward(self, batch, look)
-
-    monkeypatch.setattr(Policy, 'forward', spy)
+    stages = record_stages(monkeypatch)
     train_policy('diffusion', {**SMALL, **TINY['diffusion']}, cotrain, PolicyTrainConfig(
         out_dir=str(tmp_path), pseudo_actions='label', steps=6, look_first=0.5, batch_size=8,
         progress=False))
@@ -164,6 +170,20 @@ def test_look_first_steps_draw_first_frames_only_then_acting_draws_the_mix(windo
     assert set(cotrain.time_of[human_look]) == {0, 1}
     with pytest.raises(ValueError, match=r'look_first must be in \[0, 1\)'):
         PolicyTrainConfig(look_first=1.0)
+
+
+def test_a_run_resumed_with_more_steps_keeps_its_look_stage_and_acts_on(windows, tmp_path,
+                                                                      monkeypatch):
+    # 6 steps looking half: 3 look. Resumed to 16, round(0.5 * 16) = 8 would look again at
+    # steps 6 and 7, after three steps of acting.
+    cotrain, _ = windows
+    stages = record_stages(monkeypatch)
+    config = PolicyTrainConfig(out_dir=str(tmp_path), pseudo_actions='label', steps=6,
+                               look_first=0.5, batch_size=8, progress=False)
+    train_policy('diffusion', {**SMALL, **TINY['diffusion']}, cotrain, config)
+    train_policy('diffusion', {**SMALL, **TINY['diffusion']}, cotrain, replace(config, steps=16))
+    assert stages == [True] * 3 + [False] * 13
+    assert read_policy_checkpoint(tmp_path / CHECKPOINT_NAME)['look_steps'] == 3
 
 
 def test_the_learning_rate_holds_while_looking_and_restarts_its_schedule_to_act():

@@ -110,8 +110,8 @@ def train_latent_model(model_name: str, model_config: dict[str, Any],
                                   weight_decay=config.weight_decay)
     out_dir = Path(config.out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
-    start_step = resume_state(checkpoint_path, model, optimizer, CHECKPOINTS) \
-        if config.resume else 0
+    start_step, _ = resume_state(checkpoint_path, model, optimizer, CHECKPOINTS) \
+        if config.resume else (0, {})
     trainable = distributed(model, device, world_size)
     log = TrainingLog(out_dir / 'tensorboard', rank == 0, config.log_every, config.steps)
 

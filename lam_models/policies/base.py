@@ -316,4 +316,4 @@ def resume_policy(path: str | Path, policy: Policy, optimizer: torch.optim.Optim
     or an exported policy without optimizer state, is a ``CheckpointError``.
     """
     from lam_models.training import resume_state  # the one resume, shared by trainers
-    return resume_state(path, policy, optimizer, CHECKPOINTS)
+    return resume_state(path, policy, optimizer, CHECKPOINTS)[0]

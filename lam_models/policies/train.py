@@ -19,7 +19,8 @@ episodes (latent head only: no actions). ``pseudo_actions=null`` (no labels) tra
 robot-only policy with no latent head: the baseline co-training must beat. Human rows
 with actions (the bench's oracle) train the action head as well, still as human rows.
 Rank 0 writes ``<out_dir>/checkpoint.{safetensors,json}`` (policy, normalization stats,
-optimizer, step), TensorBoard scalars and a loss-curve PNG; the same out_dir resumes.
+optimizer, step), TensorBoard scalars and a loss-curve PNG; the same out_dir resumes, with
+the look-first stage it began with (more ``train.steps`` lengthen the acting stage).
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ class PolicyTrainConfig:
     seed: int = 0
     log_every: int = 50
     save_every: int = 1000
-    resume: bool = True             # continue from out_dir/checkpoint.* if it exists
+    resume: bool = True             # continue from out_dir/checkpoint.* (its look-first length)
     device: str = 'auto'            # auto | cpu | cuda
     progress: bool = True
 
@@ -146,9 +147,15 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
                                   weight_decay=config.weight_decay)
     out_dir = Path(config.out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
-    start_step = resume_state(checkpoint_path, policy, optimizer, CHECKPOINTS) \
-        if config.resume else 0
+    start_step, saved = resume_state(checkpoint_path, policy, optimizer, CHECKPOINTS) \
+        if config.resume else (0, {})
     look, look_robot_fraction = look_first_steps(policy, windows, config)
+    if start_step and saved.get('look_steps', look) != look:
+        # A run resumed with more train.steps keeps its stage boundary: recomputed from the
+        # new length, it would send an acting policy back to looking for thousands of steps.
+        look = int(saved['look_steps'])
+        if rank == 0:
+            tqdm.write(f'look-first: {look} steps, as in the run resumed from {checkpoint_path}')
     human_labels_look = policy.latent_reads_observation()   # pseudo-labelled first frames
     if look_steps(config) and not look and rank == 0:
         tqdm.write(f'look-first: skipped, nothing to learn from first frames '
@@ -159,7 +166,7 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
     def save(step: int) -> None:
         if rank == 0:
             save_state(checkpoint_path, policy, optimizer, CHECKPOINTS, step,
-                       train_config=asdict(config), world_size=world_size)
+                       train_config=asdict(config), world_size=world_size, look_steps=look)
 
     policy.train()
     per_rank = max(config.batch_size // world_size, 1)
