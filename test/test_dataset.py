@@ -3,6 +3,7 @@
 """The HDF5 dataset: exact round trips from bags and Episodes, atomic writes, clear errors."""
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 import logging
 from pathlib import Path
@@ -21,6 +22,8 @@ from lam_models.data.dataset import (
 )
 from lam_models.data.episode import Episode
 from lam_ros.app.cli import _main as cli
+from lam_ros.app.cli import recorded_effector_path
+from lam_ros.control import kinematics
 from lam_ros.recording import RecordingSession, TopicSpec
 from lam_ros.recording.synthetic import ACTION_NAMES, ARM_JOINTS, CdrFactory
 
@@ -110,6 +113,28 @@ def test_build_from_recorded_sessions_reads_back_exactly(tmp_path):
         assert ds.frames('episode_000000').chunks == (1, 6, 8, 3)
         assert ds.frames('episode_000000').compression == 'lzf'
     assert not (tmp_path / 'data.h5.tmp').exists()
+
+
+def test_build_stores_a_robot_demos_effector_path_by_forward_kinematics(tmp_path, caplog):
+    # what lam-ros dataset build stores for look-first waypoints: where the gripper went
+    robot = record_session(tmp_path / 'rec', 'robot', 'robot', episodes=1)
+    human = record_session(tmp_path / 'rec', 'human', 'human', episodes=1)
+    out = tmp_path / 'data.h5'
+    build_dataset([robot, human], out, camera_topic=CAMERA, effector_path=recorded_effector_path)
+    recorded = read_session(robot, camera_topic=CAMERA)[0]
+    spec = kinematics.robot_spec('wx250s')
+    with Dataset(out) as ds:
+        path = ds.read_episode('episode_000000').effector_positions
+        assert ds.read_episode('episode_000001').effector_positions is None    # a hand: no FK
+    assert path.shape == (len(recorded), 3)
+    for q, where in zip(recorded.joint_positions, path):
+        np.testing.assert_allclose(where, spec.fk(q[:6])[:3, 3], atol=1e-6)
+    # joint states that lack an arm joint: a warning naming the bag and the joint, no path
+    names = [name.replace('elbow', 'joint_3') for name in recorded.metadata['joint_names']]
+    renamed = replace(recorded, metadata={**recorded.metadata, 'joint_names': names})
+    with caplog.at_level(logging.WARNING):
+        assert recorded_effector_path(renamed) is None
+    assert recorded.metadata['bag_dir'] in caplog.text and "['elbow']" in caplog.text
 
 
 def test_write_dataset_round_trips_sim_episodes_and_refuses_an_existing_file(tmp_path):

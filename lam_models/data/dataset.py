@@ -15,8 +15,9 @@ bag again. Layout (``format_version`` 1; the schema of plan_session3.md)::
         joint_positions (T,J) float32      when the episode has them (robot)
         actions         (T,A) float32      robot only
         hidden_motion   (T,A) float32      simulated human only (metrics, never training)
-        effector_positions (T,3) float32   simulated episodes: the effector's path, m (a
-                                           human's is ground truth, read only as an oracle's)
+        effector_positions (T,3) float32   the effector's path, m: simulated episodes, and
+                                           recorded robot ones (FK of their joints); a
+                                           human's is ground truth, read only as an oracle's
         pseudo_actions/<model>/values (T,Z) float32, valid (T,) bool   written by labeling
     /pseudo_actions/<model>        attrs: checkpoint, checkpoint_sha256, z_dim, frame_gap
 
@@ -28,7 +29,8 @@ never leaves a half file under the real name.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 import importlib.metadata
 import json
 import logging
@@ -185,12 +187,15 @@ def write_dataset(episodes: Iterable[Episode], path: str | Path,
 
 def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                   camera_topic: str = DEFAULT_CAMERA_TOPIC, overwrite: bool = False,
-                  progress: bool = False) -> int:
+                  progress: bool = False,
+                  effector_path: Callable[[Episode], np.ndarray | None] | None = None) -> int:
     """Read recorded sessions with the one bag reader into a new dataset; return the count.
 
     Every session directory is checked before anything is read (a typo fails at
     once, with no output); an unreadable episode is skipped with a warning naming
-    its bag, as ``read_session`` does, and the rest is still built.
+    its bag, as ``read_session`` does, and the rest is still built. ``effector_path``
+    (episode -> (T, 3) m or None) stores where a robot episode's effector went: the arm's
+    forward kinematics, which lam_models does not own (``lam-ros dataset build`` passes it).
     """
     out = Path(out)
     _output_check(out, overwrite)
@@ -204,7 +209,9 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
             for _, session in sessions:
                 for episode in session:
                     bar.update(1)
-                    yield episode
+                    path = None if effector_path is None or episode.effector_positions \
+                        is not None else effector_path(episode)
+                    yield episode if path is None else replace(episode, effector_positions=path)
     return write_dataset(episodes(), out, overwrite=overwrite)
 
 

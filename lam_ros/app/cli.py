@@ -177,6 +177,25 @@ def add_dataset_parser(sub) -> None:
     p.add_argument('--out', required=True, help='PNG to write')
 
 
+def recorded_effector_path(episode):
+    """``build_dataset``'s effector_path: FK of a robot episode's recorded joint states.
+
+    None (its waypoints then sum its commands) for a human episode, or with a warning naming
+    the bag where the joints or the robot model do not allow it.
+    """
+    from lam_ros.control.kinematics import effector_path
+    meta = episode.metadata
+    if episode.joint_positions is None:
+        return None
+    try:
+        return effector_path(meta.get('robot_model', ''), meta.get('joint_names', []),
+                             episode.joint_positions)
+    except ValueError as exc:
+        logging.getLogger(__name__).warning('%s: no effector path (%s); its waypoints sum '
+                                            'its commands', meta.get('bag_dir', '?'), exc)
+        return None
+
+
 def run_dataset(args: argparse.Namespace) -> int:
     """Dispatch ``lam-ros dataset``; a bad input is one line naming the file."""
     from lam_models.data.bags import DEFAULT_CAMERA_TOPIC
@@ -189,7 +208,8 @@ def run_dataset(args: argparse.Namespace) -> int:
         if args.dataset_command == 'build':
             count = build_dataset(args.sessions, args.out,
                                   args.camera_topic or DEFAULT_CAMERA_TOPIC,
-                                  overwrite=args.overwrite, progress=True)
+                                  overwrite=args.overwrite, progress=True,
+                                  effector_path=recorded_effector_path)
             print(f'{args.out}: {count} episodes')
         elif args.dataset_command == 'export-lerobot':
             done = export_lerobot(args.dataset, args.out_dir, overwrite=args.overwrite,

@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 
-from lam_ros.app.cli import run_graph
+from lam_ros.app.cli import recorded_effector_path, run_graph
 from lam_ros.interfaces import topics
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from lam_models.data.dataset import build_dataset
     step('dataset: lam-ros dataset build')
     dataset = out / 'dataset.h5'
-    count = build_dataset(sessions, dataset, camera_topic=CAMERA, progress=True)
+    count = build_dataset(sessions, dataset, camera_topic=CAMERA, progress=True,
+                          effector_path=recorded_effector_path)
     print(f'{dataset}: {count} episodes')
 
     step(f'label: CoMo, {args.latent_steps} steps on both embodiments, then lam-ros label')

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+from typing import Sequence
 
 import modern_robotics as mr
 import numpy as np
@@ -165,6 +166,25 @@ def robot_spec(robot_model: str) -> RobotSpec:
         raise ValueError(
             f'robot_model {robot_model!r} is not supported; choose one of '
             f'{sorted(ROBOT_SPECS)}') from None
+
+
+def effector_path(robot_model: str, joint_names: Sequence[str], joint_positions: np.ndarray
+                  ) -> np.ndarray:
+    """(T, 3) m: where ``ee_gripper_link`` was in base_link, by FK of recorded joint positions.
+
+    ``joint_positions`` (T, J) has a column per name in ``joint_names`` (any order, fingers
+    too). A recorded demo's look-first waypoints follow this path rather than the sum of its
+    commands, which the safety layer clips and the arm lags behind. A ValueError names an
+    unknown model or the arm joints the names lack.
+    """
+    spec = robot_spec(robot_model)
+    names = list(joint_names)
+    missing = [joint for joint in spec.joints if joint not in names]
+    if missing:
+        raise ValueError(f'{robot_model}: joint states lack arm joint(s) {missing} '
+                         f'(have {names})')
+    arm = np.asarray(joint_positions, dtype=float)[:, [names.index(j) for j in spec.joints]]
+    return np.array([spec.fk(q)[:3, 3] for q in arm], dtype=np.float32).reshape(-1, 3)
 
 
 def top_down_rotation(yaw: float) -> np.ndarray:
