@@ -17,6 +17,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool
 
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
@@ -92,18 +93,24 @@ def policy_checkpoint(directory, lift_m: float = 0.01) -> str:
     return str(directory / 'policy')
 
 
-@pytest.mark.parametrize('driver', ['expert', 'learned policy'])
+@pytest.mark.parametrize('driver, via', [('expert', 'topic'), ('learned policy', 'topic'),
+                                         ('learned policy', 'arm service')])
 def test_an_estop_sent_mid_motion_stops_commands_and_freezes_the_arm(rclpy_context, tmp_path,
-                                                                     driver):
+                                                                     driver, via):
     arguments = [f'checkpoint:={policy_checkpoint(tmp_path)}'] if driver != 'expert' else []
     stop, graph, node, executor, seen = _watch_deploy_graph(rclpy_context, arguments)
     estop = node.create_publisher(Bool, topics.ESTOP, 10)     # a plain, volatile publisher
+    service = node.create_client(SetBool, '/arm/estop')       # the arm node's ~/estop
     try:
         assert spin_until(executor, lambda: len(seen['joints']) > 50 and
                           _speed(seen['joints']) > 0.1, timeout_s=30.0), \
             f'the arm never moved under the deploy graph ({driver})'
         assert not seen['success']
-        estop.publish(Bool(data=True))
+        if via == 'topic':
+            estop.publish(Bool(data=True))
+        else:   # the controller hears of it only through the arm's /lam/estopped
+            assert service.wait_for_service(timeout_sec=5.0)
+            service.call_async(SetBool.Request(data=True))
         sent_at = time.monotonic()
         assert spin_until(executor, lambda: seen['estop_at'] is not None, timeout_s=5.0), \
             'the arm node never reported the e-stop'

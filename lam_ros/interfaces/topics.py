@@ -8,7 +8,7 @@ xs_sdk (``/<robot_name>/joint_states``, ``/<robot_name>/commands/...``).
 """
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
-# Latched topics (TASK, ESTOP): a late subscriber still gets the last value. Publisher and
+# Latched topics (TASK, ESTOP, ESTOPPED): a late subscriber still gets the last value. Publisher and
 # subscriber must both use it, or the subscriber sees only what is sent after it joined.
 LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 # Matches every publisher, whatever its reliability and durability (a latched subscription
@@ -24,6 +24,8 @@ ESTOP_SERVICE = '~/estop'            # std_srvs/SetBool on the arm node: twin of
 CONTROLLER_RESET = '~/reset'         # std_srvs/Trigger on the controller: a new scene begins
 ACTION = '/lam/action'               # sensor_msgs/JointState: requested arm + gripper targets
 ESTOP = '/lam/estop'                 # std_msgs/Bool: true latches the e-stop
+ESTOPPED = '/lam/estopped'           # std_msgs/Bool, latched: the arm node's e-stop state,
+#   whichever way it came (ESTOP or ESTOP_SERVICE); the controller stops its policy on it
 TASK = '/lam/task'                   # std_msgs/String (JSON {task, instruction}), latched
 SIM_RESET = '/sim/reset'             # std_srvs/Trigger: new scene (next seed)
 SIM_SUCCESS = '/sim/success'         # std_msgs/Bool: task success predicate, with each state

@@ -72,6 +72,9 @@ class ArmNode(LamNode):
             self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, qos,
                                      event_callbacks=quiet)
         self.create_service(SetBool, topics.ESTOP_SERVICE, self.on_estop_service)
+        # Published on each set_estop, never at start: a default 'released' sent before a
+        # latched e-stop arrives would read, downstream, as a release.
+        self.estopped_pub = self.create_publisher(Bool, topics.ESTOPPED, topics.LATCHED)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self._info_future = None
         self.create_timer(0.5, self.request_robot_info)
@@ -169,10 +172,11 @@ class ArmNode(LamNode):
         self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=float(pwm)))
 
     def set_estop(self, engaged: bool) -> None:
-        """Latch or release the e-stop (works before robot info arrives too)."""
+        """Latch or release the e-stop (works before robot info arrives too), and say so."""
         self._pending_estop = engaged
         if self.safety is not None:
             (self.safety.engage_estop if engaged else self.safety.release_estop)()
+        self.estopped_pub.publish(Bool(data=engaged))
         self.report('e-stop engaged' if engaged else 'e-stop released', 'warn' if engaged else 'ok')
 
     def on_estop_topic(self, msg: Bool) -> None:

@@ -4,7 +4,8 @@
 
 Every command still goes through the arm node's safety layer. The controller adds its
 own guards: it sends nothing while the camera image or joint state it would act on is
-older than ``max_observation_age_s``, nothing after an e-stop or a non-finite policy
+older than ``max_observation_age_s``, nothing after an e-stop (``/lam/estop``, or the arm
+node's ``/lam/estopped`` state, which its ``~/estop`` service sets too) or a non-finite policy
 output, and ramps to (or refuses) a first target far from the arm (``startup_guard``).
 
 ``checkpoint:=<policy checkpoint>`` runs a learned policy (its type, sizes and action space
@@ -83,6 +84,8 @@ class ControllerNode(LamNode):
                                  self.on_joints, 10)
         for qos in (topics.LATCHED, topics.ANY_PUBLISHER):   # as the arm node: any publisher
             self.create_subscription(Bool, topics.ESTOP, self.on_estop, qos)
+        # and the arm's own state, which also follows its ~/estop service
+        self.create_subscription(Bool, topics.ESTOPPED, self.on_estop, topics.LATCHED)
         if self.runner is None:
             self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
         self.create_service(Trigger, topics.CONTROLLER_RESET, self.on_reset)
