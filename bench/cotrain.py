@@ -42,7 +42,10 @@ Columns: success per task and the mean with Wilson 95% intervals, from closed-lo
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
 whether the policy learned its demos at all, apart from reaching the rest of the workspace.
 With ``--train-seeds`` each row pools one policy per training seed, and the mean shows each
-seed's own rate: whether a difference between rows outlives the training seed.
+seed's own rate: whether a difference between rows outlives the training seed. With
+``--no-proprio`` every policy trains and acts on images alone: a robot row then looks to the
+policy as a human row does (by default robot rows carry joint positions, human rows none,
+and a policy that leans on its state learns less from the rows without it).
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
@@ -204,9 +207,11 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     seeds' own rates, printed beside it, show the training seed's spread (and the scenes').
     """
     shape = WindowShape(image_size=args.image_size)
-    windows = PolicyWindows(episodes, shape)
+    proprio = not args.no_proprio
+    windows = PolicyWindows(episodes, shape, proprio)
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
+    knobs += '' if proprio else '_noproprio'
     look = {} if args.look_first is None else {'look_first': args.look_first}
     if look:
         knobs += f'_look{args.look_first:g}'
@@ -223,7 +228,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
             out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
             pseudo_actions=None if source in ('robot', 'oracle') else source,
-            robot_fraction=args.robot_fraction, seed=seed, **look))
+            robot_fraction=args.robot_fraction, seed=seed, proprio=proprio, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
                                  num_envs=args.num_envs, randomize=randomize)
@@ -311,6 +316,9 @@ def main() -> int:
     parser.add_argument('--human-look', choices=('lab', 'randomized'), default='lab',
                         help="human videos' look: every one its own person, head motion and "
                              "room, or its own person in front of the robot's camera (lab)")
+    parser.add_argument('--no-proprio', action='store_true',
+                        help="no joint positions for any row or rollout: the robot's rows are "
+                             "seen as the human's are, by images alone")
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--train-seeds', default='0',

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lam_models.checkpoints import CheckpointError
-from lam_models.data.dataset import write_dataset
+from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import GRIPPER_OPEN_ABOVE, Episode
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.policies import Policy, available_policies, load_policy, make_policy
@@ -61,6 +61,35 @@ def test_each_policy_trains_saves_reloads_and_predicts_identically(windows, tmp_
     assert torch.equal(ours, theirs)
     assert (tmp_path / 'loss.png').stat().st_size > 0
     assert list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
+
+
+@pytest.mark.parametrize('name', available_policies())
+def test_a_policy_trained_without_proprio_sees_no_state_in_training_or_at_rollout(windows,
+                                                                                tmp_path, name):
+    cotrain, path = windows
+    with pytest.raises(ValueError, match='train.proprio is false'):
+        train_policy(name, {**SMALL, **TINY[name]}, cotrain, PolicyTrainConfig(
+            out_dir=str(tmp_path / 'refused'), steps=2, proprio=False, progress=False))
+    rng = np.random.default_rng(0)
+    blind = PolicyWindows([   # the fixture's episodes and labels, without their joints
+        replace(ep, pseudo_actions=rng.normal(size=(len(ep), 4)).astype(np.float32),
+                metadata={**ep.metadata, 'pseudo_valid': np.ones(len(ep), bool)})
+        for ep in read_episodes(path)], SHAPE, proprio=False)
+    assert blind.state_dim == 0 and not blind.has_state.any() and blind.state_names == []
+    assert blind.batch(np.arange(3))['state'].shape == (3, SHAPE.obs_horizon, 0)
+    policy = train_policy(name, {**SMALL, **TINY[name]}, blind, PolicyTrainConfig(
+        out_dir=str(tmp_path), pseudo_actions='label', steps=4, batch_size=8, proprio=False,
+        progress=False))
+    assert policy.config.state_dim == 0
+    # a rollout passes the arm's joints as valid (lam-ros eval, the controller): ignored
+    batch = cotrain.batch(np.arange(3))
+    given = [(batch['state'], torch.ones(3, dtype=torch.bool)),
+             (torch.randn_like(batch['state']), torch.ones(3, dtype=torch.bool)),
+             (batch['state'][..., :0], torch.zeros(3, dtype=torch.bool))]
+    chunks = [policy.predict_chunk(batch['images'], state, valid,
+                                   generator=torch.Generator().manual_seed(0))
+              for state, valid in given]
+    assert all(torch.equal(chunks[0], chunk) for chunk in chunks[1:])
 
 
 def test_resume_continues_from_the_saved_step_and_robot_only_has_no_latent_head(windows,

@@ -23,7 +23,7 @@ the target of the trainer's look-first stage (``lam_models.policies.train``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -126,12 +126,20 @@ def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
 class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
-    def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape()) -> None:
+    def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape(),
+                 proprio: bool = True) -> None:
+        """Index ``episodes``; ``proprio`` False leaves their joint positions out.
+
+        Every row is then seen as a human row is, without state (``state_dim`` 0), and so
+        is every rollout of the policy trained on them.
+        """
         acted = [ep for ep in episodes if ep.actions is not None]
         if not acted:
             raise ValueError('PolicyWindows needs at least one episode with actions')
         self.shape = shape
         self.action_dim = acted[0].actions.shape[1]
+        if not proprio:
+            episodes = [replace(ep, joint_positions=None) for ep in episodes]
         self.state_dim = _common_width(episodes, 'joint_positions', 'state')
         self.latent_dim = _common_width(episodes, 'pseudo_actions', 'latent')
         self.action_space = episode_action_space(acted[0])
@@ -196,13 +204,13 @@ class PolicyWindows:
 
     @classmethod
     def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
-                     pseudo_actions: str | None = None, robot_only: bool = False
-                     ) -> PolicyWindows:
+                     pseudo_actions: str | None = None, robot_only: bool = False,
+                     proprio: bool = True) -> PolicyWindows:
         """Load an HDF5 dataset (``lam_models.data.dataset``), with one model's labels."""
         episodes = read_episodes(path, pseudo_actions)
         if robot_only:
             episodes = [ep for ep in episodes if ep.actions is not None]
-        return cls(episodes, shape)
+        return cls(episodes, shape, proprio)
 
     def __len__(self) -> int:
         return len(self.episode_of)

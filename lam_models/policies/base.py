@@ -278,9 +278,15 @@ class Policy(nn.Module):
     def prepare_observation(self, images: torch.Tensor, state: torch.Tensor,
                             state_valid: torch.Tensor
                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A caller's observation history, checked, on the policy's device, preprocessed."""
+        """A caller's observation history, checked, on the policy's device, preprocessed.
+
+        A policy trained without proprio (``state_dim`` 0) ignores the state it is given and
+        sees what it was trained on, the 'no state' embedding.
+        """
         device = self.action_mean.device
         images, state, state_valid = images.to(device), state.to(device), state_valid.to(device)
+        if not self.config.state_dim:
+            state, state_valid = state[..., :0], torch.zeros_like(state_valid)
         self.check_observation(images, state, state_valid)
         return self.preprocess(images), self.normalize_state(state.float()), state_valid
 

@@ -66,6 +66,8 @@ class PolicyTrainConfig:
     pseudo_actions: str | None = None  # latent model whose labels train the latent head
     robot_fraction: float = 0.5     # share of each batch drawn from robot episodes
     steps: int = 4500
+    proprio: bool = True            # the joint positions as the policy's state; False: images
+    #   only, every row seen as a human row is (the hydra entry point builds its windows so)
     look_first: float = 1 / 3       # share of the steps in the look-first stage; 0: none
     batch_size: int = 64            # global: split across DDP ranks
     lr: float = 1e-3
@@ -131,6 +133,9 @@ def look_first_steps(policy: Policy, windows: PolicyWindows, config: PolicyTrain
 def train_policy(policy_name: str, policy_config: dict[str, Any], windows: PolicyWindows,
                  config: PolicyTrainConfig) -> Policy:
     """Train (or resume) ``policy_name`` on ``windows``; returns the unwrapped policy."""
+    if not config.proprio and windows.state_dim:
+        raise ValueError(f'train.proprio is false, yet the windows carry a {windows.state_dim}-D '
+                         'state: build them with PolicyWindows(..., proprio=False)')
     rank, world_size = init_distributed()
     device = pick_device(config.device)
     torch.manual_seed(config.seed)   # the initial weights; each step reseeds (step_rng)
@@ -241,7 +246,8 @@ def main() -> None:
         train = PolicyTrainConfig(**OmegaConf.to_container(cfg.train, resolve=True))
         sizes = {**asdict(policy_class(name).config_class()), **policy_config}
         shape = WindowShape(sizes['obs_horizon'], sizes['action_horizon'], sizes['image_size'])
-        windows = PolicyWindows.from_dataset(cfg.dataset, shape, train.pseudo_actions)
+        windows = PolicyWindows.from_dataset(cfg.dataset, shape, train.pseudo_actions,
+                                             proprio=train.proprio)
         train_policy(name, policy_config, windows, train)
 
     run()
