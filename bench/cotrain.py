@@ -45,7 +45,7 @@ With ``--train-seeds`` each row pools one policy per training seed, and the mean
 seed's own rate: whether a difference between rows outlives the training seed. With
 ``--no-proprio`` every policy trains and acts on images alone: a robot row then looks to the
 policy as a human row does (by default robot rows carry joint positions, human rows none,
-and a policy that leans on its state learns less from the rows without it).
+and a policy that leans on its state may learn less from the rows without it).
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
