@@ -153,12 +153,22 @@ def test_waypoints_follow_the_effectors_path_where_the_episode_has_one():
     assert not human_rows['waypoint_mask'].any() and not human_rows['waypoints'].any()
 
 
-def test_look_first_refuses_actions_without_an_effector_translation():
+def test_look_first_needs_ee_delta_actions_or_a_recorded_effector_path():
     joint = robot(4)
     joint.metadata['action_space'] = 'joint_position [waist, ...]'
     windows = PolicyWindows([joint], SHAPE)     # its own pseudo-actions are no look target
     assert not windows.batch(np.arange(4))['waypoint_mask'].any()
     with pytest.raises(ValueError, match=r"look-first needs first frames with a target: "
                                          r"ee_delta actions .*'joint_position \[waist, "
-                                         r"\.\.\.\]' actions and no human labels"):
+                                         r"\.\.\.\]' actions, no effector path and no human "
+                                         r"labels"):
         windows.sample_look(4, np.random.default_rng(0))
+    # a recorded demo's joints give its path (lam-ros dataset build): the waypoints follow it
+    joint.effector_positions = np.zeros((4, 3), np.float32)
+    joint.effector_positions[:, 2] = [0.0, -0.01, -0.02, -0.02]
+    joint.actions[:, -1] = [1, 1, 0, 0]                     # grasp at step 2
+    windows = PolicyWindows([joint], SHAPE)
+    batch = windows.batch(np.arange(4))
+    assert batch['waypoint_mask'].all()
+    assert batch['waypoints'][:2, 0, 2].tolist() == pytest.approx([-0.02, -0.01])
+    assert windows.sample_look(4, np.random.default_rng(0))['waypoint_mask'].all()

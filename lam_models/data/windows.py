@@ -179,8 +179,11 @@ class PolicyWindows:
         labelled = self.has_actions[self.episode_of] | self.pseudo_valid
         self.robot_rows = np.flatnonzero(robot_row & labelled)
         self.human_rows = np.flatnonzero(~robot_row & labelled)
+        # Waypoints need the effector's translation: ee-delta commands give it, and so does a
+        # recorded path (FK of a joint-position demo's joints); the gripper column says when.
         with_waypoints = [ep.actions is not None
-                          and episode_action_space(ep).startswith(EE_DELTA) for ep in episodes]
+                          and (episode_action_space(ep).startswith(EE_DELTA)
+                               or ep.effector_positions is not None) for ep in episodes]
         self.waypoints = np.concatenate([
             waypoint_targets(ep.actions, ep.effector_positions) if has
             else np.zeros((n, WAYPOINTS, 3), np.float32)
@@ -246,8 +249,9 @@ class PolicyWindows:
         robot, human = self.look_rows(pseudo)
         if not len(robot) and not len(human):
             raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
-                             f'(their waypoints) or pseudo-labelled human video; these episodes '
-                             f'have {self.action_space!r} actions and no human labels'
+                             f'or an effector path (their waypoints), or pseudo-labelled human '
+                             f'video; these episodes have {self.action_space!r} actions, no '
+                             f'effector path and no human labels'
                              f'{"" if pseudo else " this policy looks through"}')
         return self.batch(_draw(robot, human, batch_size, rng, robot_fraction))
 
