@@ -16,7 +16,8 @@ Everything lives in memory as a few flat arrays (64 px frames: 12 kB each) and a
 handful of numpy gathers, so the loader is never the bottleneck (the policy trainer logs the
 time of both, ``time/data_s`` and ``time/step_s``).
 
-Rows whose actions are end-effector deltas also carry ``waypoints``: where the effector
+Rows whose actions are end-effector deltas, or whose episode has an effector path (a
+recorded demo's forward kinematics), also carry ``waypoints``: where the effector
 goes next, as its displacement to the next gripper events (the grasp, then the
 release). On an episode's first frames (t < obs_horizon) that says where the objects are:
 the target of the trainer's look-first stage (``lam_models.policies.train``).

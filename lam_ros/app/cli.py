@@ -180,8 +180,8 @@ def add_dataset_parser(sub) -> None:
 def recorded_effector_path(episode):
     """``build_dataset``'s effector_path: FK of a robot episode's recorded joint states.
 
-    None (its waypoints then sum its commands) for a human episode, or with a warning naming
-    the bag where the joints or the robot model do not allow it.
+    None for a human episode, or with a warning naming the bag where the joints or the robot
+    model do not allow it (a joint-position demo then has no look-first waypoints).
     """
     from lam_ros.control.kinematics import effector_path
     meta = episode.metadata
@@ -191,8 +191,8 @@ def recorded_effector_path(episode):
         return effector_path(meta.get('robot_model', ''), meta.get('joint_names', []),
                              episode.joint_positions)
     except ValueError as exc:
-        logging.getLogger(__name__).warning('%s: no effector path (%s); its waypoints sum '
-                                            'its commands', meta.get('bag_dir', '?'), exc)
+        logging.getLogger(__name__).warning('%s: no effector path (%s), so no look-first '
+                                            'waypoints', meta.get('bag_dir', '?'), exc)
         return None
 
 
