@@ -32,7 +32,16 @@ Rows (one policy each, same budget):
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the
   pixel-difference baseline: the co-trained policy's latent head learns the human's
   pseudo-actions, its action head the robot's actions (``lam_models.policies.train``);
-* robot K + human H with the human's true hidden motion as actions: the oracle.
+* robot K + human H with the human's true hidden motion as actions: the oracle;
+* with ``--oracle-look``, the oracle's human videos as look targets alone: their true
+  waypoints (where the hand grasps and releases) train the policy's waypoint head, their
+  motion no action head (``PolicyWindows(human_acts=False)``). What locating the objects,
+  apart from moving, is worth; in session 14 nearly all of the oracle's gain;
+* robot K + human H whose actions CLAM's action decoder reads off their latents
+  (``--sources clam_decoded``, ``lam_models.latent.labeling.decoded_episode``), only the
+  axes ``--decoded-columns`` real: by default y and z, the ones that transfer from the hand
+  (session 13 in issue 12: x and the grip do not). Not in the default run: in session 14
+  it scored below robot-only.
 
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
@@ -66,7 +75,7 @@ import yaml
 from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import Episode
 from lam_models.data.windows import PolicyWindows, WindowShape
-from lam_models.latent.labeling import label_frames
+from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
 from lam_models.latent.train import TrainConfig, train_latent_model
 from lam_models.policies.train import PolicyTrainConfig, train_policy
@@ -81,6 +90,10 @@ LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 CONTINUOUS = ('como', 'stamo', 'clam')
 FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
 LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
+DECODED = 'clam_decoded'        # human actions decoded by CLAM (no latent head)
+ORACLE_LOOK = 'oracle_look'     # the oracle's human rows as look targets only
+BOUNDS = ('robot', 'oracle', ORACLE_LOOK)   # rows of no pseudo-action source
+AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 
 
 @dataclass
@@ -88,7 +101,7 @@ class Row:
     """One trained policy and its closed-loop score."""
 
     label: str
-    source: str           # 'robot', a latent model, 'pixel_diff' or 'oracle'
+    source: str           # one of BOUNDS, a latent model, 'pixel_diff' or DECODED
     policy: str
     successes: dict[str, tuple[int, int]]  # task -> (successes, episodes), all seeds pooled
     train_s: float
@@ -198,6 +211,13 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
     return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
 
 
+def decoded(robot: list[Episode], human: list[Episode], columns: list[bool],
+            args: argparse.Namespace) -> list[Episode]:
+    """The human videos with actions CLAM decodes from their latents, ``columns`` real."""
+    clam = latent_labeller('clam', robot, human, args)
+    return [decoded_episode(clam, episode, columns) for episode in human]
+
+
 def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Episode],
                        args: argparse.Namespace) -> Row:
     """Train one policy per training seed on ``episodes``; roll each out on held-out scenes.
@@ -208,7 +228,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     """
     shape = WindowShape(image_size=args.image_size)
     proprio = not args.no_proprio
-    windows = PolicyWindows(episodes, shape, proprio)
+    windows = PolicyWindows(episodes, shape, proprio, human_acts=source != ORACLE_LOOK)
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     knobs += '' if proprio else '_noproprio'
@@ -227,7 +247,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         clock = time.perf_counter()
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
             out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
-            pseudo_actions=None if source in ('robot', 'oracle') else source,
+            pseudo_actions=None if source in (*BOUNDS, DECODED) else source,
             robot_fraction=args.robot_fraction, seed=seed, proprio=proprio, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
@@ -303,6 +323,8 @@ def main() -> int:
                         help='the headline policy family')
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff',
                         help="pseudo-action rows; '' runs the bounds rows only")
+    parser.add_argument('--decoded-columns', default='y,z',
+                        help=f'the {DECODED} rows: decoded axes that train, of {",".join(AXES)}')
     parser.add_argument('--latent-steps', type=int, default=1500)
     parser.add_argument('--policy-steps', type=int, default=4500,
                         help='in all, of which --look-first look first')
@@ -316,6 +338,9 @@ def main() -> int:
     parser.add_argument('--human-look', choices=('lab', 'randomized'), default='lab',
                         help="human videos' look: every one its own person, head motion and "
                              "room, or its own person in front of the robot's camera (lab)")
+    parser.add_argument('--oracle-look', action='store_true',
+                        help="a bound row: the oracle's human videos as look targets only "
+                             "(their waypoints, no actions)")
     parser.add_argument('--no-proprio', action='store_true',
                         help="no joint positions for any row or rollout: the robot's rows are "
                              "seen as the human's are, by images alone")
@@ -345,10 +370,15 @@ def main() -> int:
         args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
     sources = [source for source in args.sources.split(',') if source]   # '': the bounds only
-    unknown = sorted(set(sources) - {*LATENT_SOURCES, 'pixel_diff'})
+    unknown = sorted(set(sources) - {*LATENT_SOURCES, 'pixel_diff', DECODED})
     if unknown:
         raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from '
-                         f'{[*LATENT_SOURCES, "pixel_diff"]}')
+                         f'{[*LATENT_SOURCES, "pixel_diff", DECODED]}')
+    decoded_axes = [axis for axis in args.decoded_columns.split(',') if axis]
+    if not decoded_axes or set(decoded_axes) - set(AXES):
+        raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
+                         f'{args.decoded_columns!r}')
+    columns = [axis in decoded_axes for axis in AXES]
     started = time.perf_counter()
     tasks = args.tasks.split(',')
     out = Path(args.out)
@@ -372,7 +402,13 @@ def main() -> int:
             (f'robot K={args.robot_demos}', 'robot', lambda: robot),
             ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
             (f'robot 5K={5 * args.robot_demos}', 'robot', lambda: robot_pool)]
+        if args.oracle_look and policy not in LATENT_ONLY:
+            runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         for source in sources:
+            if source == DECODED:
+                runs.append((f'+human clam-decoded {"+".join(decoded_axes)}', source,
+                             lambda: robot + decoded(robot, human, columns, args)))
+                continue
             runs.append((f'+human {source}', source, lambda source=source: labelled(
                 latent_labeller(source, robot, human, args), robot + human)))
         for label, source, episodes in runs:
@@ -399,7 +435,8 @@ def summary(rows: list[Row]) -> None:
         family = [row for row in rows if row.policy == policy]
         bounds = rows if policy in LATENT_ONLY else family   # the headline's come first
         base = bounds[0].rate()
-        pseudo = [row for row in family if row.source in CONTINUOUS + ('vq', 'pixel_diff')]
+        pseudo = [row for row in family
+                  if row.source in CONTINUOUS + ('vq', 'pixel_diff', DECODED)]
         best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else None
         oracle = next((row for row in bounds if row.source == 'oracle'), None)
         if best is None or oracle is None:
@@ -424,7 +461,7 @@ def summary(rows: list[Row]) -> None:
                   f'{cell(discrete.rate())} (intervals {"disjoint" if apart else "overlap"})')
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
-    pseudo = [row for row in headline if row.source not in ('robot', 'oracle')]
+    pseudo = [row for row in headline if row.source not in BOUNDS]
     if not pseudo:   # --sources '': the bounds alone, no gain to report
         print("co-training gain: no pseudo-action rows (--sources ''), bounds only")
         return

@@ -24,6 +24,7 @@ from support.latent_world import make_toy_episode, make_toy_episodes
 import torch
 
 from lam_models.data.dataset import Dataset, write_dataset
+from lam_models.data.episode import ACTION_COLUMNS
 from lam_models.latent import make_latent_model
 from lam_models.latent.base import save_checkpoint
 from lam_models.latent.label_dataset import (
@@ -35,7 +36,7 @@ from lam_models.latent.label_dataset import (
     open_journal,
     write_entry,
 )
-from lam_models.latent.labeling import label_frames
+from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_ros.app.cli import _main as lam_ros
 
 SMALL = {'image_size': 32, 'width': 16}
@@ -102,6 +103,23 @@ def test_batch_size_does_not_change_labels_and_the_models_mode_is_kept():
     np.testing.assert_allclose(label_frames(model, frames, batch_size=64)[0], one, atol=1e-5)
     with pytest.raises(ValueError, match='batch_size must be >= 1'):
         label_frames(model, frames, batch_size=0)
+
+
+def test_clam_decodes_a_human_video_into_actions_with_only_the_columns_named_real():
+    model = small_model('clam').eval()
+    human = make_toy_episode(3, length=9, embodiment='human')
+    columns = [False, True, True, False, False, False, False]
+    decoded = decoded_episode(model, human, columns)
+    values, valid = label_frames(model, human.frames)
+    with torch.no_grad():
+        expected = model.decode_action(torch.from_numpy(values[valid])).numpy()
+    np.testing.assert_allclose(decoded.actions[valid], expected, atol=1e-6)
+    last = np.flatnonzero(valid)[-1]
+    assert not decoded.actions[~valid, :-1].any()                      # holds still...
+    assert (decoded.actions[~valid, -1] == decoded.actions[last, -1]).all()   # ...and its grip
+    assert decoded.metadata[ACTION_COLUMNS] == columns and decoded.embodiment == 'human'
+    with pytest.raises(ValueError, match='como has no action decoder'):
+        decoded_episode(small_model('como'), human, columns)
 
 
 def test_an_episode_no_longer_than_the_gap_has_no_valid_label():

@@ -165,6 +165,33 @@ def test_human_rows_train_the_latent_head_and_never_the_action_head(name):
     assert {latent_head, 'observation.'} <= moved
 
 
+def test_the_masked_loss_takes_each_rows_real_columns_only():
+    from lam_models.policies.layers import masked_loss
+    prediction = torch.zeros(2, 1, 3, requires_grad=True)
+    target = torch.tensor([[[1.0, float('nan'), 3.0]], [[2.0, 2.0, 2.0]]])
+    columns = torch.tensor([[True, False, True], [True, True, True]])
+    loss = masked_loss(prediction, target, torch.ones(2, 1, dtype=torch.bool), columns=columns)
+    assert loss.item() == pytest.approx(((1 + 9) / 2 + 4) / 2)    # per entry: its columns' mean
+    loss.backward()
+    assert prediction.grad[0, 0, 1] == 0 and torch.isfinite(prediction.grad).all()
+
+
+@pytest.mark.parametrize('name', POLICIES)
+def test_each_policys_action_loss_reads_the_rows_real_columns(name):
+    policy = tiny_policy(name).train()
+    batch = make_batch(4)
+    policy.set_normalization(normalization(batch))
+
+    def action_loss(columns):
+        torch.manual_seed(0)
+        return policy.loss({**batch, 'action_columns': torch.tensor([columns] * 4)}
+                           )[1]['action_loss']
+    torch.manual_seed(0)
+    unsaid = policy.loss(batch)[1]['action_loss']
+    assert action_loss([True] * 3) == pytest.approx(unsaid)
+    assert action_loss([True, False, True]) != pytest.approx(unsaid)
+
+
 @pytest.mark.parametrize('name', POLICIES)
 def test_overfits_a_tiny_batch_and_then_predicts_its_actions(name):
     batch = make_batch(4)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lam_models.data.dataset import write_dataset
-from lam_models.data.episode import Episode
+from lam_models.data.episode import ACTION_COLUMNS, Episode
 from lam_models.data.windows import STATE_STD_FLOOR, PolicyWindows, WindowShape
 
 SHAPE = WindowShape(obs_horizon=2, action_horizon=4, image_size=8)
@@ -70,6 +70,44 @@ def test_an_oracles_human_rows_with_actions_keep_the_human_share_of_the_mix():
     assert robot_look.tolist() == [0, 1] and human_look.tolist() == [6, 7]   # oracle waypoints
     assert windows.normalization_stats()['action_mean'][0] == pytest.approx(
         (15 + 45) / 16)                                 # every row with actions
+
+
+def test_human_rows_that_only_look_keep_their_waypoints_and_train_no_action_head():
+    oracle = human(10)
+    oracle.actions, oracle.pseudo_actions = robot(10).actions, None
+    oracle.metadata = {'action_space': 'ee_delta [dx, ...]'}
+    windows = PolicyWindows([robot(6), oracle], SHAPE, human_acts=False)
+    batch = windows.sample(40, np.random.default_rng(0), robot_fraction=0.25)
+    humans = ~batch['is_robot']
+    assert int(humans.sum()) == 30                       # still drawn at their share...
+    assert not batch['action_mask'][humans].any()        # ...to train no action head
+    assert batch['waypoint_mask'][humans].all()          # but where the hand grasps
+    assert windows.look_rows(pseudo=False)[1].tolist() == [6, 7]
+    assert windows.normalization_stats()['action_mean'][0] == pytest.approx(2.5)   # robot's
+
+
+def test_decoded_human_actions_train_only_their_real_columns_and_give_no_waypoints():
+    decoded = human(10)
+    decoded.actions, decoded.pseudo_actions = robot(10, offset=100.0).actions, None
+    columns = [False, True, True, False, False, False, False]    # y and z transfer
+    decoded.metadata = {'action_space': 'ee_delta [dx, ...]', ACTION_COLUMNS: columns}
+    windows = PolicyWindows([robot(6), decoded], SHAPE)
+    batch = windows.batch(np.array([0, 6]))
+    assert batch['action_columns'][0].all() and batch['action_columns'][1].tolist() == columns
+    stats = windows.normalization_stats()
+    assert stats['action_mean'][0] == pytest.approx(2.5)          # robot rows alone
+    assert stats['action_mean'][1] == pytest.approx((15 + 1045) / 16)    # both
+    # a column the episode lacks holds the mean of those that have it: 0 once normalized
+    assert batch['actions'][1, :, 0].tolist() == [pytest.approx(2.5)] * 4
+    assert batch['actions'][1, :, 1].tolist() == [100, 101, 102, 103]
+    assert windows.look_rows(pseudo=False)[1].tolist() == []     # no grip: no waypoints
+    decoded.metadata[ACTION_COLUMNS] = [True, False]
+    with pytest.raises(ValueError, match=r'episode 1: metadata .action_columns. must be 7'):
+        PolicyWindows([robot(6), decoded], SHAPE)
+    lacking = robot(6)
+    lacking.metadata[ACTION_COLUMNS] = decoded.metadata[ACTION_COLUMNS] = columns
+    with pytest.raises(ValueError, match=r'action columns \[0, 3, 4, 5, 6\] are real in no'):
+        PolicyWindows([lacking, decoded], SHAPE)
 
 
 def test_mixed_action_spaces_are_refused_and_a_dataset_loads(tmp_path):

@@ -21,6 +21,10 @@ EMBODIMENTS: tuple[Embodiment, ...] = ('robot', 'human')
 EE_DELTA = 'ee_delta'                 # what such an episode's action_space starts with
 GRIPPER_OPEN_ABOVE = 0.5
 WAYPOINTS = 2                         # look-first targets per frame: the next grasp, release
+# Episode.metadata key: which action columns are real (a list of bools, one per column; all
+# when absent). Human actions decoded from pseudo-actions carry only the axes that are
+# measured to transfer from the hand to the gripper; the others train nothing.
+ACTION_COLUMNS = 'action_columns'
 
 
 @dataclass

@@ -10,7 +10,9 @@ teach the policy nothing.
 
 Robot episodes give actions, joint positions (the proprio state) and their own
 pseudo-actions; human episodes give frames and pseudo-actions only, or, as the co-training
-bench's oracle, the hand's true motion as actions. ``sample`` mixes the two embodiments at
+bench's oracle, the hand's true motion as actions, or actions decoded from their latents of
+which only some columns are real (``ACTION_COLUMNS``: the rest train nothing). ``human_acts``
+False keeps human actions for the look target alone. ``sample`` mixes the two embodiments at
 ``robot_fraction`` whatever their labels, and every row trains on the targets it has.
 Everything lives in memory as a few flat arrays (64 px frames: 12 kB each) and a batch is a
 handful of numpy gathers, so the loader is never the bottleneck (the policy trainer logs the
@@ -32,7 +34,13 @@ import numpy as np
 import torch
 
 from lam_models.data.dataset import episode_action_space, read_episodes
-from lam_models.data.episode import EE_DELTA, GRIPPER_OPEN_ABOVE, WAYPOINTS, Episode
+from lam_models.data.episode import (
+    ACTION_COLUMNS,
+    EE_DELTA,
+    GRIPPER_OPEN_ABOVE,
+    WAYPOINTS,
+    Episode,
+)
 from lam_models.data.images import resize_frames
 
 # The smallest std a state column is normalized by (rad for joints, m for fingers). The
@@ -111,6 +119,19 @@ def waypoint_targets(actions: np.ndarray, positions: np.ndarray | None = None) -
     return targets.astype(np.float32)
 
 
+def _action_columns(index: int, episode: Episode, width: int) -> np.ndarray:
+    """(width,) bool: the episode's real action columns (``ACTION_COLUMNS``; all if unsaid)."""
+    columns = episode.metadata.get(ACTION_COLUMNS)
+    if columns is None:
+        return np.ones(width, bool)
+    columns = np.asarray(columns)
+    if columns.shape != (width,) or columns.dtype != bool or not columns.any():
+        raise ValueError(f'{_episode_name(index, episode)}: metadata {ACTION_COLUMNS!r} must be '
+                         f'{width} bools, at least one True (one per action column), got '
+                         f'{episode.metadata.get(ACTION_COLUMNS)!r}')
+    return columns
+
+
 def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
           rng: np.random.Generator, robot_fraction: float) -> np.ndarray:
     """``batch_size`` rows, ``robot_fraction`` robot ones (one side only if the other is empty)."""
@@ -128,11 +149,13 @@ class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
     def __init__(self, episodes: Sequence[Episode], shape: WindowShape = WindowShape(),
-                 proprio: bool = True) -> None:
+                 proprio: bool = True, human_acts: bool = True) -> None:
         """Index ``episodes``; ``proprio`` False leaves their joint positions out.
 
         Every row is then seen as a human row is, without state (``state_dim`` 0), and so
-        is every rollout of the policy trained on them.
+        is every rollout of the policy trained on them. ``human_acts`` False: a human
+        episode's actions say only where its hand grasps and releases (its waypoints, the
+        look target), and train no action head: what it shows, not how a hand moves.
         """
         acted = [ep for ep in episodes if ep.actions is not None]
         if not acted:
@@ -161,6 +184,22 @@ class PolicyWindows:
         self.frames = np.concatenate([resize_frames(ep.frames, shape.image_size)
                                       for ep in episodes])
         self.actions = _stack([ep.actions for ep in episodes], lengths, self.action_dim)
+        # Columns an episode does not have (decoded human actions: only the axes that
+        # transfer) hold the column's mean over those that do, so they enter a policy as 0
+        # once normalized, and train nothing (``action_columns`` in the batch).
+        self.action_columns = np.stack([_action_columns(index, ep, self.action_dim)
+                                        for index, ep in enumerate(episodes)])
+        acted_episodes = np.array([ep.actions is not None for ep in episodes])
+        unseen = np.flatnonzero(~self.action_columns[acted_episodes].any(0))
+        if len(unseen):
+            raise ValueError(f'action columns {unseen.tolist()} are real in no episode '
+                             f'({ACTION_COLUMNS}): nothing would train them')
+        real = self.action_columns[np.repeat(np.arange(len(episodes)), lengths)]
+        acted_rows = np.repeat(acted_episodes, lengths)
+        for column in np.flatnonzero(~real[acted_rows].all(0)):
+            have = acted_rows & real[:, column]
+            fill = self.actions[have, column].mean() if have.any() else 0.0
+            self.actions[acted_rows & ~real[:, column], column] = fill
         self.state = _stack([ep.joint_positions for ep in episodes], lengths, self.state_dim)
         self.pseudo_actions = _stack([ep.pseudo_actions for ep in episodes], lengths,
                                      self.latent_dim)
@@ -180,11 +219,16 @@ class PolicyWindows:
         labelled = self.has_actions[self.episode_of] | self.pseudo_valid
         self.robot_rows = np.flatnonzero(robot_row & labelled)
         self.human_rows = np.flatnonzero(~robot_row & labelled)
+        if not human_acts:
+            self.has_actions &= self.is_robot   # their waypoints stay (computed below)
         # Waypoints need the effector's translation: ee-delta commands give it, and so does a
         # recorded path (FK of a joint-position demo's joints); the gripper column says when.
-        with_waypoints = [ep.actions is not None
+        # A row missing any translation column or the gripper has none: its events and
+        # displacements would be invented.
+        with_waypoints = [ep.actions is not None and columns[[0, 1, 2, -1]].all()
                           and (episode_action_space(ep).startswith(EE_DELTA)
-                               or ep.effector_positions is not None) for ep in episodes]
+                               or ep.effector_positions is not None)
+                          for ep, columns in zip(episodes, self.action_columns)]
         self.waypoints = np.concatenate([
             waypoint_targets(ep.actions, ep.effector_positions) if has
             else np.zeros((n, WAYPOINTS, 3), np.float32)
@@ -232,7 +276,11 @@ class PolicyWindows:
             return {f'{key}_mean': torch.as_tensor(values.mean(0), dtype=torch.float32),
                     f'{key}_std': torch.as_tensor(np.maximum(std, floor), dtype=torch.float32)}
         acted = self.has_actions[self.episode_of]
-        return {**mean_std(self.actions[acted], 'action'),
+        real = acted[:, None] & self.action_columns[self.episode_of]
+        action_stats = [mean_std(self.actions[real[:, c], c:c + 1], 'action')
+                        for c in range(self.action_dim)]
+        return {**{key: torch.cat([stats[key] for stats in action_stats])
+                   for key in ('action_mean', 'action_std')},
                 **mean_std(self.state[self.has_state[self.episode_of]], 'state',
                            STATE_STD_FLOOR),
                 **mean_std(self.pseudo_actions[self.pseudo_valid], 'latent')}
@@ -272,6 +320,7 @@ class PolicyWindows:
             'state_valid': torch.from_numpy(self.has_state[episode]),
             'actions': torch.from_numpy(self.actions[chunk_index]),
             'action_mask': torch.from_numpy(in_episode & acted[:, None]),
+            'action_columns': torch.from_numpy(self.action_columns[episode]),
             'pseudo_actions': torch.from_numpy(self.pseudo_actions[chunk_index]),
             'pseudo_mask': torch.from_numpy(in_episode & self.pseudo_valid[chunk_index]),
             'is_robot': torch.from_numpy(self.is_robot[episode]),

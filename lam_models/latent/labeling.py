@@ -16,14 +16,17 @@ repeated latent that a policy would learn as motion.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 import itertools
 import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from lam_models.checkpoints import checkpoint_files
+from lam_models.data.episode import ACTION_COLUMNS, Episode
 from lam_models.data.images import resize_frames
 from lam_models.data.pairs import window_indices
 from lam_models.latent.base import LatentActionModel
@@ -102,3 +105,28 @@ def label_frames(model: LatentActionModel, frames: np.ndarray,
         model.train(was_training)
     valid[:pairs] = True
     return values, valid
+
+
+def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequence[bool]
+                    ) -> Episode:
+    """``episode`` with actions decoded from its latents, only ``columns`` of them real.
+
+    For a model with an action decoder grounded on robot actions (CLAM's ``decode_action``):
+    a human video's labels become robot actions, of which ``columns`` (``ACTION_COLUMNS``)
+    are the axes measured to transfer from the hand (``bench/cotrain.py`` decodes y and z).
+    The last ``frame_gap`` frames have no latent: they hold still, keeping the last grip.
+    """
+    decode = getattr(model, 'decode_action', None)
+    if decode is None:
+        raise ValueError(f'{model.name} has no action decoder: only a latent model trained '
+                         f'with one (clam) decodes actions')
+    values, valid = label_frames(model, episode.frames)
+    if not valid.any():
+        raise ValueError(f'an episode of {len(episode)} frames has no latent to decode '
+                         f'(frame_gap={model.config.frame_gap})')
+    with torch.inference_mode():
+        actions = decode(torch.from_numpy(values).to(model_device(model))).float().cpu().numpy()
+    actions[~valid, :-1] = 0.0
+    actions[~valid, -1] = actions[np.flatnonzero(valid)[-1], -1]
+    return replace(episode, actions=actions, hidden_motion=None, effector_positions=None,
+                   metadata={**episode.metadata, ACTION_COLUMNS: [bool(c) for c in columns]})

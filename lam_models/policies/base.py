@@ -14,6 +14,7 @@ A training batch is a dict of tensors (``lam_models.data.windows.PolicyWindows``
   ``state_valid``     (B,) bool: False for human rows (no proprio)
   ``actions``         (B, Ta, A) float32, env units
   ``action_mask``     (B, Ta) bool: False past the episode's end and for human rows
+  ``action_columns``  (B, A) bool, optional: a row's real action columns (``ACTION_COLUMNS``)
   ``pseudo_actions``  (B, Ta, Z) float32 (only read when ``latent_dim`` > 0)
   ``pseudo_mask``     (B, Ta) bool
   ``is_robot``        (B,) bool (not needed by the losses: the masks say it all)

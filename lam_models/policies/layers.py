@@ -205,18 +205,23 @@ def zero_masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                kind: str = 'mse') -> torch.Tensor:
+                kind: str = 'mse', columns: torch.Tensor | None = None) -> torch.Tensor:
     """Mean ``kind`` ('mse' | 'l1') error over the (B, T) entries of (B, T, D) where ``mask``.
 
-    0 (with a zero gradient) where nothing is masked in. Unused targets are replaced by the
-    detached prediction before the error is taken, so a NaN in one (a human row's actions)
-    reaches neither the loss nor the gradient.
+    ``columns`` (B, D) bool, if given, keeps only a row's real columns (``ACTION_COLUMNS``):
+    an entry's error is then the mean over those. 0 (with a zero gradient) where nothing is
+    masked in. Unused targets are replaced by the detached prediction before the error is
+    taken, so a NaN in one (a human row's actions) reaches neither the loss nor the gradient.
     """
     if kind not in ('mse', 'l1'):
         raise ValueError(f"masked_loss kind must be 'mse' or 'l1', got {kind!r}")
-    target = torch.where(mask[..., None], target, prediction.detach())
+    used = mask[..., None] if columns is None else mask[..., None] & columns[:, None, :]
+    target = torch.where(used, target, prediction.detach())
     error = (prediction - target).abs() if kind == 'l1' else (prediction - target).square()
-    return error.mean(-1).sum() / mask.sum().clamp(min=1)
+    if columns is None:
+        return error.mean(-1).sum() / mask.sum().clamp(min=1)
+    per_entry = error.sum(-1) / columns.sum(-1, keepdim=True).clamp(min=1)
+    return per_entry.sum() / (mask & columns.any(-1, keepdim=True)).sum().clamp(min=1)
 
 
 def require_keys(policy_name: str, batch: dict[str, torch.Tensor], keys: tuple[str, ...]

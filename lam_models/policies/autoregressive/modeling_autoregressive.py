@@ -151,7 +151,8 @@ class AutoregressivePolicy(Policy):
                                  latent_mask[:, :-1] if with_latent else None, first_step=1)
         hidden = self.run(torch.cat([prefix, steps], 1))[:, prefix.shape[1] - 1:]
         predicted_actions, predicted_latents = self.heads(hidden)
-        action_loss = masked_loss(predicted_actions, actions, action_mask, 'l1')
+        action_loss = masked_loss(predicted_actions, actions, action_mask, 'l1',
+                                  batch.get('action_columns'))
         waypoint_loss = self.waypoint_term(prefix[:, :-1], batch)   # the start token is not seen
         metrics = {'action_loss': action_loss.item(), 'waypoint_loss': waypoint_loss.item()}
         loss = action_loss + self.config.waypoint_weight * waypoint_loss

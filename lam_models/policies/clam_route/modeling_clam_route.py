@@ -64,9 +64,10 @@ class ClamRoutePolicy(Policy):
         grounded = batch['action_mask'] & label_mask
         actions = self.normalize_actions(batch['actions'])
         action_loss = masked_loss(self.decoder(zero_masked(labels, label_mask)), actions,
-                                  grounded, 'l1')
+                                  grounded, 'l1', batch.get('action_columns'))
         with torch.no_grad():
-            route = masked_loss(self.decoder(predicted), actions, batch['action_mask'], 'l1')
+            route = masked_loss(self.decoder(predicted), actions, batch['action_mask'], 'l1',
+                                batch.get('action_columns'))
         waypoint_loss = self.waypoint_term(tokens, batch)
         loss = (action_loss + self.config.latent_weight * latent_loss
                 + self.config.waypoint_weight * waypoint_loss)

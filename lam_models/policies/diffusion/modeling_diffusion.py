@@ -196,7 +196,7 @@ class DiffusionPolicy(Policy):
         noisy = self.noise_scheduler.add_noise(actions, noise, timesteps)
         target = noise if self.config.prediction_type == 'epsilon' else actions
         action_loss = masked_loss(self.denoiser(noisy, timesteps, cond), target,
-                                  batch['action_mask'])
+                                  batch['action_mask'], columns=batch.get('action_columns'))
         waypoint_loss = self.waypoint_term(cond, batch)
         metrics = {'action_loss': action_loss.item(), 'waypoint_loss': waypoint_loss.item()}
         loss = action_loss + self.config.waypoint_weight * waypoint_loss
