@@ -374,8 +374,8 @@ def main() -> int:
     if unknown:
         raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from '
                          f'{[*LATENT_SOURCES, "pixel_diff", DECODED]}')
-    decoded_axes = [axis for axis in args.decoded_columns.split(',') if axis]
-    if not decoded_axes or set(decoded_axes) - set(AXES):
+    decoded_axes = [axis for axis in AXES if axis in args.decoded_columns.split(',')]
+    if not decoded_axes or set(args.decoded_columns.split(',')) - set(AXES):
         raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
                          f'{args.decoded_columns!r}')
     columns = [axis in decoded_axes for axis in AXES]
@@ -405,7 +405,9 @@ def main() -> int:
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         for source in sources:
-            if source == DECODED:
+            if source == DECODED:   # acts with no latent head: not a CLAM-route row
+                if policy in LATENT_ONLY:
+                    continue
                 runs.append((f'+human clam-decoded {"+".join(decoded_axes)}', source,
                              lambda: robot + decoded(robot, human, columns, args)))
                 continue

@@ -120,6 +120,8 @@ def test_clam_decodes_a_human_video_into_actions_with_only_the_columns_named_rea
     assert decoded.metadata[ACTION_COLUMNS] == columns and decoded.embodiment == 'human'
     with pytest.raises(ValueError, match='como has no action decoder'):
         decoded_episode(small_model('como'), human, columns)
+    with pytest.raises(ValueError, match='2 action columns named, clam decodes 7'):
+        decoded_episode(model, human, columns[:2])
 
 
 def test_an_episode_no_longer_than_the_gap_has_no_valid_label():

@@ -171,7 +171,7 @@ def test_the_masked_loss_takes_each_rows_real_columns_only():
     target = torch.tensor([[[1.0, float('nan'), 3.0]], [[2.0, 2.0, 2.0]]])
     columns = torch.tensor([[True, False, True], [True, True, True]])
     loss = masked_loss(prediction, target, torch.ones(2, 1, dtype=torch.bool), columns=columns)
-    assert loss.item() == pytest.approx(((1 + 9) / 2 + 4) / 2)    # per entry: its columns' mean
+    assert loss.item() == pytest.approx((1 + 9 + 4 * 3) / 5)   # over the real (entry, column)s
     loss.backward()
     assert prediction.grad[0, 0, 1] == 0 and torch.isfinite(prediction.grad).all()
 

@@ -84,6 +84,11 @@ def test_human_rows_that_only_look_keep_their_waypoints_and_train_no_action_head
     assert batch['waypoint_mask'][humans].all()          # but where the hand grasps
     assert windows.look_rows(pseudo=False)[1].tolist() == [6, 7]
     assert windows.normalization_stats()['action_mean'][0] == pytest.approx(2.5)   # robot's
+    lacking = robot(6)
+    lacking.metadata['action_columns'] = [False] + [True] * 6
+    with pytest.raises(ValueError, match=r'columns \[0\] are real in no episode that trains'):
+        PolicyWindows([lacking, oracle], SHAPE, human_acts=False)   # the oracle only looks
+    PolicyWindows([lacking, oracle], SHAPE)                         # the oracle acts too
 
 
 def test_decoded_human_actions_train_only_their_real_columns_and_give_no_waypoints():

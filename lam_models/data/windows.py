@@ -189,11 +189,14 @@ class PolicyWindows:
         # once normalized, and train nothing (``action_columns`` in the batch).
         self.action_columns = np.stack([_action_columns(index, ep, self.action_dim)
                                         for index, ep in enumerate(episodes)])
-        acted_episodes = np.array([ep.actions is not None for ep in episodes])
+        acted_episodes = np.array([ep.actions is not None
+                                   and (human_acts or ep.embodiment == 'robot')
+                                   for ep in episodes])       # what trains the action head
         unseen = np.flatnonzero(~self.action_columns[acted_episodes].any(0))
         if len(unseen):
-            raise ValueError(f'action columns {unseen.tolist()} are real in no episode '
-                             f'({ACTION_COLUMNS}): nothing would train them')
+            raise ValueError(f'action columns {unseen.tolist()} are real in no episode that '
+                             f'trains the action head ({ACTION_COLUMNS}): nothing would train '
+                             f'them')
         real = self.action_columns[np.repeat(np.arange(len(episodes)), lengths)]
         acted_rows = np.repeat(acted_episodes, lengths)
         for column in np.flatnonzero(~real[acted_rows].all(0)):
@@ -223,11 +226,12 @@ class PolicyWindows:
             self.has_actions &= self.is_robot   # their waypoints stay (computed below)
         # Waypoints need the effector's translation: ee-delta commands give it, and so does a
         # recorded path (FK of a joint-position demo's joints); the gripper column says when.
-        # A row missing any translation column or the gripper has none: its events and
-        # displacements would be invented.
-        with_waypoints = [ep.actions is not None and columns[[0, 1, 2, -1]].all()
-                          and (episode_action_space(ep).startswith(EE_DELTA)
-                               or ep.effector_positions is not None)
+        # An episode without a real gripper column (its events), or without the translation
+        # columns its displacements would be summed from, has none: they would be invented.
+        with_waypoints = [ep.actions is not None and columns[-1]
+                          and (ep.effector_positions is not None
+                               or (episode_action_space(ep).startswith(EE_DELTA)
+                                   and columns[:3].all()))
                           for ep, columns in zip(episodes, self.action_columns)]
         self.waypoints = np.concatenate([
             waypoint_targets(ep.actions, ep.effector_positions) if has

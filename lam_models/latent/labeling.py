@@ -126,6 +126,9 @@ def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequenc
                          f'(frame_gap={model.config.frame_gap})')
     with torch.inference_mode():
         actions = decode(torch.from_numpy(values).to(model_device(model))).float().cpu().numpy()
+    if len(columns) != actions.shape[1]:
+        raise ValueError(f'{len(columns)} action columns named, {model.name} decodes '
+                         f'{actions.shape[1]}')
     actions[~valid, :-1] = 0.0
     actions[~valid, -1] = actions[np.flatnonzero(valid)[-1], -1]
     return replace(episode, actions=actions, hidden_motion=None, effector_positions=None,

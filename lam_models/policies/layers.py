@@ -209,8 +209,9 @@ def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     """Mean ``kind`` ('mse' | 'l1') error over the (B, T) entries of (B, T, D) where ``mask``.
 
     ``columns`` (B, D) bool, if given, keeps only a row's real columns (``ACTION_COLUMNS``):
-    an entry's error is then the mean over those. 0 (with a zero gradient) where nothing is
-    masked in. Unused targets are replaced by the detached prediction before the error is
+    the mean is then over the real (entry, column) pairs, so a column weighs the same in a
+    row that has all of them and in one that has two. 0 (with a zero gradient) where nothing
+    is masked in. Unused targets are replaced by the detached prediction before the error is
     taken, so a NaN in one (a human row's actions) reaches neither the loss nor the gradient.
     """
     if kind not in ('mse', 'l1'):
@@ -220,8 +221,7 @@ def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     error = (prediction - target).abs() if kind == 'l1' else (prediction - target).square()
     if columns is None:
         return error.mean(-1).sum() / mask.sum().clamp(min=1)
-    per_entry = error.sum(-1) / columns.sum(-1, keepdim=True).clamp(min=1)
-    return per_entry.sum() / (mask & columns.any(-1, keepdim=True)).sum().clamp(min=1)
+    return error.sum() / used.sum().clamp(min=1)
 
 
 def require_keys(policy_name: str, batch: dict[str, torch.Tensor], keys: tuple[str, ...]
