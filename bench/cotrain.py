@@ -41,7 +41,7 @@ Rows (one policy each, same budget):
   (``--sources clam_decoded``, ``lam_models.latent.labeling.decoded_episode``), only the
   axes ``--decoded-columns`` real: by default y and z, the ones that transfer from the hand
   (session 13 in issue 12: x and the grip do not). Not in the default run: in session 14
-  it scored below robot-only.
+  it scored below robot-only (one seed, before a9980f9 made its columns weigh as a robot's).
 
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
