@@ -189,16 +189,19 @@ class PolicyWindows:
         # once normalized, and train nothing (``action_columns`` in the batch).
         self.action_columns = np.stack([_action_columns(index, ep, self.action_dim)
                                         for index, ep in enumerate(episodes)])
-        acted_episodes = np.array([ep.actions is not None
-                                   and (human_acts or ep.embodiment == 'robot')
-                                   for ep in episodes])       # what trains the action head
-        unseen = np.flatnonzero(~self.action_columns[acted_episodes].any(0))
+        # Embodiment decides which side of the mix a row is drawn from; having actions
+        # decides whether it trains the action head (an oracle's human rows do both), unless
+        # human_acts is False (their actions then give only their waypoints, below).
+        self.is_robot = np.array([ep.embodiment == 'robot' for ep in episodes])
+        with_actions = np.array([ep.actions is not None for ep in episodes])
+        self.has_actions = with_actions & (self.is_robot | human_acts)
+        unseen = np.flatnonzero(~self.action_columns[self.has_actions].any(0))
         if len(unseen):
             raise ValueError(f'action columns {unseen.tolist()} are real in no episode that '
                              f'trains the action head ({ACTION_COLUMNS}): nothing would train '
                              f'them')
         real = self.action_columns[np.repeat(np.arange(len(episodes)), lengths)]
-        acted_rows = np.repeat(acted_episodes, lengths)
+        acted_rows = np.repeat(self.has_actions, lengths)
         for column in np.flatnonzero(~real[acted_rows].all(0)):
             have = acted_rows & real[:, column]
             fill = self.actions[have, column].mean() if have.any() else 0.0
@@ -210,20 +213,14 @@ class PolicyWindows:
             np.zeros(n, bool) if ep.pseudo_actions is None
             else np.asarray(ep.metadata.get('pseudo_valid', np.ones(n, bool)), bool)
             for ep, n in zip(episodes, lengths)])
-        # Embodiment decides which side of the mix a row is drawn from; having actions
-        # decides whether it trains the action head (an oracle's human rows do both).
-        self.is_robot = np.array([ep.embodiment == 'robot' for ep in episodes])
-        self.has_actions = np.array([ep.actions is not None for ep in episodes])
         self.has_state = np.array([ep.joint_positions is not None for ep in episodes])
         # sample index -> (episode, t): every frame of every episode
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         self.time_of = np.concatenate([np.arange(n) for n in lengths])
         robot_row = self.is_robot[self.episode_of]
-        labelled = self.has_actions[self.episode_of] | self.pseudo_valid
+        labelled = with_actions[self.episode_of] | self.pseudo_valid
         self.robot_rows = np.flatnonzero(robot_row & labelled)
         self.human_rows = np.flatnonzero(~robot_row & labelled)
-        if not human_acts:
-            self.has_actions &= self.is_robot   # their waypoints stay (computed below)
         # Waypoints need the effector's translation: ee-delta commands give it, and so does a
         # recorded path (FK of a joint-position demo's joints); the gripper column says when.
         # An episode without a real gripper column (its events), or without the translation

@@ -216,12 +216,10 @@ def masked_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     """
     if kind not in ('mse', 'l1'):
         raise ValueError(f"masked_loss kind must be 'mse' or 'l1', got {kind!r}")
-    used = mask[..., None] if columns is None else mask[..., None] & columns[:, None, :]
+    used = mask[..., None] & (True if columns is None else columns[:, None, :])
     target = torch.where(used, target, prediction.detach())
     error = (prediction - target).abs() if kind == 'l1' else (prediction - target).square()
-    if columns is None:
-        return error.mean(-1).sum() / mask.sum().clamp(min=1)
-    return error.sum() / used.sum().clamp(min=1)
+    return error.sum() / used.expand_as(error).sum().clamp(min=1)
 
 
 def require_keys(policy_name: str, batch: dict[str, torch.Tensor], keys: tuple[str, ...]
