@@ -41,7 +41,13 @@ Rows (one policy each, same budget):
   (``--sources clam_decoded``, ``lam_models.latent.labeling.decoded_episode``), only the
   axes ``--decoded-columns`` real: by default y and z, the ones that transfer from the hand
   (session 13 in issue 12: x and the grip do not). Not in the default run: in session 14
-  it scored below robot-only (one seed, before a9980f9 made its columns weigh as a robot's).
+  it scored below robot-only (one seed, before a9980f9 made its columns weigh as a robot's);
+* robot K + human H that say only where their object is grasped and released, read off each
+  video's frames with no model (``--sources look_targets``, ``lam_models.data.look_targets``:
+  what moved, apart from the table and the arm, put on the table through the camera's
+  calibration): the oracle-look row without the oracle. Only a video's first frames train,
+  the waypoint head (``PolicyWindows``, ``LOOK_TARGETS``). Labels from video, not
+  pseudo-actions: its gain gets a line of its own, before the last line.
 
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
@@ -73,7 +79,8 @@ from tqdm import tqdm
 import yaml
 
 from lam_models.data.dataset import read_episodes, write_dataset
-from lam_models.data.episode import Episode
+from lam_models.data.episode import LOOK_TARGETS, Episode
+from lam_models.data.look_targets import event_heights, look_targets
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
@@ -81,6 +88,7 @@ from lam_models.latent.train import TrainConfig, train_latent_model
 from lam_models.policies.train import PolicyTrainConfig, train_policy
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import generate_episode
+from lam_ros.sim.episodes import table_camera
 from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 
 # Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
@@ -92,6 +100,7 @@ FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
 LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
 DECODED = 'clam_decoded'        # human actions decoded by CLAM (no latent head)
 ORACLE_LOOK = 'oracle_look'     # the oracle's human rows as look targets only
+LOOKED = 'look_targets'         # human videos' grasp and release read off their frames
 BOUNDS = ('robot', 'oracle', ORACLE_LOOK)   # rows of no pseudo-action source
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 
@@ -101,7 +110,7 @@ class Row:
     """One trained policy and its closed-loop score."""
 
     label: str
-    source: str           # one of BOUNDS, a latent model, 'pixel_diff' or DECODED
+    source: str           # one of BOUNDS, a latent model, 'pixel_diff', DECODED or LOOKED
     policy: str
     successes: dict[str, tuple[int, int]]  # task -> (successes, episodes), all seeds pooled
     train_s: float
@@ -218,6 +227,24 @@ def decoded(robot: list[Episode], human: list[Episode], columns: list[bool],
     return [decoded_episode(clam, episode, columns) for episode in human]
 
 
+def looking(robot: list[Episode], human: list[Episode], args: argparse.Namespace
+            ) -> list[Episode]:
+    """The human videos with the grasp and release points their frames show (``LOOK_TARGETS``).
+
+    At the heights of the robot demos' own grasps and releases, through the scene's still
+    camera; a point not seen is None.
+    """
+    camera = table_camera(args.tasks.split(',')[0], image_size=args.image_size)
+    heights = event_heights(robot)
+    out = [replace(ep, metadata={**ep.metadata,
+                                 LOOK_TARGETS: look_targets(ep.frames, camera, heights)})
+           for ep in tqdm(human, desc='look targets')]
+    seen = np.array([[point is not None for point in ep.metadata[LOOK_TARGETS]] for ep in out])
+    tqdm.write(f'look targets: grasp seen in {seen[:, 0].mean():.0%} of {len(out)} human videos, '
+               f'release in {seen[:, 1].mean():.0%}')
+    return out
+
+
 def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Episode],
                        args: argparse.Namespace) -> Row:
     """Train one policy per training seed on ``episodes``; roll each out on held-out scenes.
@@ -247,7 +274,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         clock = time.perf_counter()
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
             out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
-            pseudo_actions=None if source in (*BOUNDS, DECODED) else source,
+            pseudo_actions=None if source in (*BOUNDS, DECODED, LOOKED) else source,
             robot_fraction=args.robot_fraction, seed=seed, proprio=proprio, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
@@ -370,10 +397,14 @@ def main() -> int:
         args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
     sources = [source for source in args.sources.split(',') if source]   # '': the bounds only
-    unknown = sorted(set(sources) - {*LATENT_SOURCES, 'pixel_diff', DECODED})
+    known = [*LATENT_SOURCES, 'pixel_diff', DECODED, LOOKED]
+    unknown = sorted(set(sources) - set(known))
     if unknown:
-        raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from '
-                         f'{[*LATENT_SOURCES, "pixel_diff", DECODED]}')
+        raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from {known}')
+    if LOOKED in sources and args.human_look != 'lab':
+        raise SystemExit(f'cotrain: --sources {LOOKED} needs --human-look lab: the points are '
+                         "read through the scene's still camera, and a randomized look moves "
+                         'the head')
     decoded_axes = [axis for axis in AXES if axis in args.decoded_columns.split(',')]
     if not decoded_axes or set(args.decoded_columns.split(',')) - set(AXES):
         raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
@@ -405,11 +436,15 @@ def main() -> int:
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         for source in sources:
-            if source == DECODED:   # acts with no latent head: not a CLAM-route row
-                if policy in LATENT_ONLY:
-                    continue
+            if source in (DECODED, LOOKED) and policy in LATENT_ONLY:
+                continue   # no latent head: not a CLAM-route row
+            if source == DECODED:
                 runs.append((f'+human clam-decoded {"+".join(decoded_axes)}', source,
                              lambda: robot + decoded(robot, human, columns, args)))
+                continue
+            if source == LOOKED:
+                runs.append(('+human look targets', source,
+                             lambda: robot + looking(robot, human, args)))
                 continue
             runs.append((f'+human {source}', source, lambda source=source: labelled(
                 latent_labeller(source, robot, human, args), robot + human)))
@@ -463,7 +498,14 @@ def summary(rows: list[Row]) -> None:
                   f'{cell(discrete.rate())} (intervals {"disjoint" if apart else "overlap"})')
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
-    pseudo = [row for row in headline if row.source not in BOUNDS]
+    looked = next((row for row in headline if row.source == LOOKED), None)
+    if looked is not None:   # labels from video, not pseudo-actions: a line of its own
+        oracle_look = next((row for row in headline if row.source == ORACLE_LOOK), None)
+        print(f'look targets from video: {100 * (looked.rate()[0] - base.rate()[0]):+.0f} points '
+              f'(robot-only {cell(base.rate())}, look targets {cell(looked.rate())}, intervals '
+              f'{"disjoint" if above(looked, base) else "overlap"}'
+              + (f'; oracle look {cell(oracle_look.rate())}' if oracle_look else '') + ')')
+    pseudo = [row for row in headline if row.source not in (*BOUNDS, LOOKED)]
     if not pseudo:   # --sources '': the bounds alone, no gain to report
         print("co-training gain: no pseudo-action rows (--sources ''), bounds only")
         return

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lam_models.data.dataset import write_dataset
-from lam_models.data.episode import ACTION_COLUMNS, Episode
+from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, Episode
 from lam_models.data.windows import STATE_STD_FLOOR, PolicyWindows, WindowShape
 
 SHAPE = WindowShape(obs_horizon=2, action_horizon=4, image_size=8)
@@ -215,3 +215,40 @@ def test_look_first_needs_ee_delta_actions_or_a_recorded_effector_path():
     assert batch['waypoint_mask'].all()
     assert batch['waypoints'][:2, 0, 2].tolist() == pytest.approx([-0.02, -0.01])
     assert windows.sample_look(4, np.random.default_rng(0))['waypoint_mask'].all()
+
+
+def test_a_videos_look_targets_are_first_frame_waypoints_from_the_robots_home():
+    demo = robot(6)
+    demo.effector_positions = np.zeros((6, 3), np.float32)
+    demo.effector_positions[:, 2] = 0.2                     # home: 20 cm up
+    demo.actions[:, 6] = [1, 1, 0, 0, 1, 1]
+    video = human(5)
+    video.pseudo_actions = None
+    video.metadata = {LOOK_TARGETS: [[0.3, -0.1, 0.02], None]}   # grasp seen, release not
+    windows = PolicyWindows([demo, video], SHAPE)
+    first = windows.batch(np.array([6, 7, 8]))
+    assert first['waypoints'][0, 0].tolist() == pytest.approx([0.3, -0.1, -0.18])
+    assert first['waypoint_mask'].tolist() == [[True, False], [True, False], [False, False]]
+    assert not first['action_mask'].any()
+    assert windows.human_rows.tolist() == [6, 7]            # only first frames train
+    assert windows.look_rows(pseudo=False)[1].tolist() == [6, 7]
+    # a demo's own waypoints are not replaced by look targets
+    demo.metadata[LOOK_TARGETS] = [[9.0, 9.0, 9.0], [9.0, 9.0, 9.0]]
+    assert PolicyWindows([demo, video], SHAPE).batch(np.array([0]))['waypoints'].abs().max() < 1
+
+
+def test_bad_look_targets_or_no_robot_home_are_refused_naming_the_episode():
+    demo = robot(6)
+    demo.effector_positions = np.zeros((6, 3), np.float32)
+    video = human(5)
+    for bad in ([[0.3, 0.1]], [[0.3, 0.1, 0.0], [np.nan, 0.0, 0.0]], 'here'):
+        video.metadata = {'source': 'ego.mcap', LOOK_TARGETS: bad}
+        with pytest.raises(ValueError, match=r"episode 1 \(ego.mcap\): metadata 'look_targets' "
+                                             r"must be 2 entries"):
+            PolicyWindows([demo, video], SHAPE)
+    video.metadata = {LOOK_TARGETS: [[0.3, 0.1, 0.0], None]}
+    demo.effector_positions = None                          # where would the robot start?
+    demo.metadata['action_space'] = 'joint_position [waist, ...]'
+    with pytest.raises(ValueError, match=r'episode 1: look targets .* need robot episodes with '
+                                         r'waypoints and an effector path'):
+        PolicyWindows([demo, video], SHAPE)

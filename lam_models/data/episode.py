@@ -25,6 +25,10 @@ WAYPOINTS = 2                         # look-first targets per frame: the next g
 # when absent). Human actions decoded from pseudo-actions carry only the axes that are
 # measured to transfer from the hand to the gripper; the others train nothing.
 ACTION_COLUMNS = 'action_columns'
+# Episode.metadata key: where a video's effector grasps and releases, read off its frames
+# (lam_models.data.look_targets): WAYPOINTS entries, each [x, y, z] m in the robot's base
+# frame or None (not seen). An episode without waypoints of its own looks at these.
+LOOK_TARGETS = 'look_targets'
 
 
 @dataclass

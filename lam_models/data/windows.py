@@ -22,7 +22,11 @@ Rows whose actions are end-effector deltas, or whose episode has an effector pat
 recorded demo's forward kinematics), also carry ``waypoints``: where the effector
 goes next, as its displacement to the next gripper events (the grasp, then the
 release). On an episode's first frames (t < obs_horizon) that says where the objects are:
-the target of the trainer's look-first stage (``lam_models.policies.train``).
+the target of the trainer's look-first stage (``lam_models.policies.train``). A video with
+no waypoints of its own may say where its effector grasps and releases (``LOOK_TARGETS``,
+read off its frames by ``lam_models.data.look_targets``): its first frames then carry those
+points less where the robot's effector starts (the mean first point of the episodes with a
+path), and only they train (each waypoint has its own mask: a point not seen is none).
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from lam_models.data.episode import (
     ACTION_COLUMNS,
     EE_DELTA,
     GRIPPER_OPEN_ABOVE,
+    LOOK_TARGETS,
     WAYPOINTS,
     Episode,
 )
@@ -132,6 +137,22 @@ def _action_columns(index: int, episode: Episode, width: int) -> np.ndarray:
     return columns
 
 
+def _look_targets(index: int, episode: Episode) -> list[np.ndarray | None]:
+    """The episode's ``LOOK_TARGETS``, checked: WAYPOINTS entries, (3,) m or None each."""
+    targets = episode.metadata[LOOK_TARGETS]
+    try:
+        points = [None if point is None else np.asarray(point, np.float32) for point in targets]
+        if len(points) != WAYPOINTS or any(p is not None and (p.shape != (3,)
+                                                             or not np.isfinite(p).all())
+                                           for p in points):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f'{_episode_name(index, episode)}: metadata {LOOK_TARGETS!r} must be '
+                         f'{WAYPOINTS} entries (grasp, release), each [x, y, z] finite m or '
+                         f'None, got {targets!r}') from None
+    return points
+
+
 def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
           rng: np.random.Generator, robot_fraction: float) -> np.ndarray:
     """``batch_size`` rows, ``robot_fraction`` robot ones (one side only if the other is empty)."""
@@ -218,9 +239,7 @@ class PolicyWindows:
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         self.time_of = np.concatenate([np.arange(n) for n in lengths])
         robot_row = self.is_robot[self.episode_of]
-        labelled = with_actions[self.episode_of] | self.pseudo_valid
-        self.robot_rows = np.flatnonzero(robot_row & labelled)
-        self.human_rows = np.flatnonzero(~robot_row & labelled)
+        labelled = with_actions[self.episode_of] | self.pseudo_valid   # and look targets, below
         # Waypoints need the effector's translation: ee-delta commands give it, and so does a
         # recorded path (FK of a joint-position demo's joints); the gripper column says when.
         # An episode without a real gripper column (its events), or without the translation
@@ -234,10 +253,38 @@ class PolicyWindows:
             waypoint_targets(ep.actions, ep.effector_positions) if has
             else np.zeros((n, WAYPOINTS, 3), np.float32)
             for ep, n, has in zip(episodes, lengths, with_waypoints)])
-        self.waypoint_valid = np.repeat(with_waypoints, lengths)
+        self.waypoint_valid = np.repeat(np.repeat(with_waypoints, lengths)[:, None], WAYPOINTS,
+                                        1)   # (N, WAYPOINTS): a look target may lack one
         # look-first rows: the first obs_horizon frames (at most one step in), which alone must
         # show where the objects are
         self.first_frame = self.time_of < shape.obs_horizon
+        self._add_look_targets(episodes, with_waypoints)
+        labelled |= self.waypoint_valid.any(1)
+        self.robot_rows = np.flatnonzero(robot_row & labelled)
+        self.human_rows = np.flatnonzero(~robot_row & labelled)
+
+    def _add_look_targets(self, episodes: Sequence[Episode], with_waypoints: list[bool]) -> None:
+        """First-frame waypoints of the episodes that only say where they grasp and release."""
+        looking = [i for i, (ep, has) in enumerate(zip(episodes, with_waypoints))
+                   if not has and ep.metadata.get(LOOK_TARGETS) is not None]
+        if not looking:
+            return
+        # From its first frames a robot's effector is at home: a video's points less that
+        # are the waypoints a robot there would have (human hands start near it too).
+        homes = [ep.effector_positions[0] for ep, has in zip(episodes, with_waypoints)
+                 if has and ep.embodiment == 'robot' and ep.effector_positions is not None]
+        if not homes:
+            raise ValueError(f'{_episode_name(looking[0], episodes[looking[0]])}: look targets '
+                             f'({LOOK_TARGETS}) need robot episodes with waypoints and an '
+                             'effector path (its demos) to say where the effector starts')
+        home = np.mean(homes, 0)
+        for index in looking:
+            rows = self.starts[index] + np.arange(min(self.shape.obs_horizon,
+                                                      self.lengths[index]))
+            for k, point in enumerate(_look_targets(index, episodes[index])):
+                if point is not None:
+                    self.waypoints[rows, k] = point - home
+                    self.waypoint_valid[rows, k] = True
 
     def look_rows(self, pseudo: bool) -> tuple[np.ndarray, np.ndarray]:
         """(robot, human) first-frame rows with a look target for the look-first stage.
@@ -247,7 +294,7 @@ class PolicyWindows:
         ``Policy.latent_reads_observation``). A robot's first frames look by waypoints only.
         """
         robot_row = self.is_robot[self.episode_of]
-        target = self.waypoint_valid | (pseudo & self.pseudo_valid & ~robot_row)
+        target = self.waypoint_valid.any(1) | (pseudo & self.pseudo_valid & ~robot_row)
         rows = np.flatnonzero(self.first_frame & target)
         return rows[robot_row[rows]], rows[~robot_row[rows]]
 
@@ -326,6 +373,5 @@ class PolicyWindows:
             'pseudo_mask': torch.from_numpy(in_episode & self.pseudo_valid[chunk_index]),
             'is_robot': torch.from_numpy(self.is_robot[episode]),
             'waypoints': torch.from_numpy(self.waypoints[rows]),
-            'waypoint_mask': torch.from_numpy(np.repeat(self.waypoint_valid[rows, None],
-                                                        WAYPOINTS, 1)),
+            'waypoint_mask': torch.from_numpy(self.waypoint_valid[rows]),
         }

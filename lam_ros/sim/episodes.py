@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from lam_models.data.episode import Episode
+from lam_models.data.look_targets import TableCamera
 from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW
 from lam_ros.sim.core import WidowXSim
 from lam_ros.sim.env import WidowXEnv
@@ -108,3 +109,24 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'expert_done': expert.done,
             'action_noise': action_noise,
         })
+
+
+# MuJoCo's camera frame looks along -z with y up; the optical frame along +z with y down.
+MUJOCO_TO_OPTICAL = np.diag([1.0, -1.0, -1.0])
+
+
+def table_camera(task: str, camera: str | None = None, image_size: int = 64,
+                 robot_model: str = 'wx250s') -> TableCamera:
+    """``camera``'s calibration in the scene's own look, for ``lam_models.data.look_targets``.
+
+    The still camera of the 'fixed' and 'lab' looks (``generate_episode(lab=True)``); a
+    randomized look moves the head, and its videos have no one calibration.
+    """
+    camera = camera or DEFAULT_CAMERA
+    env = WidowXEnv(task, robot_model, 'robot', 'ee_delta', camera, image_size,
+                    sim=_shared_sim(robot_model, task), randomize=False)
+    env.reset(seed=0)
+    pose = env.sim.camera_pose(camera)
+    pose[:3, :3] = pose[:3, :3] @ MUJOCO_TO_OPTICAL
+    intrinsics = env.sim.camera_info(camera, image_size, image_size)
+    return TableCamera(np.asarray(intrinsics.k, np.float64).reshape(3, 3), pose)
