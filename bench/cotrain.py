@@ -87,7 +87,7 @@ from lam_models.latent.metrics import PixelDifferenceBaseline
 from lam_models.latent.train import TrainConfig, train_latent_model
 from lam_models.policies.train import PolicyTrainConfig, train_policy
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
-from lam_ros.sim import generate_episode
+from lam_ros.sim import generate_episode, make_task
 from lam_ros.sim.episodes import table_camera
 from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 
@@ -231,17 +231,20 @@ def looking(robot: list[Episode], human: list[Episode], args: argparse.Namespace
             ) -> list[Episode]:
     """The human videos with the grasp and release points their frames show (``LOOK_TARGETS``).
 
-    At the heights of the robot demos' own grasps and releases, through the scene's still
-    camera; a point not seen is None.
+    At the heights of the robot demos' own grasps and releases in each task, through the
+    scene's still camera; a point not seen is None.
     """
-    camera = table_camera(args.tasks.split(',')[0], image_size=args.image_size)
-    heights = event_heights(robot)
-    out = [replace(ep, metadata={**ep.metadata,
-                                 LOOK_TARGETS: look_targets(ep.frames, camera, heights)})
-           for ep in tqdm(human, desc='look targets')]
-    seen = np.array([[point is not None for point in ep.metadata[LOOK_TARGETS]] for ep in out])
-    tqdm.write(f'look targets: grasp seen in {seen[:, 0].mean():.0%} of {len(out)} human videos, '
-               f'release in {seen[:, 1].mean():.0%}')
+    out = []
+    for task in args.tasks.split(','):
+        camera = table_camera(task, image_size=args.image_size)
+        heights = event_heights([ep for ep in robot if ep.task == task])
+        out += [replace(ep, metadata={**ep.metadata,
+                                      LOOK_TARGETS: look_targets(ep.frames, camera, heights)})
+                for ep in tqdm(human, desc=f'look targets {task}') if ep.task == task]
+        seen = np.array([[point is not None for point in ep.metadata[LOOK_TARGETS]]
+                         for ep in out if ep.task == task], bool).reshape(-1, 2)
+        tqdm.write(f'look targets, {task}: grasp seen in {seen[:, 0].mean():.0%} of {len(seen)} '
+                   f'human videos, release in {seen[:, 1].mean():.0%}')
     return out
 
 
@@ -405,6 +408,10 @@ def main() -> int:
         raise SystemExit(f'cotrain: --sources {LOOKED} needs --human-look lab: the points are '
                          "read through the scene's still camera, and a randomized look moves "
                          'the head')
+    pushing = [task for task in args.tasks.split(',') if not make_task(task).grasps]
+    if LOOKED in sources and pushing:
+        raise SystemExit(f'cotrain: --sources {LOOKED} needs tasks that grasp and release '
+                         f'(the look targets are where); {pushing} never close the gripper')
     decoded_axes = [axis for axis in AXES if axis in args.decoded_columns.split(',')]
     if not decoded_axes or set(args.decoded_columns.split(',')) - set(AXES):
         raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
@@ -503,11 +510,11 @@ def summary(rows: list[Row]) -> None:
         oracle_look = next((row for row in headline if row.source == ORACLE_LOOK), None)
         print(f'look targets from video: {100 * (looked.rate()[0] - base.rate()[0]):+.0f} points '
               f'(robot-only {cell(base.rate())}, look targets {cell(looked.rate())}, intervals '
-              f'{"disjoint" if above(looked, base) else "overlap"}'
+              f'{"disjoint" if above(looked, base) or above(base, looked) else "overlap"}'
               + (f'; oracle look {cell(oracle_look.rate())}' if oracle_look else '') + ')')
     pseudo = [row for row in headline if row.source not in (*BOUNDS, LOOKED)]
-    if not pseudo:   # --sources '': the bounds alone, no gain to report
-        print("co-training gain: no pseudo-action rows (--sources ''), bounds only")
+    if not pseudo:   # the bounds (and look targets) alone: no gain to report
+        print('co-training gain: no pseudo-action rows, bounds only')
         return
     best = max(pseudo, key=lambda row: row.rate()[0])
     oracle = next((row for row in headline if row.source == 'oracle'), base)

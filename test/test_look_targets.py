@@ -35,6 +35,17 @@ def test_the_moved_objects_start_and_end_are_found_and_the_arm_is_not():
     moves = find_object_moves(video())
     assert moves.start.tolist() == pytest.approx([20, 30], abs=0.01)
     assert moves.end.tolist() == pytest.approx([46, 22], abs=0.01)
+    # twice the pixels: the same points (pixel centres), with areas and distances scaled
+    double = find_object_moves(video().repeat(2, 1).repeat(2, 2))
+    assert double.start.tolist() == pytest.approx([40.5, 60.5], abs=0.01)
+    assert double.end.tolist() == pytest.approx([92.5, 44.5], abs=0.01)
+
+
+def test_a_start_next_to_the_end_or_the_tables_colour_is_not_the_start():
+    assert find_object_moves(video(start=(44, 24))).start is None   # 2.8 px from the end
+    frames = video()
+    frames[0, 29:32, 19:22] = np.add(TABLE, 30)             # a shade that is the table's
+    assert find_object_moves(frames).start is None
 
 
 def test_an_object_hidden_by_the_arm_or_coloured_as_the_arm_is_not_seen_rather_than_guessed():
@@ -43,15 +54,17 @@ def test_an_object_hidden_by_the_arm_or_coloured_as_the_arm_is_not_seen_rather_t
     frames[frames.sum(-1) == sum(BLOCK)] = ARM              # a block the sleeve's colour
     assert find_object_moves(frames).start is None
     assert find_object_moves(video(), MoveFinder(min_area=10)).start is None   # too small
-    with pytest.raises(ValueError, match=r'needs \(T >= 2, H, W, 3\) frames'):
+    with pytest.raises(ValueError, match=r'needs \(T >= 2, H, W, 3\) uint8 frames'):
         find_object_moves(video()[:1])
+    with pytest.raises(ValueError, match=r'uint8 frames .* float32'):
+        find_object_moves(video().astype(np.float32) / 255)
 
 
 def test_a_pixel_is_put_on_the_table_plane_through_the_cameras_calibration():
     down = np.eye(4)                                        # optical z (forward) = base -z
     down[:3, :3] = np.diag([1.0, -1.0, -1.0])
     down[:3, 3] = [0.3, 0.0, 1.0]
-    camera = TableCamera(np.array([[64.0, 0, 32], [0, 64, 32], [0, 0, 1]]), down)
+    camera = TableCamera(np.array([[64.0, 0, 32], [0, 64, 32], [0, 0, 1]]), down, (64, 64))
     assert camera.table_point(np.array([32.0, 32.0]), 0.2).tolist() == pytest.approx(
         [0.3, 0.0, 0.2])
     # 16 px right, 8 px down at 0.8 m below the camera: +0.2 m along x, -0.1 m along y
@@ -59,6 +72,9 @@ def test_a_pixel_is_put_on_the_table_plane_through_the_cameras_calibration():
         [0.5, -0.1, 0.2])
     with pytest.raises(ValueError, match='does not look down onto z = 1.5 m'):
         camera.table_point(np.array([32.0, 32.0]), 1.5)
+    with pytest.raises(ValueError, match='frames are 128x128 px, the camera is calibrated at '
+                                         '64x64'):
+        look_targets(video().repeat(2, 1).repeat(2, 2), camera, np.array([0.0, 0.0]))
 
 
 def test_event_heights_are_the_demos_mean_grasp_and_release_heights():
@@ -69,11 +85,13 @@ def test_event_heights_are_the_demos_mean_grasp_and_release_heights():
         path[:, 2] = [0.1, grasp_z, 0.1, grasp_z + 0.01, 0.1]
         return Episode(frames=np.zeros((5, 4, 4, 3), np.uint8), timestamps=np.arange(5.0),
                        actions=actions, effector_positions=path)
-    assert event_heights([demo(0.02), demo(0.04)]).tolist() == pytest.approx([0.03, 0.04])
-    still = demo(0.02)
-    still.actions[:, 6] = 1
-    with pytest.raises(ValueError, match='event_heights needs episodes with actions'):
-        event_heights([still])
+    hand = demo(0.5)
+    hand.embodiment = 'human'                               # an oracle's hand: not the robot's
+    assert event_heights([demo(0.02), demo(0.04), hand]).tolist() == pytest.approx([0.03, 0.04])
+    grasp_only = demo(0.02)
+    grasp_only.actions[3:, 6] = 0
+    with pytest.raises(ValueError, match='event_heights: no robot episode .* has a release'):
+        event_heights([grasp_only])
 
 
 def test_a_simulated_human_videos_look_targets_land_where_the_hand_grasps_and_releases():

@@ -218,23 +218,26 @@ def test_look_first_needs_ee_delta_actions_or_a_recorded_effector_path():
 
 
 def test_a_videos_look_targets_are_first_frame_waypoints_from_the_robots_home():
-    demo = robot(6)
-    demo.effector_positions = np.zeros((6, 3), np.float32)
-    demo.effector_positions[:, 2] = 0.2                     # home: 20 cm up
-    demo.actions[:, 6] = [1, 1, 0, 0, 1, 1]
+    demos = [robot(6), robot(6)]
+    for demo, home_z in zip(demos, (0.2, 0.3)):
+        demo.effector_positions = np.zeros((6, 3), np.float32)
+        demo.effector_positions[:, 2] = np.linspace(home_z, 0.0, 6)  # home, then down
+        demo.actions[:, 6] = [1, 1, 0, 0, 1, 1]
     video = human(5)
     video.pseudo_actions = None
     video.metadata = {LOOK_TARGETS: [[0.3, -0.1, 0.02], None]}   # grasp seen, release not
-    windows = PolicyWindows([demo, video], SHAPE)
+    unseen = human(3)
+    unseen.pseudo_actions, unseen.metadata = None, {LOOK_TARGETS: [None, None]}
+    windows = PolicyWindows([demos[0], video, unseen, demos[1]], SHAPE)
     first = windows.batch(np.array([6, 7, 8]))
-    assert first['waypoints'][0, 0].tolist() == pytest.approx([0.3, -0.1, -0.18])
+    assert first['waypoints'][0, 0].tolist() == pytest.approx([0.3, -0.1, 0.02 - 0.25])
     assert first['waypoint_mask'].tolist() == [[True, False], [True, False], [False, False]]
     assert not first['action_mask'].any()
     assert windows.human_rows.tolist() == [6, 7]            # only first frames train
     assert windows.look_rows(pseudo=False)[1].tolist() == [6, 7]
     # a demo's own waypoints are not replaced by look targets
-    demo.metadata[LOOK_TARGETS] = [[9.0, 9.0, 9.0], [9.0, 9.0, 9.0]]
-    assert PolicyWindows([demo, video], SHAPE).batch(np.array([0]))['waypoints'].abs().max() < 1
+    demos[0].metadata[LOOK_TARGETS] = [[9.0, 9.0, 9.0], [9.0, 9.0, 9.0]]
+    assert PolicyWindows(demos, SHAPE).batch(np.array([0]))['waypoints'].abs().max() < 1
 
 
 def test_bad_look_targets_or_no_robot_home_are_refused_naming_the_episode():
@@ -246,6 +249,8 @@ def test_bad_look_targets_or_no_robot_home_are_refused_naming_the_episode():
         with pytest.raises(ValueError, match=r"episode 1 \(ego.mcap\): metadata 'look_targets' "
                                              r"must be 2 entries"):
             PolicyWindows([demo, video], SHAPE)
+    video.metadata = {LOOK_TARGETS: [None, None]}           # nothing seen: nothing asked
+    PolicyWindows([demo, video], SHAPE)
     video.metadata = {LOOK_TARGETS: [[0.3, 0.1, 0.0], None]}
     demo.effector_positions = None                          # where would the robot start?
     demo.metadata['action_space'] = 'joint_position [waist, ...]'

@@ -35,7 +35,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from lam_models.data.episode import GRIPPER_OPEN_ABOVE, WAYPOINTS, Episode
+from lam_models.data.episode import ACTION_COLUMNS, GRIPPER_OPEN_ABOVE, WAYPOINTS, Episode
 
 REFERENCE_SIZE = 64   # px: the frame side the region sizes below are given for
 
@@ -74,8 +74,10 @@ def _regions(difference: np.ndarray, threshold: float
 
 def find_object_moves(frames: np.ndarray, finder: MoveFinder = MoveFinder()) -> ObjectMoves:
     """The moved object's start (in the first frame) and end (in the last), as pixels."""
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 2:
-        raise ValueError(f'find_object_moves needs (T >= 2, H, W, 3) frames, got {frames.shape}')
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 2 or frames.dtype != np.uint8:
+        raise ValueError(f'find_object_moves needs (T >= 2, H, W, 3) uint8 frames (its '
+                         f'thresholds are in 0..255 per channel), got {frames.shape} '
+                         f'{frames.dtype}')
     video = frames.astype(np.float32)
     background = np.median(video, 0)
     table = np.median(background.reshape(-1, 3), 0)
@@ -107,12 +109,14 @@ def find_object_moves(frames: np.ndarray, finder: MoveFinder = MoveFinder()) -> 
 class TableCamera:
     """A still camera's calibration: where a pixel meets a horizontal plane of the base frame.
 
-    ``K`` (3, 3) are the intrinsics at the frames' size; ``pose`` (4, 4) is the optical
-    frame (x right, y down, z forward: ROS's ``*_optical_frame``) in the robot's base frame.
+    ``K`` (3, 3) are the intrinsics at ``size`` (width, height) px, the frames' size;
+    ``pose`` (4, 4) is the optical frame (x right, y down, z forward: ROS's
+    ``*_optical_frame``) in the robot's base frame.
     """
 
     K: np.ndarray
     pose: np.ndarray
+    size: tuple[int, int]
 
     def table_point(self, pixel: np.ndarray, height: float) -> np.ndarray:
         """(3,) m: the point at base-frame ``z = height`` seen at ``pixel`` (u, v)."""
@@ -127,26 +131,34 @@ class TableCamera:
 def event_heights(episodes: Sequence[Episode]) -> np.ndarray:
     """(WAYPOINTS,) m: the mean effector height at the grasp and at the release.
 
-    Over the episodes with actions and an effector path (the robot's demos): where a gripper
-    holds the object it grasps and lets it go, the heights a look target needs.
+    Over the robot episodes with actions (a real gripper column) and an effector path: where
+    the gripper holds the object it grasps and lets it go, the heights a look target needs.
+    One task's demos: another task grasps and releases at other heights.
     """
     heights: list[list[float]] = [[] for _ in range(WAYPOINTS)]
     for episode in episodes:
-        if episode.actions is None or episode.effector_positions is None:
+        columns = episode.metadata.get(ACTION_COLUMNS)
+        if (episode.embodiment != 'robot' or episode.actions is None
+                or episode.effector_positions is None or columns is not None and not columns[-1]):
             continue
         opened = episode.actions[:, -1] > GRIPPER_OPEN_ABOVE
         events = np.flatnonzero(opened[1:] != opened[:-1]) + 1
         for k, event in enumerate(events[:WAYPOINTS]):
             heights[k].append(float(episode.effector_positions[event, 2]))
-    if not all(heights):
-        raise ValueError('event_heights needs episodes with actions, an effector path and '
-                         f'{WAYPOINTS} gripper events (a grasp and a release); none has them')
+    missing = [name for name, h in zip(('grasp', 'release'), heights) if not h]
+    if missing:
+        raise ValueError(f'event_heights: no robot episode with actions, an effector path and '
+                         f'a gripper column has a {" or a ".join(missing)} (the gripper '
+                         'closing, then opening): nothing says at what height')
     return np.array([np.mean(h) for h in heights])
 
 
 def look_targets(frames: np.ndarray, camera: TableCamera, heights: np.ndarray,
                  finder: MoveFinder = MoveFinder()) -> list[list[float] | None]:
     """The grasp and release points of a video (``LOOK_TARGETS``): [x, y, z] m or None each."""
+    if (frames.shape[2], frames.shape[1]) != tuple(camera.size):
+        raise ValueError(f'look_targets: frames are {frames.shape[2]}x{frames.shape[1]} px, the '
+                         f'camera is calibrated at {camera.size[0]}x{camera.size[1]}')
     moves = find_object_moves(frames, finder)
     return [None if pixel is None else camera.table_point(pixel, float(height)).tolist()
             for pixel, height in zip((moves.start, moves.end), heights)]

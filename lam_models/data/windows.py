@@ -265,8 +265,11 @@ class PolicyWindows:
 
     def _add_look_targets(self, episodes: Sequence[Episode], with_waypoints: list[bool]) -> None:
         """First-frame waypoints of the episodes that only say where they grasp and release."""
-        looking = [i for i, (ep, has) in enumerate(zip(episodes, with_waypoints))
-                   if not has and ep.metadata.get(LOOK_TARGETS) is not None]
+        looking = {i: _look_targets(i, ep) for i, (ep, has)
+                   in enumerate(zip(episodes, with_waypoints))
+                   if not has and ep.metadata.get(LOOK_TARGETS) is not None}
+        looking = {i: points for i, points in looking.items()
+                   if any(point is not None for point in points)}
         if not looking:
             return
         # From its first frames a robot's effector is at home: a video's points less that
@@ -274,14 +277,15 @@ class PolicyWindows:
         homes = [ep.effector_positions[0] for ep, has in zip(episodes, with_waypoints)
                  if has and ep.embodiment == 'robot' and ep.effector_positions is not None]
         if not homes:
-            raise ValueError(f'{_episode_name(looking[0], episodes[looking[0]])}: look targets '
+            first = next(iter(looking))
+            raise ValueError(f'{_episode_name(first, episodes[first])}: look targets '
                              f'({LOOK_TARGETS}) need robot episodes with waypoints and an '
                              'effector path (its demos) to say where the effector starts')
         home = np.mean(homes, 0)
-        for index in looking:
+        for index, points in looking.items():
             rows = self.starts[index] + np.arange(min(self.shape.obs_horizon,
                                                       self.lengths[index]))
-            for k, point in enumerate(_look_targets(index, episodes[index])):
+            for k, point in enumerate(points):
                 if point is not None:
                     self.waypoints[rows, k] = point - home
                     self.waypoint_valid[rows, k] = True
@@ -346,8 +350,9 @@ class PolicyWindows:
         robot, human = self.look_rows(pseudo)
         if not len(robot) and not len(human):
             raise ValueError(f'look-first needs first frames with a target: {EE_DELTA} actions '
-                             f'or an effector path (their waypoints), or pseudo-labelled human '
-                             f'video; these episodes have {self.action_space!r} actions, no '
+                             f'or an effector path (their waypoints), look targets '
+                             f'({LOOK_TARGETS}), or pseudo-labelled human video; these '
+                             f'episodes have {self.action_space!r} actions, no '
                              f'effector path and no human labels'
                              f'{"" if pseudo else " this policy looks through"}')
         return self.batch(_draw(robot, human, batch_size, rng, robot_fraction))

@@ -19,7 +19,8 @@ A training batch is a dict of tensors (``lam_models.data.windows.PolicyWindows``
   ``pseudo_mask``     (B, Ta) bool
   ``is_robot``        (B,) bool (not needed by the losses: the masks say it all)
   ``waypoints``       (B, 2, 3) float32 m: the effector's way to the next two gripper events
-  ``waypoint_mask``   (B, 2) bool: rows with end-effector actions
+  ``waypoint_mask``   (B, 2) bool: each waypoint's: rows with end-effector actions or a
+                      path, and a video's first frames where its look targets saw the point
 Every policy carries a waypoint head on its observation tokens (``look_loss``): from what
 it sees, where the effector will grasp and release. The trainer's look-first stage trains
 it alone on first frames, where it must find the objects (``lam_models.policies.train``);

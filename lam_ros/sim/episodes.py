@@ -129,4 +129,5 @@ def table_camera(task: str, camera: str | None = None, image_size: int = 64,
     pose = env.sim.camera_pose(camera)
     pose[:3, :3] = pose[:3, :3] @ MUJOCO_TO_OPTICAL
     intrinsics = env.sim.camera_info(camera, image_size, image_size)
-    return TableCamera(np.asarray(intrinsics.k, np.float64).reshape(3, 3), pose)
+    return TableCamera(np.asarray(intrinsics.k, np.float64).reshape(3, 3), pose,
+                       (image_size, image_size))
