@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Where a video's moved object starts and ends, read off its frames: look targets with no model.
 
-Issue 12, session 14: what human videos give a policy is where things are. Their true grasp
-and release points as first-frame waypoint targets carried nearly all of the oracle's gain,
-and pseudo-actions summed up to those points missed them by as much as a guess. Here the
-points come from the frames alone, without looking at the embodiment, so a hand and a gripper
-give the same target for the same scene:
+Issue 12, session 14: nearly all the oracle's gain came from the human videos' waypoint
+targets (where the hand grasps and releases), not their motion, and pseudo-actions summed
+up to those points missed them by as much as a guess. Here the points come from the frames
+alone, without looking at the embodiment, so a hand and a gripper give the same target for
+the same scene:
 
 1. The background is each pixel's median over the video: the table and what stays put (the
    arm and the moved object are at any one place for less than half of it).
@@ -23,9 +23,11 @@ Either may be missing: the hand covers the object in the first frame, or a sleev
 colour. A missing point is no target, not a guess. Pixels become points on the table through
 the camera's calibration (``TableCamera``) at the heights where the robot's own demos grasp
 and release (``event_heights``). It needs a still camera (a head that moves makes the whole
-scene change) and one moved object. Measured on 300 simulated lab human videos (64 px, the
-camera 0.8 cm/px on the table): start found in 61%, 93% of those within 3 cm (median 0.9);
-end found in 99%, 95% within 3 cm (median 1.4).
+scene change) and one moved object. Measured on 300 simulated lab human videos (64 px)
+against the hand's true points: start found in 61%, 93% of those within 3 cm (median
+1.3 cm); end found in 99%, 95% within 3 cm (median 1.8 cm). On a policy's first frames
+they teach its waypoint head where the block is, yet did not lift its success (session 15:
+the oracle's waypoints follow the hand on every frame, which a video does not give).
 """
 from __future__ import annotations
 

@@ -25,8 +25,9 @@ release). On an episode's first frames (t < obs_horizon) that says where the obj
 the target of the trainer's look-first stage (``lam_models.policies.train``). A video with
 no waypoints of its own may say where its effector grasps and releases (``LOOK_TARGETS``,
 read off its frames by ``lam_models.data.look_targets``): its first frames then carry those
-points less where the robot's effector starts (the mean first point of the episodes with a
-path), and only they train (each waypoint has its own mask: a point not seen is none).
+points less where the robot's effector starts (the mean first point of the robot episodes
+with waypoints and a path), and only they train (each waypoint has its own mask: a point
+not seen is none).
 """
 from __future__ import annotations
 
