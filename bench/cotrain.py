@@ -259,7 +259,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     """
     shape = WindowShape(image_size=args.image_size)
     proprio = not args.no_proprio
-    windows = PolicyWindows(episodes, shape, proprio, human_acts=source != ORACLE_LOOK)
+    human_acts = source != ORACLE_LOOK
+    windows = PolicyWindows(episodes, shape, proprio, human_acts)
     overrides = args.policy_overrides
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     knobs += '' if proprio else '_noproprio'
@@ -279,7 +280,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
             out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
             pseudo_actions=None if source in (*BOUNDS, DECODED, LOOKED) else source,
-            robot_fraction=args.robot_fraction, seed=seed, proprio=proprio, **look))
+            robot_fraction=args.robot_fraction, seed=seed, proprio=proprio,
+            human_acts=human_acts, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
                                  num_envs=args.num_envs, randomize=randomize)

@@ -92,6 +92,26 @@ def test_a_policy_trained_without_proprio_sees_no_state_in_training_or_at_rollou
     assert all(torch.equal(chunks[0], chunk) for chunk in chunks[1:])
 
 
+def test_train_human_acts_reaches_the_windows_and_a_mismatch_is_refused(windows, tmp_path):
+    _, path = windows
+    episodes = read_episodes(path)
+    space = episodes[0].metadata['action_space']
+    oracle = [replace(ep, actions=ep.hidden_motion, metadata={**ep.metadata,
+                                                               'action_space': space})
+              if ep.embodiment == 'human' else ep for ep in episodes]
+    oracle_path = tmp_path / 'oracle.h5'
+    write_dataset(oracle, oracle_path)
+    looking = PolicyWindows.from_dataset(oracle_path, SHAPE, human_acts=False)
+    acting = PolicyWindows.from_dataset(oracle_path, SHAPE)
+    human = ~looking.is_robot
+    assert acting.has_actions[human].all() and not looking.has_actions[human].any()
+    assert looking.human_acts is False
+    with pytest.raises(ValueError, match=r'train.human_acts is True, yet the windows were built '
+                                         r'with human_acts=False'):
+        train_policy('diffusion', {**SMALL, **TINY['diffusion']}, looking, PolicyTrainConfig(
+            out_dir=str(tmp_path / 'refused'), steps=2, progress=False))
+
+
 def test_resume_continues_from_the_saved_step_and_robot_only_has_no_latent_head(windows,
                                                                               tmp_path):
     _, path = windows

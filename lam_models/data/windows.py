@@ -182,7 +182,7 @@ class PolicyWindows:
         acted = [ep for ep in episodes if ep.actions is not None]
         if not acted:
             raise ValueError('PolicyWindows needs at least one episode with actions')
-        self.shape = shape
+        self.shape, self.human_acts = shape, human_acts
         self.action_dim = acted[0].actions.shape[1]
         if not proprio:
             episodes = [replace(ep, joint_positions=None) for ep in episodes]
@@ -306,12 +306,12 @@ class PolicyWindows:
     @classmethod
     def from_dataset(cls, path: str | Path, shape: WindowShape = WindowShape(),
                      pseudo_actions: str | None = None, robot_only: bool = False,
-                     proprio: bool = True) -> PolicyWindows:
+                     proprio: bool = True, human_acts: bool = True) -> PolicyWindows:
         """Load an HDF5 dataset (``lam_models.data.dataset``), with one model's labels."""
         episodes = read_episodes(path, pseudo_actions)
         if robot_only:
             episodes = [ep for ep in episodes if ep.actions is not None]
-        return cls(episodes, shape, proprio)
+        return cls(episodes, shape, proprio, human_acts)
 
     def __len__(self) -> int:
         return len(self.episode_of)

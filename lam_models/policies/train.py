@@ -68,6 +68,8 @@ class PolicyTrainConfig:
     steps: int = 4500
     proprio: bool = True            # the joint positions as the policy's state; False: images
     #   only, every row seen as a human row is (the hydra entry point builds its windows so)
+    human_acts: bool = True         # human episodes' actions (an oracle's, decoded ones) train
+    #   the action head; False: they give only their look target (PolicyWindows(human_acts=))
     look_first: float = 1 / 3       # share of the steps in the look-first stage; 0: none
     batch_size: int = 64            # global: split across DDP ranks
     lr: float = 1e-3
@@ -136,6 +138,10 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
     if not config.proprio and windows.state_dim:
         raise ValueError(f'train.proprio is false, yet the windows carry a {windows.state_dim}-D '
                          'state: build them with PolicyWindows(..., proprio=False)')
+    if config.human_acts != windows.human_acts:
+        raise ValueError(f'train.human_acts is {config.human_acts}, yet the windows were built '
+                         f'with human_acts={windows.human_acts}: build them with '
+                         f'PolicyWindows(..., human_acts={config.human_acts})')
     rank, world_size = init_distributed()
     device = pick_device(config.device)
     torch.manual_seed(config.seed)   # the initial weights; each step reseeds (step_rng)
@@ -247,7 +253,7 @@ def main() -> None:
         sizes = {**asdict(policy_class(name).config_class()), **policy_config}
         shape = WindowShape(sizes['obs_horizon'], sizes['action_horizon'], sizes['image_size'])
         windows = PolicyWindows.from_dataset(cfg.dataset, shape, train.pseudo_actions,
-                                             proprio=train.proprio)
+                                             proprio=train.proprio, human_acts=train.human_acts)
         train_policy(name, policy_config, windows, train)
 
     run()
