@@ -31,6 +31,15 @@ ACTION_COLUMNS = 'action_columns'
 LOOK_TARGETS = 'look_targets'
 
 
+def gripper_events(actions: np.ndarray) -> np.ndarray:
+    """Steps whose gripper command (the last column) is on the other side of open/closed.
+
+    The grasp and the release of a demo: where its waypoints and look targets point.
+    """
+    opened = actions[:, -1] > GRIPPER_OPEN_ABOVE
+    return np.flatnonzero(opened[1:] != opened[:-1]) + 1
+
+
 @dataclass
 class Episode:
     """One demonstration, time-aligned on the camera frames.

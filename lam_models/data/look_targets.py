@@ -37,7 +37,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from lam_models.data.episode import ACTION_COLUMNS, GRIPPER_OPEN_ABOVE, WAYPOINTS, Episode
+from lam_models.data.episode import ACTION_COLUMNS, WAYPOINTS, Episode, gripper_events
 
 REFERENCE_SIZE = 64   # px: the frame side the region sizes below are given for
 
@@ -143,9 +143,7 @@ def event_heights(episodes: Sequence[Episode]) -> np.ndarray:
         if (episode.embodiment != 'robot' or episode.actions is None
                 or episode.effector_positions is None or columns is not None and not columns[-1]):
             continue
-        opened = episode.actions[:, -1] > GRIPPER_OPEN_ABOVE
-        events = np.flatnonzero(opened[1:] != opened[:-1]) + 1
-        for k, event in enumerate(events[:WAYPOINTS]):
+        for k, event in enumerate(gripper_events(episode.actions)[:WAYPOINTS]):
             heights[k].append(float(episode.effector_positions[event, 2]))
     missing = [name for name, h in zip(('grasp', 'release'), heights) if not h]
     if missing:

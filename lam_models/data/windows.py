@@ -42,10 +42,10 @@ from lam_models.data.dataset import episode_action_space, read_episodes
 from lam_models.data.episode import (
     ACTION_COLUMNS,
     EE_DELTA,
-    GRIPPER_OPEN_ABOVE,
     LOOK_TARGETS,
     WAYPOINTS,
     Episode,
+    gripper_events,
 )
 from lam_models.data.images import resize_frames
 
@@ -113,8 +113,7 @@ def waypoint_targets(actions: np.ndarray, positions: np.ndarray | None = None) -
     embodiment, so episodes of both in one policy need the path.
     """
     length = len(actions)
-    opened = actions[:, -1] > GRIPPER_OPEN_ABOVE
-    events = np.concatenate([np.flatnonzero(opened[1:] != opened[:-1]) + 1,
+    events = np.concatenate([gripper_events(actions),
                              [length] * WAYPOINTS])
     travelled = (np.concatenate([positions, positions[-1:]]) - positions[0]
                  if positions is not None
@@ -203,6 +202,9 @@ class PolicyWindows:
         lengths = [len(ep) for ep in episodes]
         self.starts = np.cumsum([0, *lengths[:-1]])
         self.lengths = np.asarray(lengths)
+        # sample index -> (episode, t): every frame of every episode
+        self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
+        self.time_of = np.concatenate([np.arange(n) for n in lengths])
         self.frames = np.concatenate([resize_frames(ep.frames, shape.image_size)
                                       for ep in episodes])
         self.actions = _stack([ep.actions for ep in episodes], lengths, self.action_dim)
@@ -222,8 +224,8 @@ class PolicyWindows:
             raise ValueError(f'action columns {unseen.tolist()} are real in no episode that '
                              f'trains the action head ({ACTION_COLUMNS}): nothing would train '
                              f'them')
-        real = self.action_columns[np.repeat(np.arange(len(episodes)), lengths)]
-        acted_rows = np.repeat(self.has_actions, lengths)
+        real = self.action_columns[self.episode_of]
+        acted_rows = self.has_actions[self.episode_of]
         for column in np.flatnonzero(~real[acted_rows].all(0)):
             have = acted_rows & real[:, column]
             fill = self.actions[have, column].mean() if have.any() else 0.0
@@ -236,9 +238,6 @@ class PolicyWindows:
             else np.asarray(ep.metadata.get('pseudo_valid', np.ones(n, bool)), bool)
             for ep, n in zip(episodes, lengths)])
         self.has_state = np.array([ep.joint_positions is not None for ep in episodes])
-        # sample index -> (episode, t): every frame of every episode
-        self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
-        self.time_of = np.concatenate([np.arange(n) for n in lengths])
         robot_row = self.is_robot[self.episode_of]
         labelled = with_actions[self.episode_of] | self.pseudo_valid   # and look targets, below
         # Waypoints need the effector's translation: ee-delta commands give it, and so does a
