@@ -145,14 +145,15 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     ``look``: 'fixed' (the scene's own), 'lab' (the scene's room and camera, each episode's
     own person) or 'randomized' (person, head motion and room).
     """
-    path = (Path(args.out) / 'cache'
-            / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}_{args.image_size}px.h5')
+    avatar = '_avatar' if args.avatar else ''
+    path = (Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}'
+                                       f'_{args.image_size}px{avatar}.h5')
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
                                      args.image_size, spawn_region=region,
                                      randomize=look != 'fixed',
-                                     lab=look == 'lab')
+                                     lab=look == 'lab', avatar=args.avatar)
                     for task in args.tasks.split(',')
                     for i in tqdm(range(per_task), desc=f'simulate {embodiment} {task}')]
         write_dataset(episodes, path)
@@ -168,8 +169,9 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
 def data_key(args: argparse.Namespace) -> str:
     """What shapes a trained model besides its own config: reruns resume only a match."""
     human_look = '' if args.human_look == 'randomized' else f'_human{args.human_look}'
+    avatar = '_avatar' if args.avatar else ''
     return (f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
-            f'_{args.robot_look}{human_look}_{args.image_size}px')
+            f'_{args.robot_look}{human_look}_{args.image_size}px{avatar}')
 
 
 def policy_overrides(assignments: list[str]) -> dict:
@@ -284,7 +286,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
             human_acts=human_acts, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
-                                 num_envs=args.num_envs, randomize=randomize)
+                                 num_envs=args.num_envs, randomize=randomize,
+                                 avatar=args.avatar)
         report.write(run_dir / 'eval')
         for task, result in report.tasks.items():
             k, n = row.successes[task]
@@ -293,7 +296,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         if args.narrow_episodes:
             narrow = evaluate_policy(trained, tasks, held_out[:args.narrow_episodes],
                                      spawn_region='narrow', num_envs=args.num_envs,
-                                     randomize=randomize)
+                                     randomize=randomize, avatar=args.avatar)
             row.narrow = (row.narrow[0] + sum(r.successes for r in narrow.tasks.values()),
                           row.narrow[1] + narrow.episodes)
     return row
@@ -377,6 +380,9 @@ def main() -> int:
     parser.add_argument('--no-proprio', action='store_true',
                         help="no joint positions for any row or rollout: the robot's rows are "
                              "seen as the human's are, by images alone")
+    parser.add_argument('--avatar', action='store_true',
+                        help='film both embodiments as one avatar (WidowXEnv(avatar=True)): '
+                             'what hiding whose effector it is from the pixels is worth')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='a policy config field for every row, e.g. --set state_noise=0.5')
     parser.add_argument('--train-seeds', default='0',

@@ -179,3 +179,33 @@ def test_randomization_changes_the_pictures_not_the_demonstration():
     assert on.metadata['camera'] == 'ego' and on.metadata['randomized']
     assert np.array_equal(on.actions, off.actions)
     assert not np.array_equal(on.frames[0], off.frames[0])
+
+
+def test_the_avatar_draws_gripper_and_hand_alike_and_hides_whose_it_is():
+    """Same effector pose, same pixels with the avatar; the arm and the hand differ without."""
+    frames = {}
+    for avatar in (False, True):
+        for embodiment in ('robot', 'human'):
+            env = WidowXEnv('pick_place', embodiment=embodiment, image_size=SIZE,
+                            randomize=False, avatar=avatar)
+            env.reset(seed=3)
+            if embodiment == 'robot':
+                tcp, axis, opening = env.sim.effector_fingers()
+            else:   # the hand to the gripper's fingertips, finger axis and opening
+                yaw = np.arctan2(axis[1], axis[0]) - np.pi / 2
+                env.sim.set_hand(tcp, yaw, opening, teleport=True)
+                mujoco.mj_forward(env.sim.model, env.sim.data)
+                hand_tcp, hand_axis, hand_opening = env.sim.effector_fingers()
+                np.testing.assert_allclose(hand_tcp, tcp, atol=2e-3)
+                assert abs(hand_axis @ axis) > 0.99 and abs(hand_opening - opening) < 0.02
+            frames[embodiment, avatar] = env.render().astype(float)
+            env.close()
+    seen = np.abs(frames['robot', False] - frames['human', False]).mean()
+    hidden = np.abs(frames['robot', True] - frames['human', True]).mean()
+    assert seen > 5.0 and hidden < 0.5, (seen, hidden)
+    # the avatar is where the effector is: it changes the pixels around the projected tcp
+    sim = WidowXSim('wx250s', make_task('pick_place').objects)
+    u, v = np.round(project(sim, tcp)).astype(int)
+    near = np.abs(frames['robot', True] - frames['robot', False])[v - 6:v + 2, u - 4:u + 5]
+    assert near.max() > 60.0
+    sim.close()

@@ -22,6 +22,7 @@ from lam_ros.sim.appearance import Appearance
 from lam_ros.sim.cameras import camera_info_from_fovy
 from lam_ros.sim.scene import (
     ARM_GROUP,
+    AVATAR_GROUP,
     CAMERA_NAMES,
     EGO_CAMERA,
     FOREARM_LENGTH,
@@ -83,11 +84,15 @@ class WidowXSim:
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._scene_option = mujoco.MjvOption()
         self.visible: Visible = 'robot'
+        self.avatar = False   # draw the visible embodiment as the avatar (scene._avatar_xml)
         self._ego = self._camera(EGO_CAMERA)
         self._hand_body = self._body('hand')
         self._arm_links = [mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
                            for name in ('hand_forearm', 'hand_upper_arm')]
         self._roles = self._geom_roles()
+        self._avatar_geoms = [mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+                              for name in ('avatar_finger_a', 'avatar_finger_b', 'avatar_palm',
+                                           'avatar_mark')]
         self._table_materials = {
             texture: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_MATERIAL, f'table_{texture}')
             for texture in TABLE_TEXTURES if texture != 'plain'}
@@ -319,6 +324,41 @@ class WidowXSim:
             self.data.geom_xpos[geom] = (start + end) / 2.0
             self.data.geom_xmat[geom] = np.column_stack([x, np.cross(z, x), z]).ravel()
 
+    def effector_fingers(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Fingertip centre, the horizontal unit axis the fingers close along, opening [0, 1].
+
+        Of the visible embodiment, the gripper or the hand, read off its own finger bodies
+        so that no yaw convention has to agree between the two.
+        """
+        if self.visible == 'robot':
+            tcp, opening = self.ee_pose()[:3, 3], self.gripper_opening()
+            fingers = ('left_finger_link', 'right_finger_link')
+        else:
+            tcp, _, opening = self.hand_pose()
+            fingers = ('hand_index', 'hand_thumb')
+        a, b = (self.data.xpos[self._body(name)] for name in fingers)
+        axis = np.array([a[0] - b[0], a[1] - b[1], 0.0])
+        norm = float(np.linalg.norm(axis))
+        # the robot's finger bodies share an origin: their frames' y axis is the closing axis
+        axis = axis / norm if norm > 1e-6 else self.data.xmat[
+            self._body(fingers[0])].reshape(3, 3)[:, 1] * np.array([1.0, 1.0, 0.0])
+        return tcp.copy(), axis / np.linalg.norm(axis), float(np.clip(opening, 0.0, 1.0))
+
+    def _pose_avatar(self) -> None:
+        """Place the avatar's fingers, palm and table mark at the visible effector."""
+        tcp, axis, opening = self.effector_fingers()
+        up = np.array([0.0, 0.0, 1.0])
+        rotation = np.column_stack([np.cross(axis, up), axis, up]).ravel()
+        half_gap = 0.012 + 0.02 * opening
+        finger_a, finger_b, palm, mark = self._avatar_geoms
+        for geom, side in ((finger_a, 1.0), (finger_b, -1.0)):
+            self.data.geom_xpos[geom] = tcp + side * half_gap * axis + 0.022 * up
+            self.data.geom_xmat[geom] = rotation
+        self.data.geom_xpos[palm] = tcp + 0.05 * up
+        self.data.geom_xmat[palm] = rotation
+        self.data.geom_xpos[mark] = (tcp[0], tcp[1], 0.0006)
+        self.data.geom_xmat[mark] = np.eye(3).ravel()
+
     # ----------------------------------------------------------------- objects
     def object_position(self, name: str) -> np.ndarray:
         """World position of a task object's body."""
@@ -383,13 +423,23 @@ class WidowXSim:
         """RGB (H, W, 3) uint8, or depth (H, W) float32 metres, of ``camera_name``.
 
         ``visible`` picks whose geoms are drawn: the arm ('robot'), the hand ('human'), both.
+        With ``avatar`` the visible one is drawn as the avatar instead: the same two fingers
+        at its fingertips for the gripper and the hand, so the pixels do not say whose they
+        are. Only a simulator can draw that for free; on a real arm it needs the embodiment
+        masked out and the avatar rendered at the effector's pose (Phantom, Lepert et al. 2025).
         """
         renderer = self._renderer(width, height)
         option = self._scene_option
-        option.geomgroup[ARM_GROUP] = self.visible in ('robot', 'both')
-        option.geomgroup[HAND_GROUP] = self.visible in ('human', 'both')
+        if self.avatar and self.visible == 'both':
+            raise ValueError("WidowXSim.render: the avatar stands in for one embodiment, "
+                             "not visible='both'")
+        option.geomgroup[ARM_GROUP] = self.visible in ('robot', 'both') and not self.avatar
+        option.geomgroup[HAND_GROUP] = self.visible in ('human', 'both') and not self.avatar
+        option.geomgroup[AVATAR_GROUP] = self.avatar
         if option.geomgroup[HAND_GROUP]:
             self._pose_arm()
+        if self.avatar:
+            self._pose_avatar()
         renderer.update_scene(self.data, camera=self._camera(camera_name), scene_option=option)
         if depth:
             renderer.enable_depth_rendering()

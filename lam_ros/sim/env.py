@@ -42,6 +42,8 @@ class WidowXEnv(gym.Env):
     table, lights and still camera: people demonstrating in front of the robot's camera.
     ``spawn_region`` (``lam_ros.sim.tasks.SPAWN_REGIONS``) bounds where the moved object
     starts: 'full' (the default) or 'narrow' (few-demo co-training regime).
+    ``avatar`` draws the effector as the avatar, the same for the arm and the hand
+    (``WidowXSim.render``): a bound on what hiding the embodiment from the pixels is worth.
     """
 
     metadata = {'render_modes': ['rgb_array']}
@@ -51,7 +53,7 @@ class WidowXEnv(gym.Env):
                  camera: str | None = 'ego', image_size: int = 64,
                  control_dt: float = 0.1, max_steps: int | None = None,
                  sim: WidowXSim | None = None, randomize: bool = True,
-                 spawn_region: str = 'full', lab: bool = False) -> None:
+                 spawn_region: str = 'full', lab: bool = False, avatar: bool = False) -> None:
         if embodiment not in ('robot', 'human'):
             raise ValueError(f"embodiment {embodiment!r}: expected 'robot' or 'human'")
         if embodiment == 'human' and action_mode != 'ee_delta':
@@ -60,7 +62,7 @@ class WidowXEnv(gym.Env):
         self.sim = sim if sim is not None else WidowXSim(robot_model, self.task.objects)
         self.embodiment, self.action_mode = embodiment, action_mode
         self.camera, self.image_size, self.control_dt = camera, image_size, control_dt
-        self.randomize, self.lab = randomize, lab
+        self.randomize, self.lab, self.avatar = randomize, lab, avatar
         if spawn_region not in SPAWN_REGIONS:
             raise ValueError(f'spawn_region {spawn_region!r}: expected one of '
                              f'{sorted(SPAWN_REGIONS)}')
@@ -85,7 +87,7 @@ class WidowXEnv(gym.Env):
         rng = self.np_random
         start = READY_TCP + rng.uniform(-0.02, 0.02, 3)
         sim = self.sim
-        sim.visible = self.embodiment
+        sim.visible, sim.avatar = self.embodiment, self.avatar
         if self.embodiment == 'robot':
             ready = np.eye(4)
             ready[:3, :3] = top_down_rotation(0.0)

@@ -30,7 +30,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
                      control_dt: float = 0.1, robot_model: str = 'wx250s',
                      max_steps: int | None = None, randomize: bool = True,
                      spawn_region: str = 'full', action_noise: float = 0.0,
-                     lab: bool = False) -> Episode:
+                     lab: bool = False, avatar: bool = False) -> Episode:
     """Run the scripted demonstrator and return the rendered episode.
 
     ``frames[t]`` is seen before ``actions[t]`` (robot: the executed ee-delta action, or the
@@ -43,6 +43,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     ``lab`` (with ``randomize``) draws only the person's colours, in the scene's own room and
     still camera.
     ``spawn_region`` bounds where the moved object starts (``WidowXEnv``).
+    ``avatar`` films the effector as the avatar, the same for both embodiments (``WidowXEnv``).
     ``action_noise`` (robot, m): DART (Laskey et al. 2017). Each command's xyz is perturbed
     by Gaussian noise of this std times the commanded speed over the arm's max step (none
     once it holds still, so the expert still converges and grasps) before it is executed,
@@ -58,7 +59,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
     camera = camera or DEFAULT_CAMERA
     env = WidowXEnv(task, robot_model, embodiment, 'ee_delta', camera, image_size, control_dt,
                     max_steps, sim=_shared_sim(robot_model, task), randomize=randomize,
-                    spawn_region=spawn_region, lab=lab)
+                    spawn_region=spawn_region, lab=lab, avatar=avatar)
     obs, info = env.reset(seed=seed)
     expert = ScriptedExpert(env.task, env.sim, embodiment, np.random.default_rng(seed + 1))
     perturbation = np.random.default_rng([seed, 2])   # its own stream: the scene is unchanged
@@ -108,6 +109,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'spawn_region': spawn_region,
             'expert_done': expert.done,
             'action_noise': action_noise,
+            'avatar': avatar,
         })
 
 

@@ -305,7 +305,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                     video_dir: str | Path | None = None, videos_per_task: int = 2,
                     progress: bool = True, num_envs: int = 1, render_size: int | None = None,
                     control_dt: float = 0.1, robot_model: str = 'wx250s',
-                    spawn_region: str = 'full', randomize: bool = True) -> EvalReport:
+                    spawn_region: str = 'full', randomize: bool = True,
+                    avatar: bool = False) -> EvalReport:
     """Run ``policy`` closed loop on every (task, seed) and count successes.
 
     ``image_size`` defaults to ``policy.config.image_size``; frames are rendered at
@@ -318,7 +319,8 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     ``spawn_region`` 'narrow' keeps the moved object where few-demo training data put it
     (in-distribution check); the default 'full' is the whole workspace. ``randomize`` draws
     each episode's look from its seed as training data does; False keeps the scene's default
-    look (one lab, one robot: match the robot demos').
+    look (one lab, one robot: match the robot demos'). ``avatar`` films the arm as the
+    avatar (``WidowXEnv``): for policies trained on such frames.
     The first ``videos_per_task`` episodes of each task are written to ``video_dir``.
     A non-finite action ends its episode as a failure (:class:`NonFiniteAction` warning).
     A ``predict_chunk`` taking ``generator`` gets one seeded from the episodes' seeds, so the
@@ -345,13 +347,14 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                 'action_mode': action_mode, 'max_steps': max_steps, 'control_dt': control_dt,
                 'robot_model': robot_model, 'seeds': [int(s) for s in seeds],
                 'randomize': bool(randomize), 'spawn_region': spawn_region, 'num_envs': num_envs,
+                'avatar': bool(avatar),
                 'device': str(device)}
     results, started = {}, time.perf_counter()
     try:
         for task in tasks:
             envs = [WidowXEnv(task, robot_model, 'robot', action_mode, camera, render_size,
                               control_dt, max_steps, randomize=randomize,
-                              spawn_region=spawn_region)
+                              spawn_region=spawn_region, avatar=avatar)
                     for _ in range(min(num_envs, len(seeds)))]
             results[task] = _evaluate_task(policy, envs, task, list(seeds), device,
                                            obs_horizon, action_exec, image_size, video_dir,

@@ -25,6 +25,7 @@ from lam_ros.sim.robot import arm_mjcf
 
 ARM_GROUP = 1    # geom group of the arm: hidden when a human demonstrates
 HAND_GROUP = 2   # geom group of the hand: hidden when the robot acts
+AVATAR_GROUP = 3  # geom group of the avatar: drawn in place of either embodiment (WidowXSim)
 HAND_PARK = np.array([0.0, 0.0, 0.6])  # hand joint offsets that lift it out of every view
 # The demonstrator's arm: forearm from the back of the hand (HAND_WRIST, hand frame) to the
 # elbow, upper arm on to the shoulder, 0.28 m below the ego camera and 0.16 m to its left
@@ -165,6 +166,24 @@ def _hand_xml() -> str:
     </body>"""
 
 
+def _avatar_xml() -> str:
+    """One effector drawn the same for the gripper and the hand: two fingers, a palm, a mark.
+
+    Static, non-colliding geoms that ``WidowXSim`` poses at render time. The dark disc on the
+    table under the fingertips says how high they are, which the arm's or the hand's own
+    shape shows and a floating pair of fingers alone would not.
+    """
+    common = f'group="{AVATAR_GROUP}" contype="0" conaffinity="0"'
+    finger = f'type="box" size="0.006 0.006 0.022" rgba="0.95 0.55 0.1 1" {common}'
+    return f"""
+    <geom name="avatar_finger_a" {finger}/>
+    <geom name="avatar_finger_b" {finger}/>
+    <geom name="avatar_palm" type="box" size="0.008 0.04 0.007" rgba="0.95 0.55 0.1 1"
+          {common}/>
+    <geom name="avatar_mark" type="cylinder" size="0.014 0.0005" rgba="0.1 0.1 0.1 1"
+          {common}/>"""
+
+
 def _hand_actuators() -> str:
     return """
     <position name="hand_x" joint="hand_x" kp="600" dampratio="1" ctrlrange="-0.3 0.3"/>
@@ -214,6 +233,7 @@ def scene_xml(objects: tuple[SceneObject, ...] = ()) -> str:
     <frame name="arm_mount" pos="0 0 0"/>
     {''.join(_object_xml(o) for o in objects)}
     {_hand_xml()}
+    {_avatar_xml()}
   </worldbody>
   <actuator>{_hand_actuators()}
   </actuator>
