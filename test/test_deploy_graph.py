@@ -147,10 +147,15 @@ def test_an_estop_sent_before_the_arm_node_starts_still_holds_it(rclpy_context):
         operator.destroy_node()
 
 
-@pytest.mark.parametrize('damage', ['flipped byte', 'a latent model'])
+@pytest.mark.parametrize('damage', ['flipped byte', 'a latent model', 'avatar frames'])
 def test_the_controller_refuses_a_bad_checkpoint_with_one_line(tmp_path, ros_env, damage):
     path = policy_checkpoint(tmp_path)
-    if damage == 'flipped byte':
+    if damage == 'avatar frames':   # trained on what only the simulator films
+        from lam_models.policies import load_policy, save_policy
+        policy = load_policy(path)
+        policy.config.avatar = True
+        save_policy(tmp_path / 'policy', policy)
+    elif damage == 'flipped byte':
         weights = tmp_path / 'policy.safetensors'
         data = bytearray(weights.read_bytes())
         data[-3] ^= 0xFF
@@ -165,4 +170,5 @@ def test_the_controller_refuses_a_bad_checkpoint_with_one_line(tmp_path, ros_env
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if 'error' in line]
     assert len(errors) == 1 and f'checkpoint:={path}' in errors[0], result.stderr
-    assert ('sha256' if damage == 'flipped byte' else 'lam_ros.policy') in errors[0]
+    assert {'flipped byte': 'sha256', 'a latent model': 'lam_ros.policy',
+            'avatar frames': 'avatar'}[damage] in errors[0]

@@ -327,3 +327,21 @@ def test_the_hydra_entry_point_trains_on_a_dataset(windows, tmp_path, monkeypatc
     main()
     config = read_policy_checkpoint(tmp_path / CHECKPOINT_NAME)['model_config']
     assert (config['obs_horizon'], config['action_horizon'], config['image_size']) == (2, 8, 32)
+
+
+def test_a_policy_on_avatar_frames_says_so_and_evaluation_films_them(tmp_path):
+    from lam_ros.sim.evaluate import evaluate_policy
+    episodes = [generate_episode('push', seed, 'robot', image_size=32, avatar=True)
+                for seed in (0, 1)]
+    with pytest.raises(ValueError, match=r"^episode 2 \(lam_ros.sim\): metadata 'avatar' is "
+                                         r'False'):
+        PolicyWindows([*episodes, generate_episode('push', 2, 'robot', image_size=32)], SHAPE)
+    policy = train_policy('diffusion', {**SMALL, **TINY['diffusion']},
+                          PolicyWindows(episodes, SHAPE),
+                          PolicyTrainConfig(out_dir=str(tmp_path), steps=2, batch_size=4,
+                                            look_first=0, progress=False))
+    assert load_policy(tmp_path / CHECKPOINT_NAME).config.avatar is True
+    report = evaluate_policy(policy, ['push'], [0], max_steps=2, progress=False)
+    assert report.settings['avatar'] is True
+    assert evaluate_policy(policy, ['push'], [0], max_steps=2, progress=False,
+                           avatar=False).settings['avatar'] is False

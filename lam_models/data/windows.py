@@ -193,6 +193,15 @@ class PolicyWindows:
         with_state = next((ep for ep in episodes if ep.joint_positions is not None), acted[0])
         self.state_names = list(with_state.metadata.get('joint_names', []))[:self.state_dim]
         self.source_frame_size = int(acted[0].frames.shape[1])
+        # Frames filmed with the sim's avatar for the effector (generate_episode(avatar=True))
+        # and frames of the real arm or hand are two cameras: one policy sees one of them.
+        self.avatar = bool(acted[0].metadata.get('avatar', False))
+        other = next((index for index, ep in enumerate(episodes)
+                      if bool(ep.metadata.get('avatar', False)) != self.avatar), None)
+        if other is not None:
+            raise ValueError(f"{_episode_name(other, episodes[other])}: metadata 'avatar' is "
+                             f'{not self.avatar}, the first acted episode\'s {self.avatar}: '
+                             'frames filmed with and without the avatar do not mix')
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
                                            episode_action_space(ep) != self.action_space):

@@ -84,6 +84,8 @@ class PolicyConfig(ModelConfig):
     action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute
     state_names: list[str] = field(default_factory=list)  # joint_states names, state order
     source_frame_size: int = 0  # the data's native frame side (px), before resizing; 0: unknown
+    avatar: bool = False        # frames filmed with the simulator's avatar for the effector
+    #   (lam_ros.sim WidowXEnv(avatar=True)): evaluation films so too; no real camera does
 
     def __post_init__(self) -> None:
         name = type(self).__name__

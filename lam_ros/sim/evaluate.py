@@ -306,7 +306,7 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                     progress: bool = True, num_envs: int = 1, render_size: int | None = None,
                     control_dt: float = 0.1, robot_model: str = 'wx250s',
                     spawn_region: str = 'full', randomize: bool = True,
-                    avatar: bool = False) -> EvalReport:
+                    avatar: bool | None = None) -> EvalReport:
     """Run ``policy`` closed loop on every (task, seed) and count successes.
 
     ``image_size`` defaults to ``policy.config.image_size``; frames are rendered at
@@ -320,7 +320,7 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     (in-distribution check); the default 'full' is the whole workspace. ``randomize`` draws
     each episode's look from its seed as training data does; False keeps the scene's default
     look (one lab, one robot: match the robot demos'). ``avatar`` films the arm as the
-    avatar (``WidowXEnv``): for policies trained on such frames.
+    avatar (``WidowXEnv``); None: as the policy's frames were (``config.avatar``).
     The first ``videos_per_task`` episodes of each task are written to ``video_dir``.
     A non-finite action ends its episode as a failure (:class:`NonFiniteAction` warning).
     A ``predict_chunk`` taking ``generator`` gets one seeded from the episodes' seeds, so the
@@ -335,6 +335,7 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
                          f'num_envs={num_envs} and {len(seeds)} seeds')
     obs_horizon, action_exec = int(config.obs_horizon), int(config.action_exec)
     action_mode = action_mode or policy_action_mode(policy)
+    avatar = bool(getattr(config, 'avatar', False)) if avatar is None else avatar
     device = _policy_device(policy)
     was_training = getattr(policy, 'training', False)
     if hasattr(policy, 'eval'):
