@@ -200,7 +200,7 @@ class PolicyWindows:
                       if bool(ep.metadata.get('avatar', False)) != self.avatar), None)
         if other is not None:
             raise ValueError(f"{_episode_name(other, episodes[other])}: metadata 'avatar' is "
-                             f'{not self.avatar}, the first acted episode\'s {self.avatar}: '
+                             f"{not self.avatar}, the first acted episode's {self.avatar}: "
                              'frames filmed with and without the avatar do not mix')
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or

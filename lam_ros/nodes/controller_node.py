@@ -106,8 +106,8 @@ class ControllerNode(LamNode):
             raise ConfigError(f'controller: checkpoint:={self.checkpoint}: {error}') from None
         if getattr(policy.config, 'avatar', False):
             raise ConfigError(f'controller: checkpoint:={self.checkpoint} was trained on frames '
-                              'with the simulator\'s avatar in place of the arm, which no '
-                              'camera here films; train it on the camera\'s own frames')
+                              "with the simulator's avatar in place of the arm, which no "
+                              "camera here films; train it on the camera's own frames")
         # The policy's state columns by name (recorded with the data), so a driver that
         # publishes more joints or another order (xs_sdk adds 'gripper') still fits.
         self.state_names = list(policy.config.state_names) or \
