@@ -22,7 +22,10 @@ from lam_ros.sim.appearance import Appearance
 from lam_ros.sim.cameras import camera_info_from_fovy
 from lam_ros.sim.scene import (
     ARM_GROUP,
+    AVATAR_FINGER,
     AVATAR_GROUP,
+    AVATAR_HALF_GAP,
+    AVATAR_PALM_HEIGHT,
     CAMERA_NAMES,
     EGO_CAMERA,
     FOREARM_LENGTH,
@@ -349,12 +352,13 @@ class WidowXSim:
         tcp, axis, opening = self.effector_fingers()
         up = np.array([0.0, 0.0, 1.0])
         rotation = np.column_stack([np.cross(axis, up), axis, up]).ravel()
-        half_gap = 0.012 + 0.02 * opening
+        closed, open_ = AVATAR_HALF_GAP
+        half_gap = closed + (open_ - closed) * opening
         finger_a, finger_b, palm, mark = self._avatar_geoms
         for geom, side in ((finger_a, 1.0), (finger_b, -1.0)):
-            self.data.geom_xpos[geom] = tcp + side * half_gap * axis + 0.022 * up
+            self.data.geom_xpos[geom] = tcp + side * half_gap * axis + AVATAR_FINGER[2] * up
             self.data.geom_xmat[geom] = rotation
-        self.data.geom_xpos[palm] = tcp + 0.05 * up
+        self.data.geom_xpos[palm] = tcp + AVATAR_PALM_HEIGHT * up
         self.data.geom_xmat[palm] = rotation
         self.data.geom_xpos[mark] = (tcp[0], tcp[1], 0.0006)
         self.data.geom_xmat[mark] = np.eye(3).ravel()

@@ -26,6 +26,9 @@ from lam_ros.sim.robot import arm_mjcf
 ARM_GROUP = 1    # geom group of the arm: hidden when a human demonstrates
 HAND_GROUP = 2   # geom group of the hand: hidden when the robot acts
 AVATAR_GROUP = 3  # geom group of the avatar: drawn in place of either embodiment (WidowXSim)
+AVATAR_FINGER = (0.006, 0.006, 0.022)  # half-sizes of an avatar finger, standing on the tcp
+AVATAR_HALF_GAP = (0.012, 0.032)       # fingers' distance from the tcp, closed and open
+AVATAR_PALM_HEIGHT = 0.05              # palm centre above the tcp
 HAND_PARK = np.array([0.0, 0.0, 0.6])  # hand joint offsets that lift it out of every view
 # The demonstrator's arm: forearm from the back of the hand (HAND_WRIST, hand frame) to the
 # elbow, upper arm on to the shoulder, 0.28 m below the ego camera and 0.16 m to its left
@@ -174,7 +177,8 @@ def _avatar_xml() -> str:
     shape shows and a floating pair of fingers alone would not.
     """
     common = f'group="{AVATAR_GROUP}" contype="0" conaffinity="0"'
-    finger = f'type="box" size="0.006 0.006 0.022" rgba="0.95 0.55 0.1 1" {common}'
+    size = ' '.join(map(str, AVATAR_FINGER))
+    finger = f'type="box" size="{size}" rgba="0.95 0.55 0.1 1" {common}'
     return f"""
     <geom name="avatar_finger_a" {finger}/>
     <geom name="avatar_finger_b" {finger}/>
