@@ -245,12 +245,16 @@ def read_checkpoint(path: str | Path, fmt: str) -> dict[str, Any]:
 
 
 def check_config_matches(path: str | Path, payload: dict[str, Any], name: str,
-                         config: dict[str, Any]) -> None:
-    """Raise if a checkpoint was written by a different model or config."""
+                         config: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+    """Raise if a checkpoint was written by a different model or config.
+
+    A key the checkpoint lacks (a field added since it was written) reads as ``defaults``'
+    value: the behaviour that checkpoint was trained with.
+    """
     if payload['model_name'] != name:
         raise CheckpointError(f'{path}: checkpoint is model {payload["model_name"]!r}, '
                               f'config asks for {name!r}')
-    saved = payload['model_config']
+    saved = {**(defaults or {}), **payload['model_config']}
     diffs = [f'{k}: checkpoint={saved.get(k)!r} config={config.get(k)!r}'
              for k in sorted(set(saved) | set(config)) if saved.get(k) != config.get(k)]
     if diffs:

@@ -9,7 +9,7 @@ in ``lam_models/{latent,policies}/train.py``, each readable top to bottom.
 """
 from __future__ import annotations
 
-from dataclasses import field, make_dataclass
+from dataclasses import MISSING, field, fields, make_dataclass
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -111,6 +111,13 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.
     return grad_norm
 
 
+def config_defaults(config_class: type) -> dict[str, Any]:
+    """The default of every field of a config dataclass that has one."""
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()
+            for f in fields(config_class)
+            if f.default is not MISSING or f.default_factory is not MISSING}
+
+
 def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                  fmt: CheckpointFormat) -> tuple[int, dict[str, Any]]:
     """Load a training state into ``model`` and ``optimizer``; (step to continue from, extras).
@@ -122,7 +129,8 @@ def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Opti
     if not any(p.exists() for p in checkpoint_files(path)):
         return 0, {}
     payload = fmt.read(path)
-    check_config_matches(path, payload, model.name, model.config.to_dict())
+    check_config_matches(path, payload, model.name, model.config.to_dict(),
+                         config_defaults(type(model.config)))
     if 'optimizer' not in payload or 'step' not in payload:
         raise CheckpointError(f'{path}: an exported {fmt.registry.kind}, not a training state '
                               '(no optimizer/step); use a fresh out_dir')

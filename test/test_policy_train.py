@@ -294,6 +294,29 @@ def test_an_exported_policy_is_not_resumed(windows, tmp_path):
         train_policy('autoregressive', SMALL, cotrain, config)
 
 
+def test_a_checkpoint_older_than_a_config_field_resumes_as_that_fields_default(windows,
+                                                                            tmp_path):
+    import json
+
+    from lam_models.checkpoints import checkpoint_files, sidecar_digest
+    cotrain, _ = windows
+    config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False)
+    train_policy('autoregressive', SMALL, cotrain, config)
+    sidecar_path = checkpoint_files(tmp_path / CHECKPOINT_NAME)[1]
+    sidecar = json.loads(sidecar_path.read_text())
+    del sidecar['model_config']['avatar']   # written before the field existed
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
+    sidecar_path.write_text(json.dumps(sidecar))
+    resumed = train_policy('autoregressive', SMALL, cotrain, replace(config, steps=2))
+    assert resumed.config.avatar is False
+    cotrain.avatar = True   # the same run asked to go on with avatar frames: another camera
+    try:
+        with pytest.raises(CheckpointError, match='avatar: checkpoint=False config=True'):
+            train_policy('autoregressive', SMALL, cotrain, replace(config, steps=3))
+    finally:
+        cotrain.avatar = False
+
+
 def test_hydra_policy_group_takes_every_default_from_the_dataclasses():
     from dataclasses import asdict
 
