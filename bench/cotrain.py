@@ -62,6 +62,10 @@ seed's own rate: whether a difference between rows outlives the training seed. W
 ``--no-proprio`` every policy trains and acts on images alone: a robot row then looks to the
 policy as a human row does (by default robot rows carry joint positions, human rows none,
 and a policy that leans on its state may learn less from the rows without it).
+``--avatar`` films every episode and rollout with the simulator's avatar in place of the
+arm and the hand (``WidowXEnv(avatar=True)``): the same two fingers at either effector, so
+no pixel says whose it is. A bound, not a product: only a simulator draws it for free. What
+the appearance gap between a hand and the gripper costs each row.
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.

@@ -340,11 +340,7 @@ class WidowXSim:
             tcp, _, opening = self.hand_pose()
             fingers = ('hand_index', 'hand_thumb')
         a, b = (self.data.xpos[self._body(name)] for name in fingers)
-        axis = np.array([a[0] - b[0], a[1] - b[1], 0.0])
-        norm = float(np.linalg.norm(axis))
-        # the robot's finger bodies share an origin: their frames' y axis is the closing axis
-        axis = axis / norm if norm > 1e-6 else self.data.xmat[
-            self._body(fingers[0])].reshape(3, 3)[:, 1] * np.array([1.0, 1.0, 0.0])
+        axis = np.array([a[0] - b[0], a[1] - b[1], 0.0])   # apart even when closed (pads)
         return tcp.copy(), axis / np.linalg.norm(axis), float(np.clip(opening, 0.0, 1.0))
 
     def _pose_avatar(self) -> None:
@@ -360,7 +356,7 @@ class WidowXSim:
             self.data.geom_xmat[geom] = rotation
         self.data.geom_xpos[palm] = tcp + AVATAR_PALM_HEIGHT * up
         self.data.geom_xmat[palm] = rotation
-        self.data.geom_xpos[mark] = (tcp[0], tcp[1], 0.0006)
+        self.data.geom_xpos[mark] = (tcp[0], tcp[1], 0.0006)   # just above the table top, z 0
         self.data.geom_xmat[mark] = np.eye(3).ravel()
 
     # ----------------------------------------------------------------- objects
