@@ -426,7 +426,7 @@ class WidowXSim:
         With ``avatar`` the visible one is drawn as the avatar instead: the same two fingers
         at its fingertips for the gripper and the hand, so the pixels do not say whose they
         are. Only a simulator can draw that for free; on a real arm it needs the embodiment
-        masked out and the avatar rendered at the effector's pose (Phantom, Lepert et al. 2025).
+        masked out and the avatar rendered at the effector's pose (Phantom, arXiv 2503.00779).
         """
         renderer = self._renderer(width, height)
         option = self._scene_option
