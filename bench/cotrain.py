@@ -64,7 +64,7 @@ policy as a human row does (by default robot rows carry joint positions, human r
 and a policy that leans on its state may learn less from the rows without it).
 ``--avatar`` films every episode and rollout with the simulator's avatar in place of the
 arm and the hand (``WidowXEnv(avatar=True)``): the same two fingers at either effector, so
-no pixel says whose it is. A bound, not a product: only a simulator draws it for free. What
+no pixel says whose it is (but for the finger gap on a held block: ``WidowXSim.render``). A bound, not a product: only a simulator draws it for free. What
 the appearance gap between a hand and the gripper costs each row.
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
@@ -163,7 +163,8 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
         write_dataset(episodes, path)
     episodes = read_episodes(path)
     stale = next((ep for ep in episodes if ep.effector_positions is None
-                  or bool(ep.metadata.get('lab')) != (look == 'lab')), None)
+                  or bool(ep.metadata.get('lab')) != (look == 'lab')
+                  or bool(ep.metadata.get('avatar')) != args.avatar), None)
     if stale is not None:   # made by an older simulator: other waypoints, or another lab
         raise SystemExit(f'cotrain: {path} holds episodes of an older simulator (no effector '
                          'path, or another look); delete it (and the models trained on it)')

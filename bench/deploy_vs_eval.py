@@ -36,6 +36,9 @@ def main() -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.episodes))
 
     policy = load_policy(args.checkpoint)
+    if getattr(policy.config, 'avatar', False):   # the controller would refuse it, after the eval
+        raise SystemExit(f'deploy_vs_eval: {args.checkpoint} was trained on avatar frames, and '
+                         'the deploy graph films the arm itself')
     print(f'eval (gym, no ROS): {args.episodes} {args.task} episodes, frames rendered at '
           f'{sim["image_width"]} px', flush=True)
     report = evaluate_policy(policy, [args.task], seeds, render_size=sim['image_width'])

@@ -352,7 +352,9 @@ def test_the_hydra_entry_point_trains_on_a_dataset(windows, tmp_path, monkeypatc
     assert (config['obs_horizon'], config['action_horizon'], config['image_size']) == (2, 8, 32)
 
 
-def test_a_policy_on_avatar_frames_says_so_and_evaluation_films_them(tmp_path):
+def test_a_policy_on_avatar_frames_says_so_and_evaluation_films_them(tmp_path, monkeypatch):
+    from lam_ros.sim import WidowXEnv
+    import lam_ros.sim.evaluate as evaluate
     from lam_ros.sim.evaluate import evaluate_policy
     episodes = [generate_episode('push', seed, 'robot', image_size=32, avatar=True)
                 for seed in (0, 1)]
@@ -364,7 +366,10 @@ def test_a_policy_on_avatar_frames_says_so_and_evaluation_films_them(tmp_path):
                           PolicyTrainConfig(out_dir=str(tmp_path), steps=2, batch_size=4,
                                             look_first=0, progress=False))
     assert load_policy(tmp_path / CHECKPOINT_NAME).config.avatar is True
+    built = []   # the rollouts' envs, which draw the avatar on reset (test_sim_ego)
+    monkeypatch.setattr(evaluate, 'WidowXEnv',
+                        lambda *a, **kw: built.append(kw['avatar']) or WidowXEnv(*a, **kw))
     report = evaluate_policy(policy, ['push'], [0], max_steps=2, progress=False)
-    assert report.settings['avatar'] is True
+    assert report.settings['avatar'] is True and built == [True]
     assert evaluate_policy(policy, ['push'], [0], max_steps=2, progress=False,
                            avatar=False).settings['avatar'] is False

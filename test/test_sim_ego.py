@@ -203,9 +203,17 @@ def test_the_avatar_draws_gripper_and_hand_alike_and_hides_whose_it_is():
     seen = np.abs(frames['robot', False] - frames['human', False]).mean()
     hidden = np.abs(frames['robot', True] - frames['human', True]).mean()
     assert seen > 5.0 and hidden < 0.5, (seen, hidden)
-    # the avatar is where the effector is: it changes the pixels around the projected tcp
+    # the avatar is drawn, and where the effector is: its orange lies around the projected tcp
     sim = WidowXSim('wx250s', make_task('pick_place').objects)
     u, v = np.round(project(sim, tcp)).astype(int)
-    near = np.abs(frames['robot', True] - frames['robot', False])[v - 6:v + 2, u - 4:u + 5]
-    assert near.max() > 60.0
     sim.close()
+    for (embodiment, avatar), frame in frames.items():
+        red, green, blue = frame[..., 0], frame[..., 1], frame[..., 2]
+        orange = ((red > 150) & (green > 0.35 * red) & (green < 0.8 * red) & (blue < 0.35 * red))
+        if not avatar:
+            assert not orange.any(), embodiment
+            continue
+        rows, cols = np.nonzero(orange)
+        assert len(rows) >= 10, embodiment
+        assert (rows >= v - 8).all() and (rows <= v + 1).all(), (embodiment, rows, v)
+        assert (abs(cols - u) <= 5).all(), (embodiment, cols, u)

@@ -341,7 +341,10 @@ class WidowXSim:
             fingers = ('hand_index', 'hand_thumb')
         a, b = (self.data.xpos[self._body(name)] for name in fingers)
         axis = np.array([a[0] - b[0], a[1] - b[1], 0.0])   # apart even when closed (pads)
-        return tcp.copy(), axis / np.linalg.norm(axis), float(np.clip(opening, 0.0, 1.0))
+        norm = float(np.linalg.norm(axis))
+        if norm < 1e-6:   # fingers one above the other (a wrist rolled 90 degrees): no yaw
+            return tcp.copy(), np.array([0.0, 1.0, 0.0]), float(np.clip(opening, 0.0, 1.0))
+        return tcp.copy(), axis / norm, float(np.clip(opening, 0.0, 1.0))
 
     def _pose_avatar(self) -> None:
         """Place the avatar's fingers, palm and table mark at the visible effector."""
@@ -425,7 +428,9 @@ class WidowXSim:
         ``visible`` picks whose geoms are drawn: the arm ('robot'), the hand ('human'), both.
         With ``avatar`` the visible one is drawn as the avatar instead: the same two fingers
         at its fingertips for the gripper and the hand, so the pixels do not say whose they
-        are. Only a simulator can draw that for free; on a real arm it needs the embodiment
+        are, but for one tell: the gap follows each effector's own 0-1 opening, and on a block
+        the gripper stops at ~0.57 where the hand stops at ~0.3 (fingers ~1 cm further apart).
+        Only a simulator can draw that for free; on a real arm it needs the embodiment
         masked out and the avatar rendered at the effector's pose (Phantom, arXiv 2503.00779).
         """
         renderer = self._renderer(width, height)
