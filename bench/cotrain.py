@@ -64,8 +64,9 @@ policy as a human row does (by default robot rows carry joint positions, human r
 and a policy that leans on its state may learn less from the rows without it).
 ``--avatar`` films every episode and rollout with the simulator's avatar in place of the
 arm and the hand (``WidowXEnv(avatar=True)``): the same two fingers at either effector, so
-no pixel says whose it is (but for the finger gap on a held block: ``WidowXSim.render``). A bound, not a product: only a simulator draws it for free. What
-the appearance gap between a hand and the gripper costs each row.
+no pixel says whose it is (but for the finger gap on a held block: ``WidowXSim.render``).
+A bound, not a product: only a simulator draws it for free. What the appearance gap between
+a hand and the gripper costs each row.
 Data and latent models are cached under ``--out``; the table is written as markdown and
 PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
