@@ -166,9 +166,10 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     stale = next((ep for ep in episodes if ep.effector_positions is None
                   or bool(ep.metadata.get('lab')) != (look == 'lab')
                   or bool(ep.metadata.get('avatar')) != args.avatar), None)
-    if stale is not None:   # made by an older simulator: other waypoints, or another lab
+    if stale is not None:   # made by an older simulator: other waypoints, lab or avatar
         raise SystemExit(f'cotrain: {path} holds episodes of an older simulator (no effector '
-                         'path, or another look); delete it (and the models trained on it)')
+                         'path, another look, or with(out) the avatar); delete it (and the '
+                         'models trained on it)')
     return episodes
 
 
@@ -292,8 +293,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
             human_acts=human_acts, **look))
         row.train_s += time.perf_counter() - clock
         report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
-                                 num_envs=args.num_envs, randomize=randomize,
-                                 avatar=args.avatar)
+                                 num_envs=args.num_envs, randomize=randomize)
         report.write(run_dir / 'eval')
         for task, result in report.tasks.items():
             k, n = row.successes[task]
@@ -302,7 +302,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         if args.narrow_episodes:
             narrow = evaluate_policy(trained, tasks, held_out[:args.narrow_episodes],
                                      spawn_region='narrow', num_envs=args.num_envs,
-                                     randomize=randomize, avatar=args.avatar)
+                                     randomize=randomize)
             row.narrow = (row.narrow[0] + sum(r.successes for r in narrow.tasks.values()),
                           row.narrow[1] + narrow.episodes)
     return row

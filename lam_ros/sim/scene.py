@@ -29,6 +29,7 @@ AVATAR_GROUP = 3  # geom group of the avatar: drawn in place of either embodimen
 AVATAR_FINGER = (0.006, 0.006, 0.022)  # half-sizes of an avatar finger, standing on the tcp
 AVATAR_HALF_GAP = (0.012, 0.032)       # fingers' distance from the tcp, closed and open
 AVATAR_PALM_HEIGHT = 0.05              # palm centre above the tcp
+AVATAR_RGBA = '0.95 0.55 0.1 1'        # orange: neither table, objects, arm nor skin
 HAND_PARK = np.array([0.0, 0.0, 0.6])  # hand joint offsets that lift it out of every view
 # The demonstrator's arm: forearm from the back of the hand (HAND_WRIST, hand frame) to the
 # elbow, upper arm on to the shoulder, 0.28 m below the ego camera and 0.16 m to its left
@@ -178,11 +179,11 @@ def _avatar_xml() -> str:
     """
     common = f'group="{AVATAR_GROUP}" contype="0" conaffinity="0"'
     size = ' '.join(map(str, AVATAR_FINGER))
-    finger = f'type="box" size="{size}" rgba="0.95 0.55 0.1 1" {common}'
+    finger = f'type="box" size="{size}" rgba="{AVATAR_RGBA}" {common}'
     return f"""
     <geom name="avatar_finger_a" {finger}/>
     <geom name="avatar_finger_b" {finger}/>
-    <geom name="avatar_palm" type="box" size="0.008 0.04 0.007" rgba="0.95 0.55 0.1 1"
+    <geom name="avatar_palm" type="box" size="0.008 0.04 0.007" rgba="{AVATAR_RGBA}"
           {common}/>
     <geom name="avatar_mark" type="cylinder" size="0.014 0.0005" rgba="0.1 0.1 0.1 1"
           {common}/>"""
