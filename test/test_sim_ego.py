@@ -5,10 +5,10 @@ import mujoco
 import numpy as np
 import pytest
 
-from lam_ros.control.kinematics import top_down_rotation
+from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, top_down_rotation
 from lam_ros.sim import WidowXEnv, WidowXSim, generate_episode, make_task, solve_ik
 from lam_ros.sim.appearance import sample_appearance
-from lam_ros.sim.scene import build_model
+from lam_ros.sim.scene import HAND_FINGER_OPEN, HAND_FINGER_TOUCH, build_model
 
 SIZE = 64
 # Workspace points (base frame): near right, centre on the table, far left, high left.
@@ -190,14 +190,15 @@ def test_the_avatar_draws_gripper_and_hand_alike_and_hides_whose_it_is():
                             randomize=False, avatar=avatar)
             env.reset(seed=3)
             if embodiment == 'robot':
-                tcp, axis, opening = env.sim.effector_fingers()
-            else:   # the hand to the gripper's fingertips, finger axis and opening
+                tcp, axis, half_space = env.sim.effector_fingers()
+            else:   # the hand to the gripper's fingertips, finger axis and finger space
                 yaw = np.arctan2(axis[1], axis[0]) - np.pi / 2
+                opening = half_space / (HAND_FINGER_OPEN - HAND_FINGER_TOUCH)
                 env.sim.set_hand(tcp, yaw, opening, teleport=True)
                 mujoco.mj_forward(env.sim.model, env.sim.data)
-                hand_tcp, hand_axis, hand_opening = env.sim.effector_fingers()
+                hand_tcp, hand_axis, hand_space = env.sim.effector_fingers()
                 np.testing.assert_allclose(hand_tcp, tcp, atol=2e-3)
-                assert abs(hand_axis @ axis) > 0.99 and abs(hand_opening - opening) < 0.02
+                assert abs(hand_axis @ axis) > 0.99 and abs(hand_space - half_space) < 5e-4
             frames[embodiment, avatar] = env.render().astype(float)
             env.close()
     seen = np.abs(frames['robot', False] - frames['human', False]).mean()
@@ -217,3 +218,36 @@ def test_the_avatar_draws_gripper_and_hand_alike_and_hides_whose_it_is():
         assert len(rows) >= 10, embodiment
         assert (rows >= v - 8).all() and (rows <= v + 1).all(), (embodiment, rows, v)
         assert (abs(cols - u) <= 5).all(), (embodiment, cols, u)
+
+
+
+def _facing_half_space(sim: WidowXSim, geoms: list[int], half_width_axis: int) -> float:
+    """Half the space between two finger geoms' facing surfaces, where MuJoCo put them."""
+    a, b = (sim.data.geom_xpos[g] for g in geoms)
+    return float(np.linalg.norm((a - b)[:2])) / 2 - sim.model.geom_size[geoms[0]][half_width_axis]
+
+
+@pytest.mark.parametrize('embodiment', ['robot', 'human'])
+def test_the_avatars_finger_space_is_the_effectors_own_in_metres(embodiment):
+    """A block held by the gripper (opening ~0.57) and by the hand (~0.3) is one finger gap."""
+    sim = WidowXSim('wx250s', make_task('pick_place').objects)
+    sim.visible = embodiment
+    if embodiment == 'robot':   # the pads: boxes whose y half-size is their thickness
+        geoms, axis = [sim.model.body(n).geomadr[0] for n in ('left_finger_link',
+                                                             'right_finger_link')], 1
+        span = FINGER_OPEN - FINGER_CLOSED
+    else:                       # the fingertips: capsules, their radius
+        geoms, axis = [sim.model.geom(n).id for n in ('hand_index', 'hand_thumb')], 0
+        span = HAND_FINGER_OPEN - HAND_FINGER_TOUCH
+    for half_space in (0.0125, 0.004, 0.02):   # half a block, nearly shut, nearly open
+        sim.reset(gripper_opening=half_space / (FINGER_OPEN - FINGER_CLOSED))
+        if embodiment == 'human':
+            sim.set_hand(sim.hand_pose()[0], 0.0, half_space / span, teleport=True)
+            mujoco.mj_forward(sim.model, sim.data)
+        assert abs(_facing_half_space(sim, geoms, axis) - half_space) < 5e-4
+        assert abs(sim.effector_fingers()[2] - half_space) < 5e-4, (embodiment, half_space)
+    if embodiment == 'human':   # opens wider than the gripper can: drawn as wide
+        sim.set_hand(sim.hand_pose()[0], 0.0, 1.0, teleport=True)
+        mujoco.mj_forward(sim.model, sim.data)
+        assert sim.effector_fingers()[2] == pytest.approx(FINGER_OPEN - FINGER_CLOSED)
+    sim.close()

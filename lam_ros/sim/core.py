@@ -24,7 +24,6 @@ from lam_ros.sim.scene import (
     ARM_GROUP,
     AVATAR_FINGER,
     AVATAR_GROUP,
-    AVATAR_HALF_GAP,
     AVATAR_PALM_HEIGHT,
     CAMERA_NAMES,
     EGO_CAMERA,
@@ -328,31 +327,37 @@ class WidowXSim:
             self.data.geom_xmat[geom] = np.column_stack([x, np.cross(z, x), z]).ravel()
 
     def effector_fingers(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Fingertip centre, the horizontal unit axis the fingers close along, opening [0, 1].
+        """Fingertip centre, the horizontal unit axis the fingers close along, and half the
+        space between the fingers (m), capped at the gripper's widest.
 
         Of the visible embodiment, the gripper or the hand, read off its own finger bodies
-        so that no yaw convention has to agree between the two.
+        so that no yaw convention has to agree between the two. The space is physical, not
+        the 0-1 opening: on a held block both effectors' fingers stand at the block's faces,
+        where the gripper's opening reads ~0.57 and the hand's ~0.3. The hand opens wider
+        than the gripper can; the cap keeps that from telling them apart.
         """
         if self.visible == 'robot':
             tcp, opening = self.ee_pose()[:3, 3], self.gripper_opening()
             fingers = ('left_finger_link', 'right_finger_link')
+            span = FINGER_OPEN - FINGER_CLOSED        # pads touch at FINGER_CLOSED
         else:
             tcp, _, opening = self.hand_pose()
             fingers = ('hand_index', 'hand_thumb')
+            span = HAND_FINGER_OPEN - HAND_FINGER_TOUCH   # fingertips touch at TOUCH
+        half_space = float(np.clip(opening * span, 0.0, FINGER_OPEN - FINGER_CLOSED))
         a, b = (self.data.xpos[self._body(name)] for name in fingers)
         axis = np.array([a[0] - b[0], a[1] - b[1], 0.0])   # apart even when closed (pads)
         norm = float(np.linalg.norm(axis))
         if norm < 1e-6:   # fingers one above the other (a wrist rolled 90 degrees): no yaw
-            return tcp.copy(), np.array([0.0, 1.0, 0.0]), float(np.clip(opening, 0.0, 1.0))
-        return tcp.copy(), axis / norm, float(np.clip(opening, 0.0, 1.0))
+            return tcp.copy(), np.array([0.0, 1.0, 0.0]), half_space
+        return tcp.copy(), axis / norm, half_space
 
     def _pose_avatar(self) -> None:
         """Place the avatar's fingers, palm and table mark at the visible effector."""
-        tcp, axis, opening = self.effector_fingers()
+        tcp, axis, half_space = self.effector_fingers()
         up = np.array([0.0, 0.0, 1.0])
         rotation = np.column_stack([np.cross(axis, up), axis, up]).ravel()
-        closed, open_ = AVATAR_HALF_GAP
-        half_gap = closed + (open_ - closed) * opening
+        half_gap = half_space + AVATAR_FINGER[1]   # finger centres: their inner faces touch
         finger_a, finger_b, palm, mark = self._avatar_geoms
         for geom, side in ((finger_a, 1.0), (finger_b, -1.0)):
             self.data.geom_xpos[geom] = tcp + side * half_gap * axis + AVATAR_FINGER[2] * up
@@ -428,8 +433,7 @@ class WidowXSim:
         ``visible`` picks whose geoms are drawn: the arm ('robot'), the hand ('human'), both.
         With ``avatar`` the visible one is drawn as the avatar instead: the same two fingers
         at its fingertips for the gripper and the hand, so the pixels do not say whose they
-        are, but for one tell: the gap follows each effector's own 0-1 opening, and on a block
-        the gripper stops at ~0.57 where the hand stops at ~0.3 (fingers ~1 cm further apart).
+        are (the gap between them is the effector's own, in metres: ``effector_fingers``).
         Only a simulator can draw that for free; on a real arm it needs the embodiment
         masked out and the avatar rendered at the effector's pose (Phantom, arXiv 2503.00779).
         """

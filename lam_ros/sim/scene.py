@@ -27,7 +27,6 @@ ARM_GROUP = 1    # geom group of the arm: hidden when a human demonstrates
 HAND_GROUP = 2   # geom group of the hand: hidden when the robot acts
 AVATAR_GROUP = 3  # geom group of the avatar: drawn in place of either embodiment (WidowXSim)
 AVATAR_FINGER = (0.006, 0.006, 0.022)  # half-sizes of an avatar finger, standing on the tcp
-AVATAR_HALF_GAP = (0.012, 0.032)       # fingers' distance from the tcp, closed and open
 AVATAR_PALM_HEIGHT = 0.05              # palm centre above the tcp
 AVATAR_RGBA = '0.95 0.55 0.1 1'        # orange: neither table, objects, arm nor skin
 HAND_PARK = np.array([0.0, 0.0, 0.6])  # hand joint offsets that lift it out of every view
