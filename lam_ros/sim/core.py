@@ -327,14 +327,14 @@ class WidowXSim:
             self.data.geom_xmat[geom] = np.column_stack([x, np.cross(z, x), z]).ravel()
 
     def effector_fingers(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Fingertip centre, the horizontal unit axis the fingers close along, and half the
-        space between the fingers (m), capped at the gripper's widest.
+        """Fingertip centre, closing axis (horizontal unit), half the space between the fingers.
 
-        Of the visible embodiment, the gripper or the hand, read off its own finger bodies
-        so that no yaw convention has to agree between the two. The space is physical, not
-        the 0-1 opening: on a held block both effectors' fingers stand at the block's faces,
-        where the gripper's opening reads ~0.57 and the hand's ~0.3. The hand opens wider
-        than the gripper can; the cap keeps that from telling them apart.
+        The half space is in metres, capped at the gripper's widest. Of the visible
+        embodiment, the gripper or the hand, read off its own finger bodies so that no yaw
+        convention has to agree between the two. The space is physical, not the 0-1
+        opening: on a held block both effectors' fingers stand at the block's faces, where
+        the gripper's opening reads ~0.57 and the hand's ~0.3. The hand opens wider than the
+        gripper can; the cap keeps that from telling them apart.
         """
         if self.visible == 'robot':
             tcp, opening = self.ee_pose()[:3, 3], self.gripper_opening()
