@@ -101,6 +101,7 @@ from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
 # held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
 SEEDS = {'robot': 30_000, 'human': 40_000}
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
+LATENT_STEPS = 1500             # the latent models' default training; the cache names others
 CONTINUOUS = ('como', 'stamo', 'clam')
 FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
 LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
@@ -224,7 +225,8 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
     """A trained latent model (cached), or the pixel-difference baseline PCA'd to z 32."""
     if name == 'pixel_diff':
         return PixelDifferenceBaseline(image_size=args.image_size, z_dim=32).fit_pca(robot)
-    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / f'{name}_{data_key(args)}'),
+    steps = '' if args.latent_steps == LATENT_STEPS else f'_steps{args.latent_steps}'
+    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / f'{name}_{data_key(args)}{steps}'),
                          steps=args.latent_steps,
                          batch_size=32, resume=True, figure=False, progress=True)
     return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
@@ -367,7 +369,9 @@ def main() -> int:
                         help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--decoded-columns', default='y,z',
                         help=f'the {DECODED} rows: decoded axes that train, of {",".join(AXES)}')
-    parser.add_argument('--latent-steps', type=int, default=1500)
+    parser.add_argument('--latent-steps', type=int, default=LATENT_STEPS,
+                        help='another count trains (and caches) its own latent models and '
+                             "names its rows so ('+human como latent4500')")
     parser.add_argument('--policy-steps', type=int, default=4500,
                         help='in all, of which --look-first look first')
     parser.add_argument('--look-first', type=float, default=None,
@@ -446,6 +450,7 @@ def main() -> int:
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
     families = [args.policy] + ([f for f in FAMILIES if f != args.policy] if args.full else [])
+    steps = '' if args.latent_steps == LATENT_STEPS else f' latent{args.latent_steps}'
     rows: list[Row] = []
     for policy in families:
         # The bounds first (robot-only, oracle, 5K): they say whether the regime can show a gain.
@@ -461,14 +466,14 @@ def main() -> int:
             if source in (DECODED, LOOKED) and policy in LATENT_ONLY:
                 continue   # no latent head: not a CLAM-route row
             if source == DECODED:
-                runs.append((f'+human clam-decoded {"+".join(decoded_axes)}', source,
+                runs.append((f'+human clam-decoded {"+".join(decoded_axes)}{steps}', source,
                              lambda: robot + decoded(robot, human, columns, args)))
                 continue
             if source == LOOKED:
                 runs.append(('+human look targets', source,
                              lambda: robot + looking(robot, human, args)))
                 continue
-            runs.append((f'+human {source}', source, lambda source=source: labelled(
+            runs.append((f'+human {source}{steps}', source, lambda source=source: labelled(
                 latent_labeller(source, robot, human, args), robot + human)))
         for label, source, episodes in runs:
             rows.append(train_and_evaluate(label, source, policy, episodes(), args))
