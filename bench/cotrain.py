@@ -95,7 +95,7 @@ from lam_models.policies.train import PolicyTrainConfig, train_policy
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import generate_episode, make_task
 from lam_ros.sim.episodes import table_camera
-from lam_ros.sim.evaluate import evaluate_policy, wilson_interval
+from lam_ros.sim.evaluate import EvalReport, evaluate_policy, wilson_interval
 
 # Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
 # held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
@@ -294,20 +294,40 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
             robot_fraction=args.robot_fraction, seed=seed, proprio=proprio,
             human_acts=human_acts, **look))
         row.train_s += time.perf_counter() - clock
-        report = evaluate_policy(trained, tasks, held_out, video_dir=run_dir / 'videos',
-                                 num_envs=args.num_envs, randomize=randomize)
-        report.write(run_dir / 'eval')
+        report = rollouts(trained, run_dir, 'eval', tasks, held_out, video_dir=run_dir / 'videos',
+                          num_envs=args.num_envs, randomize=randomize)
         for task, result in report.tasks.items():
             k, n = row.successes[task]
             row.successes[task] = (k + result.successes, n + result.n)
         row.per_seed.append(sum(r.successes for r in report.tasks.values()) / report.episodes)
         if args.narrow_episodes:
-            narrow = evaluate_policy(trained, tasks, held_out[:args.narrow_episodes],
-                                     spawn_region='narrow', num_envs=args.num_envs,
-                                     randomize=randomize)
+            narrow = rollouts(trained, run_dir, 'eval_narrow', tasks,
+                              held_out[:args.narrow_episodes], spawn_region='narrow',
+                              num_envs=args.num_envs, randomize=randomize)
             row.narrow = (row.narrow[0] + sum(r.successes for r in narrow.tasks.values()),
                           row.narrow[1] + narrow.episodes)
     return row
+
+
+def rollouts(policy, run_dir: Path, name: str, tasks: list[str], seeds: range,
+             spawn_region: str = 'full', randomize: bool = False, **options) -> EvalReport:
+    """``evaluate_policy``, or the report it wrote under ``run_dir/name`` for this checkpoint.
+
+    A rerun (another row, another source) then re-rolls no policy it already rolled out: a
+    report newer than the checkpoint, on the same tasks, scenes, region and look, is read back
+    (rollouts are deterministic: session 16 re-evaluated the same numbers).
+    """
+    path, checkpoint = run_dir / name / 'report.json', run_dir / 'checkpoint.safetensors'
+    if path.exists() and path.stat().st_mtime > checkpoint.stat().st_mtime:
+        report = EvalReport.read(path)
+        if (list(report.tasks) == list(tasks) and report.settings['seeds'] == list(seeds)
+                and report.settings['spawn_region'] == spawn_region
+                and report.settings['randomize'] == randomize):
+            return report
+    report = evaluate_policy(policy, tasks, seeds, spawn_region=spawn_region,
+                             randomize=randomize, **options)
+    report.write(run_dir / name)
+    return report
 
 
 def cell(rate: tuple[float, float, float]) -> str:

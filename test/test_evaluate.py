@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import importlib.util
 import json
+import os
+from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
@@ -13,12 +17,14 @@ import torch
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv, generate_episode
 from lam_ros.sim.evaluate import (
+    EvalReport,
     NonFiniteAction,
     evaluate_policy,
     wilson_interval,
 )
 
 SEEDS = [HELD_OUT_SEED_START + i for i in range(3)]
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -248,6 +254,13 @@ def test_videos_chart_and_report_are_written(tmp_path):
     assert saved['tasks']['push']['successes'] == 2
     assert saved['tasks']['push']['records'][0]['seed'] == SEEDS[0]
     assert saved['settings']['seeds'] == SEEDS[:2]
+    again = EvalReport.read(paths['json'])   # what a rerun reads instead of rolling out
+    assert again.to_dict() == json.loads(paths['json'].read_text())
+    assert again.tasks['push'].successes == 2 and again.tasks['push'].interval == (
+        report.tasks['push'].interval)
+    paths['json'].write_text('{"format": "lam_ros.eval/0"}')
+    with pytest.raises(ValueError, match='report.json: not an evaluation report'):
+        EvalReport.read(paths['json'])
 
 
 def test_cli_prints_the_table_and_refuses_what_is_not_a_policy(tmp_path, monkeypatch, capsys):
@@ -270,3 +283,32 @@ def test_cli_prints_the_table_and_refuses_what_is_not_a_policy(tmp_path, monkeyp
         'randomize'] is False
     assert (tmp_path / 'out' / 'success.png').exists()
     assert len(list((tmp_path / 'out' / 'videos').glob('push_seed100000_fail.mp4'))) == 1
+
+
+def test_the_cotrain_bench_rolls_a_checkpoint_out_once_per_set_of_scenes(tmp_path, monkeypatch):
+    """A rerun reads back the report; other scenes or a retrained checkpoint roll out again."""
+    spec = importlib.util.spec_from_file_location('cotrain', REPO / 'bench' / 'cotrain.py')
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, 'cotrain', bench)   # its dataclasses look it up
+    spec.loader.exec_module(bench)
+    checkpoint = tmp_path / 'checkpoint.safetensors'
+    checkpoint.write_bytes(b'weights')
+    os.utime(checkpoint, (1.0, 1.0))   # written long before any report
+    seeds = range(SEEDS[0], SEEDS[0] + 2)
+    policy = ExpertReplay('push', seeds)
+    first = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, progress=False)
+    assert (tmp_path / 'eval' / 'report.json').exists() and first.tasks['push'].successes == 2
+
+    def rolled_out(*args, **kwargs):
+        raise AssertionError('rolled out again')
+
+    monkeypatch.setattr(bench, 'evaluate_policy', rolled_out)
+    again = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, progress=False)
+    assert again.to_dict() == first.to_dict()
+    for other in ({'seeds': range(SEEDS[0], SEEDS[0] + 1)}, {'spawn_region': 'narrow'},
+                  {'randomize': True}):
+        with pytest.raises(AssertionError, match='rolled out again'):
+            bench.rollouts(policy, tmp_path, 'eval', ['push'], **{'seeds': seeds, **other})
+    os.utime(checkpoint)   # retrained since
+    with pytest.raises(AssertionError, match='rolled out again'):
+        bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds)

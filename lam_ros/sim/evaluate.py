@@ -40,6 +40,7 @@ from lam_ros.sim.env import WidowXEnv
 
 DEFAULT_TASKS = ('push', 'pick_place')
 Z_95 = 1.959963984540054   # two-sided 95% normal quantile
+REPORT_FORMAT = 'lam_ros.eval/1'
 
 
 class NonFiniteAction(RuntimeWarning):
@@ -158,9 +159,23 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report."""
-        return {'format': 'lam_ros.eval/1', 'settings': self.settings, 'seconds': self.seconds,
+        return {'format': REPORT_FORMAT, 'settings': self.settings, 'seconds': self.seconds,
                 'seconds_per_episode': self.seconds / max(self.episodes, 1),
                 'tasks': {name: r.to_dict() for name, r in self.tasks.items()}}
+
+    @classmethod
+    def read(cls, path: str | Path) -> EvalReport:
+        """A ``report.json`` that ``write`` wrote, every episode's record included."""
+        try:
+            data = json.loads(Path(path).read_text())
+            if data.get('format') != REPORT_FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, not {REPORT_FORMAT!r}")
+            tasks = {name: TaskResult(name, [EpisodeRecord(**record)
+                                             for record in result['records']])
+                     for name, result in data['tasks'].items()}
+            return cls(tasks, data['settings'], float(data['seconds']))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f'{path}: not an evaluation report ({error})') from None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """``report.json`` and ``success.png`` (rate per task with its interval) in out_dir."""
