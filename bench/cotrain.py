@@ -63,12 +63,13 @@ seed's own rate: whether a difference between rows outlives the training seed. W
 policy as a human row does (by default robot rows carry joint positions, human rows none,
 and a policy that leans on its state may learn less from the rows without it).
 ``--avatar`` films every episode and rollout with the simulator's avatar in place of the
-arm and the hand (``WidowXEnv(avatar=True)``): the same two fingers at either effector, so
-no pixel says whose it is (but for the finger gap on a held block: ``WidowXSim.render``).
-A bound, not a product: only a simulator draws it for free. What the appearance gap between
-a hand and the gripper costs each row.
-Data and latent models are cached under ``--out``; the table is written as markdown and
-PNG. The last line is
+arm and the hand (``WidowXEnv(avatar=True)``): the same two fingers at either effector, as
+far apart as its own (``WidowXSim.effector_fingers``), so no pixel says whose it is. A
+bound, not a product: only a simulator draws it for free. What the appearance gap between a
+hand and the gripper costs each row.
+Data and latent models are cached under ``--out``, and so are rollouts: a rerun rolls out
+only checkpoints it has not (``rollouts``). The table is written as markdown and PNG. The
+last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
 """
 from __future__ import annotations
@@ -101,6 +102,7 @@ from lam_ros.sim.evaluate import EvalReport, evaluate_policy, wilson_interval
 # held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
 SEEDS = {'robot': 30_000, 'human': 40_000}
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
+LATENT_FIELDS = ('latent_weight',)   # policy fields only a row with pseudo-actions uses
 LATENT_STEPS = 1500             # the latent models' default training; the cache names others
 CONTINUOUS = ('como', 'stamo', 'clam')
 FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
@@ -193,6 +195,17 @@ def policy_overrides(assignments: list[str]) -> dict:
     return overrides
 
 
+def row_overrides(source: str, overrides: dict) -> dict:
+    """The ``--set`` fields a row uses: a row without pseudo-actions has no latent head.
+
+    So ``--set latent_weight=0.1`` neither renames nor retrains the bounds rows (their run
+    directories are named by their overrides): a rerun reads them back.
+    """
+    pseudo = source not in (*BOUNDS, DECODED, LOOKED)
+    return {key: value for key, value in overrides.items()
+            if pseudo or key not in LATENT_FIELDS}
+
+
 def first_per_task(episodes: list[Episode], count: int) -> list[Episode]:
     """The first ``count`` episodes of each task (the K of a larger cached pool)."""
     taken: dict[str, int] = {}
@@ -272,7 +285,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     proprio = not args.no_proprio
     human_acts = source != ORACLE_LOOK
     windows = PolicyWindows(episodes, shape, proprio, human_acts)
-    overrides = args.policy_overrides
+    overrides = row_overrides(source, args.policy_overrides)
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
     knobs += '' if proprio else '_noproprio'
     look = {} if args.look_first is None else {'look_first': args.look_first}

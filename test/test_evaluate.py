@@ -285,12 +285,18 @@ def test_cli_prints_the_table_and_refuses_what_is_not_a_policy(tmp_path, monkeyp
     assert len(list((tmp_path / 'out' / 'videos').glob('push_seed100000_fail.mp4'))) == 1
 
 
-def test_the_cotrain_bench_rolls_a_checkpoint_out_once_per_set_of_scenes(tmp_path, monkeypatch):
-    """A rerun reads back the report; other scenes or a retrained checkpoint roll out again."""
+def cotrain_bench(monkeypatch):
+    """bench/cotrain.py as a module (bench/ is scripts, not a package)."""
     spec = importlib.util.spec_from_file_location('cotrain', REPO / 'bench' / 'cotrain.py')
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, 'cotrain', bench)   # its dataclasses look it up
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_cotrain_bench_rolls_a_checkpoint_out_once_per_set_of_scenes(tmp_path, monkeypatch):
+    """A rerun reads back the report; other scenes or a retrained checkpoint roll out again."""
+    bench = cotrain_bench(monkeypatch)
     checkpoint = tmp_path / 'checkpoint.safetensors'
     checkpoint.write_bytes(b'weights')
     os.utime(checkpoint, (1.0, 1.0))   # written long before any report
@@ -312,3 +318,13 @@ def test_the_cotrain_bench_rolls_a_checkpoint_out_once_per_set_of_scenes(tmp_pat
     os.utime(checkpoint)   # retrained since
     with pytest.raises(AssertionError, match='rolled out again'):
         bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds)
+
+
+def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(monkeypatch):
+    """--set latent_weight=0.1 leaves the bounds rows' config, so their cached runs match."""
+    bench = cotrain_bench(monkeypatch)
+    overrides = {'latent_weight': 0.1, 'state_noise': 0.5}
+    for source in ('robot', 'oracle', 'oracle_look', 'clam_decoded', 'look_targets'):
+        assert bench.row_overrides(source, overrides) == {'state_noise': 0.5}, source
+    for source in ('como', 'stamo', 'clam', 'vq', 'pixel_diff'):
+        assert bench.row_overrides(source, overrides) == overrides, source
