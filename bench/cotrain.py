@@ -328,7 +328,8 @@ def rollouts(policy, run_dir: Path, name: str, tasks: list[str], seeds: range,
 
     A rerun (another row, another source) then re-rolls no policy it already rolled out: a
     report newer than the checkpoint, on the same tasks, scenes, region and look, is read back
-    (rollouts are deterministic: session 16 re-evaluated the same numbers).
+    (rollouts are deterministic: session 16 re-evaluated the same numbers). The simulator is
+    not compared: after a change to it, delete the run's ``eval*/`` to roll it out again.
     """
     path, checkpoint = run_dir / name / 'report.json', run_dir / 'checkpoint.safetensors'
     if path.exists() and path.stat().st_mtime > checkpoint.stat().st_mtime:

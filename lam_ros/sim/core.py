@@ -357,7 +357,7 @@ class WidowXSim:
         tcp, axis, half_space = self.effector_fingers()
         up = np.array([0.0, 0.0, 1.0])
         rotation = np.column_stack([np.cross(axis, up), axis, up]).ravel()
-        half_gap = half_space + AVATAR_FINGER[1]   # finger centres: their inner faces touch
+        half_gap = half_space + AVATAR_FINGER[1]   # centres: inner faces half_space from tcp
         finger_a, finger_b, palm, mark = self._avatar_geoms
         for geom, side in ((finger_a, 1.0), (finger_b, -1.0)):
             self.data.geom_xpos[geom] = tcp + side * half_gap * axis + AVATAR_FINGER[2] * up
