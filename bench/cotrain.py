@@ -322,8 +322,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     return row
 
 
-def rollouts(policy, run_dir: Path, name: str, tasks: list[str], seeds: range,
-             spawn_region: str = 'full', randomize: bool = False, **options) -> EvalReport:
+def rollouts(policy, run_dir: Path, name: str, tasks: list[str], seeds: range, *,
+             randomize: bool, spawn_region: str = 'full', **options) -> EvalReport:
     """``evaluate_policy``, or the report it wrote under ``run_dir/name`` for this checkpoint.
 
     A rerun (another row, another source) then re-rolls no policy it already rolled out: a
@@ -333,10 +333,14 @@ def rollouts(policy, run_dir: Path, name: str, tasks: list[str], seeds: range,
     """
     path, checkpoint = run_dir / name / 'report.json', run_dir / 'checkpoint.safetensors'
     if path.exists() and path.stat().st_mtime > checkpoint.stat().st_mtime:
-        report = EvalReport.read(path)
-        if (list(report.tasks) == list(tasks) and report.settings['seeds'] == list(seeds)
-                and report.settings['spawn_region'] == spawn_region
-                and report.settings['randomize'] == randomize):
+        try:
+            report = EvalReport.read(path)
+        except ValueError:   # cut short (a killed run) or another format: roll out again
+            report = None
+        if report is not None and (list(report.tasks) == list(tasks)
+                                   and report.settings.get('seeds') == list(seeds)
+                                   and report.settings.get('spawn_region') == spawn_region
+                                   and report.settings.get('randomize') == randomize):
             return report
     report = evaluate_policy(policy, tasks, seeds, spawn_region=spawn_region,
                              randomize=randomize, **options)

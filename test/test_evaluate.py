@@ -302,22 +302,30 @@ def test_the_cotrain_bench_rolls_a_checkpoint_out_once_per_set_of_scenes(tmp_pat
     os.utime(checkpoint, (1.0, 1.0))   # written long before any report
     seeds = range(SEEDS[0], SEEDS[0] + 2)
     policy = ExpertReplay('push', seeds)
-    first = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, progress=False)
+    first = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, randomize=False,
+                           progress=False)
     assert (tmp_path / 'eval' / 'report.json').exists() and first.tasks['push'].successes == 2
 
     def rolled_out(*args, **kwargs):
         raise AssertionError('rolled out again')
 
     monkeypatch.setattr(bench, 'evaluate_policy', rolled_out)
-    again = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, progress=False)
+    again = bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, randomize=False)
     assert again.to_dict() == first.to_dict()
     for other in ({'seeds': range(SEEDS[0], SEEDS[0] + 1)}, {'spawn_region': 'narrow'},
                   {'randomize': True}):
         with pytest.raises(AssertionError, match='rolled out again'):
-            bench.rollouts(policy, tmp_path, 'eval', ['push'], **{'seeds': seeds, **other})
+            bench.rollouts(policy, tmp_path, 'eval', ['push'],
+                           **{'seeds': seeds, 'randomize': False, **other})
+    report = tmp_path / 'eval' / 'report.json'
+    text = report.read_text()
+    report.write_text(text[:len(text) // 2])   # cut short by a killed run: roll out again
+    with pytest.raises(AssertionError, match='rolled out again'):
+        bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, randomize=False)
+    report.write_text(text)
     os.utime(checkpoint)   # retrained since
     with pytest.raises(AssertionError, match='rolled out again'):
-        bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds)
+        bench.rollouts(policy, tmp_path, 'eval', ['push'], seeds, randomize=False)
 
 
 def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(monkeypatch):

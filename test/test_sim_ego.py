@@ -8,7 +8,7 @@ import pytest
 from lam_ros.control.kinematics import FINGER_CLOSED, FINGER_OPEN, top_down_rotation
 from lam_ros.sim import WidowXEnv, WidowXSim, generate_episode, make_task, solve_ik
 from lam_ros.sim.appearance import sample_appearance
-from lam_ros.sim.scene import HAND_FINGER_OPEN, HAND_FINGER_TOUCH, build_model
+from lam_ros.sim.scene import AVATAR_FINGER, HAND_FINGER_OPEN, HAND_FINGER_TOUCH, build_model
 
 SIZE = 64
 # Workspace points (base frame): near right, centre on the table, far left, high left.
@@ -246,6 +246,11 @@ def test_the_avatars_finger_space_is_the_effectors_own_in_metres(embodiment):
             mujoco.mj_forward(sim.model, sim.data)
         assert abs(_facing_half_space(sim, geoms, axis) - half_space) < 5e-4
         assert abs(sim.effector_fingers()[2] - half_space) < 5e-4, (embodiment, half_space)
+        sim._pose_avatar()   # what render does: the avatar's inner faces that far apart
+        finger_a, finger_b = (sim.data.geom_xpos[sim.model.geom(name).id]
+                              for name in ('avatar_finger_a', 'avatar_finger_b'))
+        assert abs(np.linalg.norm(finger_a - finger_b) / 2 - AVATAR_FINGER[1]
+                   - half_space) < 5e-4
     if embodiment == 'human':   # opens wider than the gripper can: drawn as wide
         sim.set_hand(sim.hand_pose()[0], 0.0, 1.0, teleport=True)
         mujoco.mj_forward(sim.model, sim.data)
