@@ -233,13 +233,18 @@ def as_oracle(human: list[Episode]) -> list[Episode]:
             for ep in human]
 
 
+def latent_tag(args: argparse.Namespace, separator: str) -> str:
+    """'' for the default latent training, else e.g. '_latent4500', in models' and rows' names."""
+    return '' if args.latent_steps == LATENT_STEPS else f'{separator}latent{args.latent_steps}'
+
+
 def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
                     args: argparse.Namespace):
     """A trained latent model (cached), or the pixel-difference baseline PCA'd to z 32."""
     if name == 'pixel_diff':
         return PixelDifferenceBaseline(image_size=args.image_size, z_dim=32).fit_pca(robot)
-    steps = '' if args.latent_steps == LATENT_STEPS else f'_steps{args.latent_steps}'
-    config = TrainConfig(out_dir=str(Path(args.out) / 'latent' / f'{name}_{data_key(args)}{steps}'),
+    config = TrainConfig(out_dir=str(Path(args.out) / 'latent'
+                                     / f'{name}_{data_key(args)}{latent_tag(args, "_")}'),
                          steps=args.latent_steps,
                          batch_size=32, resume=True, figure=False, progress=True)
     return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
@@ -488,7 +493,7 @@ def main() -> int:
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
     families = [args.policy] + ([f for f in FAMILIES if f != args.policy] if args.full else [])
-    steps = '' if args.latent_steps == LATENT_STEPS else f' latent{args.latent_steps}'
+    steps = latent_tag(args, ' ')
     rows: list[Row] = []
     for policy in families:
         # The bounds first (robot-only, oracle, 5K): they say whether the regime can show a gain.

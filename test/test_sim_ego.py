@@ -220,7 +220,6 @@ def test_the_avatar_draws_gripper_and_hand_alike_and_hides_whose_it_is():
         assert (abs(cols - u) <= 5).all(), (embodiment, cols, u)
 
 
-
 def _facing_half_space(sim: WidowXSim, geoms: list[int], half_width_axis: int) -> float:
     """Half the space between two finger geoms' facing surfaces, where MuJoCo put them."""
     a, b = (sim.data.geom_xpos[g] for g in geoms)
