@@ -37,11 +37,17 @@ Rows (one policy each, same budget):
   waypoints (where the hand grasps and releases) train the policy's waypoint head, their
   motion no action head (``PolicyWindows(human_acts=False)``). What locating the objects,
   apart from moving, is worth; in session 14 nearly all of the oracle's gain;
-* robot K + human H whose actions CLAM's action decoder reads off their latents
-  (``--sources clam_decoded``, ``lam_models.latent.labeling.decoded_episode``), only the
-  axes ``--decoded-columns`` real: by default y and z, the ones that transfer from the hand
-  (session 13 in issue 12: x and the grip do not). Not in the default run: in session 14
-  it scored below robot-only (one seed, before a9980f9 made its columns weigh as a robot's);
+* robot K + human H whose actions a latent model's action decoder reads off their latents
+  (``--sources clam_decoded``: CLAM's own, trained with it; ``como_decoded``, ``stamo_decoded``,
+  ``vq_decoded``: one fit afterwards on the robot demos' latents,
+  ``lam_models.latent.action_decoder``), only the axes ``--decoded-columns`` real: by default
+  y and z, the ones that transfer from the hand (session 13 in issue 12: x and the grip do
+  not). These rows train the action head, as the oracle's do, not a latent head. Before
+  training, the decoder is scored per axis on robot episodes over the whole workspace and on
+  the human videos' hidden motion: whether a decoded axis means the same motion for the hand
+  and the gripper, apart from what leaving the demos' region costs. Not in the default run:
+  in session 14 CLAM's scored below robot-only (one seed, before a9980f9 made its columns
+  weigh as a robot's);
 * robot K + human H that say only where their object is grasped and released, read off each
   video's frames with no model (``--sources look_targets``, ``lam_models.data.look_targets``:
   what moved, apart from the table and the arm, put on the table through the camera's
@@ -89,6 +95,7 @@ from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import LOOK_TARGETS, Episode
 from lam_models.data.look_targets import event_heights, look_targets
 from lam_models.data.windows import PolicyWindows, WindowShape
+from lam_models.latent.action_decoder import decoded_agreement, fit_action_decoder
 from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
 from lam_models.latent.train import TrainConfig, train_latent_model
@@ -101,13 +108,15 @@ from lam_ros.sim.evaluate import EvalReport, evaluate_policy, wilson_interval
 # Disjoint from every other bench's and test's seeds (bench/latent_metrics.py: < 30 000;
 # held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
 SEEDS = {'robot': 30_000, 'human': 40_000}
+WHOLE_ROBOT_SEED = 50_000   # robot episodes over the whole workspace: a decoder's check, not data
+AGREEMENT_EPISODES = 50     # per task and embodiment, for that check
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 LATENT_FIELDS = ('latent_weight',)   # policy fields only a row with pseudo-actions uses
 LATENT_STEPS = 1500             # the latent models' default training; the cache names others
 CONTINUOUS = ('como', 'stamo', 'clam')
 FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
 LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
-DECODED = 'clam_decoded'        # human actions decoded by CLAM (no latent head)
+DECODED = tuple(f'{name}_decoded' for name in LATENT_SOURCES)   # decoded actions, no latent head
 ORACLE_LOOK = 'oracle_look'     # the oracle's human rows as look targets only
 LOOKED = 'look_targets'         # human videos' grasp and release read off their frames
 BOUNDS = ('robot', 'oracle', ORACLE_LOOK)   # rows of no pseudo-action source
@@ -147,18 +156,21 @@ def seed_spread(row: Row) -> str:
 
 
 def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: str,
-             look: str) -> list[Episode]:
+             look: str, first_seed: int | None = None) -> list[Episode]:
     """``per_task`` scripted episodes of each task, cached as an HDF5 dataset.
 
     ``look``: 'fixed' (the scene's own), 'lab' (the scene's room and camera, each episode's
-    own person) or 'randomized' (person, head motion and room).
+    own person) or 'randomized' (person, head motion and room). Seeds count from
+    ``first_seed``, by default the embodiment's own (``SEEDS``).
     """
+    first = SEEDS[embodiment] if first_seed is None else first_seed
     avatar = '_avatar' if args.avatar else ''
+    seeds = '' if first_seed is None else f'_from{first_seed}'
     path = (Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}'
-                                       f'_{args.image_size}px{avatar}.h5')
+                                       f'_{args.image_size}px{avatar}{seeds}.h5')
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        episodes = [generate_episode(task, SEEDS[embodiment] + i, embodiment, 'ego',
+        episodes = [generate_episode(task, first + i, embodiment, 'ego',
                                      args.image_size, spawn_region=region,
                                      randomize=look != 'fixed',
                                      lab=look == 'lab', avatar=args.avatar)
@@ -201,7 +213,7 @@ def row_overrides(source: str, overrides: dict) -> dict:
     So ``--set latent_weight=0.1`` neither renames nor retrains the bounds rows (their run
     directories are named by their overrides): a rerun reads them back.
     """
-    pseudo = source not in (*BOUNDS, DECODED, LOOKED)
+    pseudo = source not in (*BOUNDS, *DECODED, LOOKED)
     return {key: value for key, value in overrides.items()
             if pseudo or key not in LATENT_FIELDS}
 
@@ -250,11 +262,24 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
     return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
 
 
-def decoded(robot: list[Episode], human: list[Episode], columns: list[bool],
+def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list[bool],
             args: argparse.Namespace) -> list[Episode]:
-    """The human videos with actions CLAM decodes from their latents, ``columns`` real."""
-    clam = latent_labeller('clam', robot, human, args)
-    return [decoded_episode(clam, episode, columns) for episode in human]
+    """The human videos with actions decoded from ``name``'s latents, ``columns`` real.
+
+    CLAM decodes with its own decoder; another model's is fit on the robot demos' latents
+    (``fit_action_decoder``). First the decoder is checked, per axis: on robot episodes over
+    the whole workspace (none trains it: what leaving the demos' region costs) and on the
+    human videos' hidden motion (what the embodiment costs besides). Both are printed.
+    """
+    model = latent_labeller(name, robot, human, args)
+    decoder = None if name == 'clam' else fit_action_decoder(model, robot)
+    whole = simulate(args, 'robot', AGREEMENT_EPISODES, 'full', args.robot_look,
+                     first_seed=WHOLE_ROBOT_SEED)
+    for label, episodes in (('robot, whole workspace', whole),
+                            ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES))):
+        agreement = decoded_agreement(model, decoder or model, episodes)
+        tqdm.write(f'{name}-decoded, {label}: R^2 (slope) {agreement.row(AXES)}')
+    return [decoded_episode(model, episode, columns, decoder) for episode in human]
 
 
 def looking(robot: list[Episode], human: list[Episode], args: argparse.Namespace
@@ -308,7 +333,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         clock = time.perf_counter()
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
             out_dir=str(run_dir), steps=args.policy_steps, batch_size=args.batch_size,
-            pseudo_actions=None if source in (*BOUNDS, DECODED, LOOKED) else source,
+            pseudo_actions=None if source in (*BOUNDS, *DECODED, LOOKED) else source,
             robot_fraction=args.robot_fraction, seed=seed, proprio=proprio,
             human_acts=human_acts, **look))
         row.train_s += time.perf_counter() - clock
@@ -411,7 +436,7 @@ def main() -> int:
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff',
                         help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--decoded-columns', default='y,z',
-                        help=f'the {DECODED} rows: decoded axes that train, of {",".join(AXES)}')
+                        help=f'the *_decoded rows: decoded axes that train, of {",".join(AXES)}')
     parser.add_argument('--latent-steps', type=int, default=LATENT_STEPS,
                         help='another count trains (and caches) its own latent models and '
                              "names its rows so ('+human como latent4500')")
@@ -462,7 +487,7 @@ def main() -> int:
         args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
     sources = [source for source in args.sources.split(',') if source]   # '': the bounds only
-    known = [*LATENT_SOURCES, 'pixel_diff', DECODED, LOOKED]
+    known = [*LATENT_SOURCES, 'pixel_diff', *DECODED, LOOKED]
     unknown = sorted(set(sources) - set(known))
     if unknown:
         raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from {known}')
@@ -506,11 +531,13 @@ def main() -> int:
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         for source in sources:
-            if source in (DECODED, LOOKED) and policy in LATENT_ONLY:
+            if source in (*DECODED, LOOKED) and policy in LATENT_ONLY:
                 continue   # no latent head: not a CLAM-route row
-            if source == DECODED:
-                runs.append((f'+human clam-decoded {"+".join(decoded_axes)}{steps}', source,
-                             lambda: robot + decoded(robot, human, columns, args)))
+            if source in DECODED:
+                name = source.removesuffix('_decoded')
+                runs.append((f'+human {name}-decoded {"+".join(decoded_axes)}{steps}', source,
+                             lambda name=name: robot + decoded(name, robot, human, columns,
+                                                               args)))
                 continue
             if source == LOOKED:
                 runs.append(('+human look targets', source,
@@ -543,7 +570,7 @@ def summary(rows: list[Row]) -> None:
         bounds = rows if policy in LATENT_ONLY else family   # the headline's come first
         base = bounds[0].rate()
         pseudo = [row for row in family
-                  if row.source in CONTINUOUS + ('vq', 'pixel_diff', DECODED)]
+                  if row.source in (*CONTINUOUS, 'vq', 'pixel_diff', *DECODED)]
         best = max(pseudo, key=lambda row: row.rate()[0]) if pseudo else None
         oracle = next((row for row in bounds if row.source == 'oracle'), None)
         if best is None or oracle is None:

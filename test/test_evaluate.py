@@ -332,7 +332,8 @@ def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(
     """--set latent_weight=0.1 leaves the bounds rows' config, so their cached runs match."""
     bench = cotrain_bench(monkeypatch)
     overrides = {'latent_weight': 0.1, 'state_noise': 0.5}
-    for source in ('robot', 'oracle', 'oracle_look', 'clam_decoded', 'look_targets'):
+    for source in ('robot', 'oracle', 'oracle_look', 'clam_decoded', 'como_decoded',
+                   'look_targets'):
         assert bench.row_overrides(source, overrides) == {'state_noise': 0.5}, source
     for source in ('como', 'stamo', 'clam', 'vq', 'pixel_diff'):
         assert bench.row_overrides(source, overrides) == overrides, source

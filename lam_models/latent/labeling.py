@@ -107,19 +107,21 @@ def label_frames(model: LatentActionModel, frames: np.ndarray,
     return values, valid
 
 
-def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequence[bool]
-                    ) -> Episode:
+def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequence[bool],
+                    decoder=None) -> Episode:
     """``episode`` with actions decoded from its latents, only ``columns`` of them real.
 
-    For a model with an action decoder grounded on robot actions (CLAM's ``decode_action``):
-    a human video's labels become robot actions, of which ``columns`` (``ACTION_COLUMNS``)
-    are the axes measured to transfer from the hand (``bench/cotrain.py`` decodes y and z).
-    The last ``frame_gap`` frames have no latent: they hold still, keeping the last grip.
+    ``decoder`` maps latents to robot actions (``decode_action``): one fit on the robot demos'
+    latents (``lam_models.latent.action_decoder``), or by default the model's own, grounded on
+    robot actions as it trained (CLAM's). A human video's labels become robot actions, of
+    which ``columns`` (``ACTION_COLUMNS``) are the axes measured to transfer from the hand
+    (``bench/cotrain.py`` decodes y and z). The last ``frame_gap`` frames have no latent: they
+    hold still, keeping the last grip.
     """
-    decode = getattr(model, 'decode_action', None)
+    decode = getattr(decoder if decoder is not None else model, 'decode_action', None)
     if decode is None:
         raise ValueError(f'{model.name} has no action decoder: only a latent model trained '
-                         f'with one (clam) decodes actions')
+                         f'with one (clam) decodes actions, others need a fitted decoder')
     values, valid = label_frames(model, episode.frames)
     if not valid.any():
         raise ValueError(f'an episode of {len(episode)} frames has no latent to decode '

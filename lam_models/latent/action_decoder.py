@@ -1,0 +1,127 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""A latent -> robot action decoder fit afterwards, on the robot demos' own latents and actions.
+
+CLAM trains its action decoder jointly with the latent (``decode_action``); any other latent
+model gets one here, fit on the frozen latents of labelled robot episodes. Applied to a human
+video's latents (``lam_models.latent.labeling.decoded_episode``) it turns pseudo-actions
+into robot actions, which train a policy's action head as a robot demo's do.
+
+Inputs go through the metrics' ``FeatureScaler`` (standardized on the robot latents and
+clipped to their range), so another embodiment's or region's latents cannot make an action
+explode; outputs are the actions' own units. Whether a decoded axis means the same motion
+for the hand as for the gripper is measured, not assumed: ``decoded_agreement`` scores it
+per axis against robot episodes the decoder did not see and against the human's hidden
+motion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from typing_extensions import override
+
+from lam_models.data.episode import Episode
+from lam_models.latent.base import LatentActionModel
+from lam_models.latent.labeling import label_frames
+from lam_models.latent.metrics import FeatureScaler, single_thread
+
+
+def latents_and_actions(model: LatentActionModel, episodes: Sequence[Episode]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Valid latents (S, z) and the actions (S, A) at their rows: a robot's, else hidden motion.
+
+    Row t's latent is z(o_t, o_{t+n}) and its action a_t, as a policy is trained on them.
+    """
+    latents, actions = [], []
+    for episode in episodes:
+        target = episode.actions if episode.actions is not None else episode.hidden_motion
+        if target is None:
+            raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has neither '
+                             'actions nor hidden motion to decode against')
+        values, valid = label_frames(model, episode.frames)
+        latents.append(values[valid])
+        actions.append(np.asarray(target, np.float32)[valid])
+    return np.concatenate(latents), np.concatenate(actions)
+
+
+class ActionDecoder(nn.Module):
+    """z -> action: an MLP on scaled latents, trained on z-scored actions."""
+
+    def __init__(self, scaler: FeatureScaler, action_mean: np.ndarray, action_std: np.ndarray,
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.scaler = scaler
+        inputs = int(scaler.keep.sum()) or 1
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(),
+                                 nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, len(action_mean)))
+        self.register_buffer('action_mean', torch.as_tensor(action_mean, dtype=torch.float32))
+        self.register_buffer('action_std', torch.as_tensor(action_std, dtype=torch.float32))
+
+    @override
+    def forward(self, scaled: torch.Tensor) -> torch.Tensor:
+        return self.net(scaled)
+
+    @torch.no_grad()
+    def decode_action(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, z) -> actions (B, A) in the dataset's units, as ``decoded_episode`` asks."""
+        scaled = torch.from_numpy(self.scaler(z.detach().cpu().double().numpy())).float()
+        with single_thread():
+            return (self(scaled) * self.action_std + self.action_mean).to(z.device)
+
+
+def fit_action_decoder(model: LatentActionModel, robot: Sequence[Episode], steps: int = 3000,
+                       batch_size: int = 256, seed: int = 0) -> ActionDecoder:
+    """An ``ActionDecoder`` for ``model``'s latents, fit on the robot demos ``robot`` (MSE)."""
+    if not robot or any(episode.actions is None for episode in robot):
+        raise ValueError('fit_action_decoder: needs robot episodes with actions')
+    latents, actions = latents_and_actions(model, robot)
+    scaler = FeatureScaler.fit(latents.astype(np.float64))
+    mean, std = actions.mean(0), np.maximum(actions.std(0), 1e-6)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        decoder = ActionDecoder(scaler, mean, std)
+    x = torch.from_numpy(scaler(latents.astype(np.float64))).float()
+    y = torch.from_numpy((actions - mean) / std).float()
+    optimizer = torch.optim.AdamW(decoder.parameters(), lr=1e-3, weight_decay=1e-2)
+    generator = torch.Generator().manual_seed(seed)
+    with single_thread():
+        for _ in range(steps):
+            rows = torch.randint(0, len(x), (batch_size,), generator=generator)
+            loss = nn.functional.mse_loss(decoder(x[rows]), y[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return decoder.eval()
+
+
+@dataclass
+class DecodedAgreement:
+    """Per action axis: R^2 of decoded against true actions, and the slope of decoded on true."""
+
+    r2: np.ndarray      # (A,), nan where the true axis does not move
+    slope: np.ndarray   # (A,), 1 = the decoded motion is as large as the true one
+
+    def row(self, axes: Sequence[str]) -> str:
+        """'x 0.13 (0.55)  y 0.84 (0.81) ...': R^2 and, in brackets, the slope per axis."""
+        return '  '.join(f'{axis} {r2:5.2f} ({slope:4.2f})'
+                         for axis, r2, slope in zip(axes, self.r2, self.slope))
+
+
+def decoded_agreement(model: LatentActionModel, decoder, episodes: Sequence[Episode]
+                      ) -> DecodedAgreement:
+    """How well ``decoder`` reads ``episodes``' own actions (a human's: its hidden motion)."""
+    latents, actions = latents_and_actions(model, episodes)
+    with torch.inference_mode():
+        decoded = decoder.decode_action(torch.from_numpy(latents)).float().cpu().numpy()
+    variance = actions.var(0)
+    moving = variance > 1e-12
+    r2 = np.where(moving, 1 - ((decoded - actions) ** 2).mean(0) / np.where(moving, variance, 1),
+                  np.nan)
+    covariance = ((decoded - decoded.mean(0)) * (actions - actions.mean(0))).mean(0)
+    slope = np.where(moving, covariance / np.where(moving, variance, 1), np.nan)
+    return DecodedAgreement(r2, slope)

@@ -1,0 +1,102 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""A latent -> action decoder fit on robot demos' latents (``lam_models.latent.action_decoder``).
+
+On the toy world, whose actions are the square's displacement in pixels. The frozen latent
+is the frame difference's first moments: a square moving by d shifts them by its mass times
+d, so the latent carries the motion with no training, and the tests test the decoder.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from support.latent_world import make_toy_episodes
+import torch
+
+from lam_models.data.episode import ACTION_COLUMNS
+from lam_models.latent.action_decoder import decoded_agreement, fit_action_decoder
+from lam_models.latent.base import LatentActionModel, LatentConfig
+from lam_models.latent.labeling import decoded_episode, label_frames
+
+MOVING = [0, 1]   # the toy's dx, dy (the other motion columns are zero, the grip flips)
+
+
+class DifferenceMoments(LatentActionModel):
+    """z = sum over pixels of (o_{t+1} - o_t) * (column, row), per colour channel."""
+
+    name = 'difference_moments'
+
+    def __init__(self) -> None:
+        super().__init__(LatentConfig(image_size=32, z_dim=6))
+        rows, columns = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing='ij')
+        self.register_buffer('grid', torch.stack([columns, rows]))
+
+    def encode_window(self, window: torch.Tensor) -> torch.Tensor:
+        difference = (window[:, -1] - window[:, -2])[:, None]       # (B, 1, 3, H, W)
+        return (difference * self.grid[None, :, None]).sum((3, 4)).flatten(1)
+
+    def predict_window(self, window: torch.Tensor) -> torch.Tensor:
+        return window[:, -2]
+
+
+@pytest.fixture(scope='module')
+def fitted():
+    robot = make_toy_episodes(24, 'robot', length=16)
+    model = DifferenceMoments()
+    return model, robot, fit_action_decoder(model, robot, steps=600)
+
+
+def test_the_decoder_reads_unseen_robot_motion_and_a_decoder_of_shuffled_actions_does_not(
+        fitted):
+    model, robot, decoder = fitted
+    held_out = make_toy_episodes(8, 'robot', first_seed=100, length=16)
+    agreement = decoded_agreement(model, decoder, held_out)
+    assert (agreement.r2[MOVING] > 0.5).all(), agreement.r2
+    rng = np.random.default_rng(0)
+    shuffled = [replace(ep, actions=ep.actions[rng.permutation(len(ep))]) for ep in robot]
+    chance = decoded_agreement(model, fit_action_decoder(model, shuffled, steps=600), held_out)
+    assert (chance.r2[MOVING] < 0.2).all(), chance.r2
+    assert np.isnan(agreement.r2[2:6]).all()   # no motion on those axes: nothing to score
+
+
+def test_the_hidden_motion_of_a_human_video_is_what_its_agreement_scores(fitted):
+    model, _, decoder = fitted
+    human = make_toy_episodes(8, 'human', first_seed=200, length=16)
+    agreement = decoded_agreement(model, decoder, human)
+    assert agreement.r2.shape == (7,) and np.isfinite(agreement.r2[MOVING]).all()
+    assert 'x ' in agreement.row(['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper'])
+
+
+def test_a_latent_far_outside_the_robots_range_decodes_to_a_bounded_action(fitted):
+    model, robot, decoder = fitted
+    values, valid = label_frames(model, robot[0].frames)
+    direction = torch.where(torch.from_numpy(values[valid]) >= 0, 1.0, -1.0)
+    shifted = decoder.decode_action(1e6 * direction).numpy()
+    np.testing.assert_allclose(decoder.decode_action(1e9 * direction).numpy(), shifted)  # clipped
+    actions = np.concatenate([ep.actions for ep in robot])
+    assert np.isfinite(shifted).all()
+    assert (np.abs(shifted - actions.mean(0)) <= 20 * actions.std(0) + 1e-3).all(), (
+        np.abs(shifted - actions.mean(0)).max(0) / (actions.std(0) + 1e-9))
+
+
+def test_decoded_episode_uses_a_fitted_decoder_for_a_model_without_its_own(fitted):
+    model, _, decoder = fitted
+    human = make_toy_episodes(1, 'human', first_seed=300, length=12)[0]
+    columns = [True, True, False, False, False, False, False]
+    with pytest.raises(ValueError, match='difference_moments has no action decoder'):
+        decoded_episode(model, human, columns)
+    decoded = decoded_episode(model, human, columns, decoder)
+    values, valid = label_frames(model, human.frames)
+    expected = decoder.decode_action(torch.from_numpy(values[valid])).numpy()
+    np.testing.assert_allclose(decoded.actions[valid], expected, atol=1e-6)
+    assert decoded.metadata[ACTION_COLUMNS] == columns and decoded.hidden_motion is None
+
+
+def test_a_decoder_needs_robot_actions(fitted):
+    model, _, _ = fitted
+    with pytest.raises(ValueError, match='needs robot episodes with actions'):
+        fit_action_decoder(model, make_toy_episodes(2, 'human', length=8))
+    with pytest.raises(ValueError, match='needs robot episodes with actions'):
+        fit_action_decoder(model, [])
