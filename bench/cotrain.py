@@ -218,6 +218,11 @@ def row_overrides(source: str, overrides: dict) -> dict:
             if pseudo or key not in LATENT_FIELDS}
 
 
+def row_label(label: str, overrides: dict) -> str:
+    """The table's name of a row: its label and the ``--set`` fields it trained with."""
+    return label + ''.join(f' {key}={value}' for key, value in sorted(overrides.items()))
+
+
 def first_per_task(episodes: list[Episode], count: int) -> list[Episode]:
     """The first ``count`` episodes of each task (the K of a larger cached pool)."""
     taken: dict[str, int] = {}
@@ -323,7 +328,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         knobs += f'_look{args.look_first:g}'
     randomize = args.robot_look == 'randomized'
     tasks = args.tasks.split(',')
-    row = Row(label, source, policy, {task: (0, 0) for task in tasks}, 0.0)
+    row = Row(row_label(label, overrides), source, policy, {task: (0, 0) for task in tasks}, 0.0)
     for block, seed in enumerate(args.train_seeds):
         first = HELD_OUT_SEED_START + block * args.eval_episodes
         held_out = range(first, first + args.eval_episodes)

@@ -337,3 +337,5 @@ def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(
         assert bench.row_overrides(source, overrides) == {'state_noise': 0.5}, source
     for source in ('como', 'stamo', 'clam', 'vq', 'pixel_diff'):
         assert bench.row_overrides(source, overrides) == overrides, source
+    assert (bench.row_label('+human como', bench.row_overrides('como', overrides))
+            == '+human como latent_weight=0.1 state_noise=0.5')   # the table names its knobs
