@@ -48,6 +48,9 @@ Rows (one policy each, same budget):
   and the gripper, apart from what leaving the demos' region costs. Not in the default run:
   in session 14 CLAM's scored below robot-only (one seed, before a9980f9 made its columns
   weigh as a robot's);
+* with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
+  the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
+  decoded row, no waypoints): what a perfect decoder of those axes would be worth;
 * robot K + human H that say only where their object is grasped and released, read off each
   video's frames with no model (``--sources look_targets``, ``lam_models.data.look_targets``:
   what moved, apart from the table and the arm, put on the table through the camera's
@@ -92,7 +95,7 @@ from tqdm import tqdm
 import yaml
 
 from lam_models.data.dataset import read_episodes, write_dataset
-from lam_models.data.episode import LOOK_TARGETS, Episode
+from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, Episode
 from lam_models.data.look_targets import event_heights, look_targets
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.latent.action_decoder import decoded_agreement, fit_action_decoder
@@ -118,8 +121,9 @@ FAMILIES = ('diffusion', 'autoregressive', 'clam_route')
 LATENT_ONLY = ('clam_route',)   # acts through pseudo-actions: no robot-only or oracle row
 DECODED = tuple(f'{name}_decoded' for name in LATENT_SOURCES)   # decoded actions, no latent head
 ORACLE_LOOK = 'oracle_look'     # the oracle's human rows as look targets only
+ORACLE_DECODED = 'oracle_decoded'   # the oracle's motion on the decoded columns only
 LOOKED = 'look_targets'         # human videos' grasp and release read off their frames
-BOUNDS = ('robot', 'oracle', ORACLE_LOOK)   # rows of no pseudo-action source
+BOUNDS = ('robot', 'oracle', ORACLE_LOOK, ORACLE_DECODED)   # rows of no pseudo-action source
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 
 
@@ -248,6 +252,16 @@ def as_oracle(human: list[Episode]) -> list[Episode]:
     """Human episodes whose hidden motion becomes their actions (no proprio: state absent)."""
     return [replace(ep, actions=ep.hidden_motion, hidden_motion=None, embodiment='human')
             for ep in human]
+
+
+def as_oracle_decoded(human: list[Episode], columns: list[bool]) -> list[Episode]:
+    """The oracle's episodes as a perfect decoder would label them: only ``columns`` real.
+
+    No effector path: like a decoded row, no waypoints unless the columns give them.
+    """
+    return [replace(ep, effector_positions=None,
+                    metadata={**ep.metadata, ACTION_COLUMNS: [bool(c) for c in columns]})
+            for ep in as_oracle(human)]
 
 
 def latent_tag(args: argparse.Namespace, separator: str) -> str:
@@ -460,6 +474,9 @@ def main() -> int:
     parser.add_argument('--oracle-look', action='store_true',
                         help="a bound row: the oracle's human videos as look targets only "
                              "(their waypoints, no actions)")
+    parser.add_argument('--oracle-decoded', action='store_true',
+                        help="a bound row: the oracle's motion on the --decoded-columns alone "
+                             '(what a perfect decoder of those axes would give)')
     parser.add_argument('--no-proprio', action='store_true',
                         help="no joint positions for any row or rollout: the robot's rows are "
                              "seen as the human's are, by images alone")
@@ -535,6 +552,9 @@ def main() -> int:
             (f'robot 5K={5 * args.robot_demos}', 'robot', lambda: robot_pool)]
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
+        if args.oracle_decoded and policy not in LATENT_ONLY:
+            runs.append((f'+human oracle {"+".join(decoded_axes)}', ORACLE_DECODED,
+                         lambda: robot + as_oracle_decoded(human, columns)))
         for source in sources:
             if source in (*DECODED, LOOKED) and policy in LATENT_ONLY:
                 continue   # no latent head: not a CLAM-route row

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 from lam_ros.sim import WidowXEnv, generate_episode
 from lam_ros.sim.evaluate import (
@@ -332,10 +333,24 @@ def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(
     """--set latent_weight=0.1 leaves the bounds rows' config, so their cached runs match."""
     bench = cotrain_bench(monkeypatch)
     overrides = {'latent_weight': 0.1, 'state_noise': 0.5}
-    for source in ('robot', 'oracle', 'oracle_look', 'clam_decoded', 'como_decoded',
-                   'look_targets'):
+    for source in ('robot', 'oracle', 'oracle_look', 'oracle_decoded', 'clam_decoded',
+                   'como_decoded', 'look_targets'):
         assert bench.row_overrides(source, overrides) == {'state_noise': 0.5}, source
     for source in ('como', 'stamo', 'clam', 'vq', 'pixel_diff'):
         assert bench.row_overrides(source, overrides) == overrides, source
     assert (bench.row_label('+human como', bench.row_overrides('como', overrides))
             == '+human como latent_weight=0.1 state_noise=0.5')   # the table names its knobs
+
+
+def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoints(monkeypatch):
+    """A perfect decoder's rows: the hidden motion as actions, the other columns not real."""
+    bench = cotrain_bench(monkeypatch)
+    human = generate_episode('pick_place', 7, 'human', 'ego', 32)
+    columns = [False, True, True, False, False, False, False]
+    oracle, = bench.as_oracle_decoded([human], columns)
+    np.testing.assert_array_equal(oracle.actions, human.hidden_motion)
+    assert oracle.metadata['action_columns'] == columns and oracle.effector_positions is None
+    robot = generate_episode('pick_place', 8, 'robot', 'ego', 32)
+    windows = PolicyWindows([robot, oracle], WindowShape(image_size=32), False, True)
+    assert not windows.waypoint_valid[windows.episode_of == 1].any()   # nothing to look at
+    assert windows.waypoint_valid[windows.episode_of == 0].all()       # the robot's own
