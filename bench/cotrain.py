@@ -48,6 +48,9 @@ Rows (one policy each, same budget):
   and the gripper, apart from what leaving the demos' region costs. Not in the default run:
   in session 14 CLAM's scored below robot-only (one seed, before a9980f9 made its columns
   weigh as a robot's);
+* with ``--decoded-look``, the decoded rows as oracle-look rows: their decoded path and grip
+  (``--decoded-columns x,y,z,gripper``) give waypoints on every frame, which train the
+  waypoint head alone, and no action head;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, no waypoints): what a perfect decoder of those axes would be worth;
@@ -125,6 +128,7 @@ ORACLE_DECODED = 'oracle_decoded'   # the oracle's motion on the decoded columns
 LOOKED = 'look_targets'         # human videos' grasp and release read off their frames
 BOUNDS = ('robot', 'oracle', ORACLE_LOOK, ORACLE_DECODED)   # rows of no pseudo-action source
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
+WAYPOINT_AXES = ('x', 'y', 'z', 'gripper')   # what waypoints are summed from (PolicyWindows)
 
 
 @dataclass
@@ -332,7 +336,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     """
     shape = WindowShape(image_size=args.image_size)
     proprio = not args.no_proprio
-    human_acts = source != ORACLE_LOOK
+    human_acts = source != ORACLE_LOOK and not (source in DECODED and args.decoded_look)
     windows = PolicyWindows(episodes, shape, proprio, human_acts)
     overrides = row_overrides(source, args.policy_overrides)
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
@@ -474,6 +478,11 @@ def main() -> int:
     parser.add_argument('--oracle-look', action='store_true',
                         help="a bound row: the oracle's human videos as look targets only "
                              "(their waypoints, no actions)")
+    parser.add_argument('--decoded-look', action='store_true',
+                        help='the *_decoded rows train only the waypoint head, on every frame, '
+                             'with waypoints summed from their decoded path and grip (as '
+                             '--oracle-look does with the true ones); needs --decoded-columns '
+                             'x,y,z,gripper')
     parser.add_argument('--oracle-decoded', action='store_true',
                         help="a bound row: the oracle's motion on the --decoded-columns alone "
                              '(what a perfect decoder of those axes would give)')
@@ -526,6 +535,10 @@ def main() -> int:
         raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
                          f'{args.decoded_columns!r}')
     columns = [axis in decoded_axes for axis in AXES]
+    if args.decoded_look and not set(WAYPOINT_AXES) <= set(decoded_axes):
+        raise SystemExit(f'cotrain: --decoded-look needs --decoded-columns with '
+                         f'{",".join(WAYPOINT_AXES)} (the path and the grip events its waypoints '
+                         f'are summed from), got {args.decoded_columns!r}')
     started = time.perf_counter()
     tasks = args.tasks.split(',')
     out = Path(args.out)
@@ -560,9 +573,10 @@ def main() -> int:
                 continue   # no latent head: not a CLAM-route row
             if source in DECODED:
                 name = source.removesuffix('_decoded')
-                runs.append((f'+human {name}-decoded {"+".join(decoded_axes)}{steps}', source,
-                             lambda name=name: robot + decoded(name, robot, human, columns,
-                                                               args)))
+                label = (f'+human {name}-decoded {"+".join(decoded_axes)}'
+                         f'{" look" if args.decoded_look else ""}{steps}')
+                runs.append((label, source, lambda name=name: robot + decoded(
+                    name, robot, human, columns, args)))
                 continue
             if source == LOOKED:
                 runs.append(('+human look targets', source,

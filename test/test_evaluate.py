@@ -354,3 +354,12 @@ def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoint
     windows = PolicyWindows([robot, oracle], WindowShape(image_size=32), False, True)
     assert not windows.waypoint_valid[windows.episode_of == 1].any()   # nothing to look at
     assert windows.waypoint_valid[windows.episode_of == 0].all()       # the robot's own
+    # With the path and the grip real (--decoded-look), the summed path gives waypoints on
+    # every frame, and without human actions they are all the human rows train.
+    path_and_grip = [True, True, True, False, False, False, True]
+    looking, = bench.as_oracle_decoded([human], path_and_grip)
+    windows = PolicyWindows([robot, looking], WindowShape(image_size=32), False, False)
+    assert windows.waypoint_valid[windows.episode_of == 1].all()
+    assert windows.has_actions.tolist() == [True, False]   # no action head from the video
+    assert np.isin(windows.human_rows, np.flatnonzero(windows.episode_of == 1)).all()
+    assert len(windows.human_rows) == (windows.episode_of == 1).sum()
