@@ -53,7 +53,8 @@ Rows (one policy each, same budget):
   waypoint head alone, and no action head;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
-  decoded row, no waypoints): what a perfect decoder of those axes would be worth;
+  decoded row, waypoints only where those columns give them): what a perfect decoder of
+  those axes would be worth;
 * robot K + human H that say only where their object is grasped and released, read off each
   video's frames with no model (``--sources look_targets``, ``lam_models.data.look_targets``:
   what moved, apart from the table and the arm, put on the table through the camera's
@@ -101,7 +102,11 @@ from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, Episode
 from lam_models.data.look_targets import event_heights, look_targets
 from lam_models.data.windows import PolicyWindows, WindowShape
-from lam_models.latent.action_decoder import decoded_agreement, fit_action_decoder
+from lam_models.latent.action_decoder import (
+    decoded_agreement,
+    decoded_waypoint_error,
+    fit_action_decoder,
+)
 from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
 from lam_models.latent.train import TrainConfig, train_latent_model
@@ -290,9 +295,10 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
     """The human videos with actions decoded from ``name``'s latents, ``columns`` real.
 
     CLAM decodes with its own decoder; another model's is fit on the robot demos' latents
-    (``fit_action_decoder``). First the decoder is checked, per axis: on robot episodes over
-    the whole workspace (none trains it: what leaving the demos' region costs) and on the
-    human videos' hidden motion (what the embodiment costs besides). Both are printed.
+    (``fit_action_decoder``). First the decoder is checked, per axis and by the waypoints
+    summed from its actions (what ``--decoded-look`` teaches): on robot episodes over the
+    whole workspace (none trains it: what leaving the demos' region costs) and on the human
+    videos' hidden motion (what the embodiment costs besides). Both are printed.
     """
     model = latent_labeller(name, robot, human, args)
     decoder = None if name == 'clam' else fit_action_decoder(model, robot)
@@ -302,6 +308,8 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
                             ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES))):
         agreement = decoded_agreement(model, decoder or model, episodes)
         tqdm.write(f'{name}-decoded, {label}: R^2 (slope) {agreement.row(AXES)}')
+        waypoints = decoded_waypoint_error(model, decoder or model, episodes)
+        tqdm.write(f'{name}-decoded, {label}: {waypoints.row()}')
     return [decoded_episode(model, episode, columns, decoder) for episode in human]
 
 

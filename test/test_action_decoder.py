@@ -16,7 +16,11 @@ from support.latent_world import make_toy_episodes
 import torch
 
 from lam_models.data.episode import ACTION_COLUMNS
-from lam_models.latent.action_decoder import decoded_agreement, fit_action_decoder
+from lam_models.latent.action_decoder import (
+    decoded_agreement,
+    decoded_waypoint_error,
+    fit_action_decoder,
+)
 from lam_models.latent.base import LatentActionModel, LatentConfig
 from lam_models.latent.labeling import decoded_episode, label_frames
 
@@ -100,3 +104,14 @@ def test_a_decoder_needs_robot_actions(fitted):
         fit_action_decoder(model, make_toy_episodes(2, 'human', length=8))
     with pytest.raises(ValueError, match='needs robot episodes with actions'):
         fit_action_decoder(model, [])
+
+
+def test_waypoints_summed_from_decoded_motion_beat_a_guess_from_no_video(fitted):
+    model, _, decoder = fitted
+    held_out = [replace(ep, effector_positions=np.cumsum(ep.actions[:, :3], 0) - ep.actions[:, :3])
+                for ep in make_toy_episodes(8, 'robot', first_seed=400, length=16)]   # p_t
+    error = decoded_waypoint_error(model, decoder, held_out)
+    assert error.every_frame < 0.5 * error.guess_every_frame, error
+    assert 'cm median on every frame' in error.row()
+    with pytest.raises(ValueError, match='no true motion and effector path'):
+        decoded_waypoint_error(model, decoder, make_toy_episodes(1, 'robot', length=8))

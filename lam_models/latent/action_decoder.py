@@ -25,8 +25,9 @@ from torch import nn
 from typing_extensions import override
 
 from lam_models.data.episode import Episode
+from lam_models.data.windows import waypoint_targets
 from lam_models.latent.base import LatentActionModel
-from lam_models.latent.labeling import label_frames
+from lam_models.latent.labeling import decoded_episode, label_frames, model_device
 from lam_models.latent.metrics import FeatureScaler, single_thread
 
 
@@ -117,7 +118,8 @@ def decoded_agreement(model: LatentActionModel, decoder, episodes: Sequence[Epis
     """How well ``decoder`` reads ``episodes``' own actions (a human's: its hidden motion)."""
     latents, actions = latents_and_actions(model, episodes)
     with torch.inference_mode():
-        decoded = decoder.decode_action(torch.from_numpy(latents)).float().cpu().numpy()
+        decoded = decoder.decode_action(torch.from_numpy(latents).to(model_device(model))
+                                        ).float().cpu().numpy()
     variance = actions.var(0)
     moving = variance > 1e-12
     r2 = np.where(moving, 1 - ((decoded - actions) ** 2).mean(0) / np.where(moving, variance, 1),
@@ -125,3 +127,55 @@ def decoded_agreement(model: LatentActionModel, decoder, episodes: Sequence[Epis
     covariance = ((decoded - decoded.mean(0)) * (actions - actions.mean(0))).mean(0)
     slope = np.where(moving, covariance / np.where(moving, variance, 1), np.nan)
     return DecodedAgreement(r2, slope)
+
+
+@dataclass
+class WaypointError:
+    """Median distance (m) of the grasp waypoints summed from decoded actions to the true ones.
+
+    What ``--decoded-look`` rows teach, scored before a policy trains on them: on every frame
+    and on the first frames (where the whole reach is summed), beside a guess that ignores
+    the video (the true waypoints' mean over all frames).
+    """
+
+    every_frame: float
+    first_frames: float
+    guess_every_frame: float
+    guess_first_frames: float
+
+    def row(self) -> str:
+        """One line, in cm."""
+        return (f'grasp waypoint {100 * self.every_frame:.1f} cm median on every frame, '
+                f'{100 * self.first_frames:.1f} cm on the first two (a guess from no video: '
+                f'{100 * self.guess_every_frame:.1f} / {100 * self.guess_first_frames:.1f} cm)')
+
+
+def decoded_waypoint_error(model: LatentActionModel, decoder, episodes: Sequence[Episode]
+                           ) -> WaypointError:
+    """How far the waypoints of ``episodes`` decoded in full are from their true ones.
+
+    The truth is each episode's own effector path and gripper events (a human's hidden
+    motion); the decoded waypoints are summed from the decoded translation, at the decoded
+    grip's events, as ``PolicyWindows`` sums them for a decoded row.
+    """
+    truths, decoded = [], []
+    for episode in episodes:
+        motion = episode.actions if episode.actions is not None else episode.hidden_motion
+        if motion is None or episode.effector_positions is None:
+            raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has no true '
+                             'motion and effector path to score waypoints against')
+        columns = [True] * motion.shape[1]
+        actions = decoded_episode(model, episode, columns, decoder).actions
+        truths.append(waypoint_targets(motion, episode.effector_positions)[:, 0])
+        decoded.append(waypoint_targets(actions)[:, 0])
+    guess = np.concatenate(truths).mean(0)
+    first = slice(0, 2)
+    return WaypointError(
+        every_frame=float(np.median(np.linalg.norm(np.concatenate(decoded)
+                                                   - np.concatenate(truths), axis=1))),
+        first_frames=float(np.median(np.concatenate(
+            [np.linalg.norm(d[first] - t[first], axis=1) for d, t in zip(decoded, truths)]))),
+        guess_every_frame=float(np.median(np.linalg.norm(np.concatenate(truths) - guess,
+                                                         axis=1))),
+        guess_first_frames=float(np.median(np.concatenate(
+            [np.linalg.norm(t[first] - guess, axis=1) for t in truths]))))
