@@ -53,8 +53,8 @@ Rows (one policy each, same budget):
   waypoint head alone, and no action head;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
-  decoded row, waypoints only where those columns give them): what a perfect decoder of
-  those axes would be worth;
+  decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
+  those rows, the waypoint head alone): what a perfect decoder of those axes would be worth;
 * robot K + human H that say only where their object is grasped and released, read off each
   video's frames with no model (``--sources look_targets``, ``lam_models.data.look_targets``:
   what moved, apart from the table and the arm, put on the table through the camera's
@@ -231,6 +231,15 @@ def row_overrides(source: str, overrides: dict) -> dict:
             if pseudo or key not in LATENT_FIELDS}
 
 
+def row_human_acts(source: str, decoded_look: bool) -> bool:
+    """Whether a row's human actions train the action head, not only the waypoint head.
+
+    Oracle-look rows never; with ``--decoded-look`` the decoded rows and their oracle bound
+    neither (their path and grip give waypoints, as oracle-look's do).
+    """
+    return source != ORACLE_LOOK and not (decoded_look and source in (*DECODED, ORACLE_DECODED))
+
+
 def row_label(label: str, overrides: dict) -> str:
     """The table's name of a row: its label and the ``--set`` fields it trained with."""
     return label + ''.join(f' {key}={value}' for key, value in sorted(overrides.items()))
@@ -306,9 +315,10 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
                      first_seed=WHOLE_ROBOT_SEED)
     for label, episodes in (('robot, whole workspace', whole),
                             ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES))):
-        agreement = decoded_agreement(model, decoder or model, episodes)
+        agreement = decoded_agreement(model, decoder if decoder is not None else model, episodes)
         tqdm.write(f'{name}-decoded, {label}: R^2 (slope) {agreement.row(AXES)}')
-        waypoints = decoded_waypoint_error(model, decoder or model, episodes)
+        waypoints = decoded_waypoint_error(model, decoder if decoder is not None else model,
+                                           episodes)
         tqdm.write(f'{name}-decoded, {label}: {waypoints.row()}')
     return [decoded_episode(model, episode, columns, decoder) for episode in human]
 
@@ -344,7 +354,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     """
     shape = WindowShape(image_size=args.image_size)
     proprio = not args.no_proprio
-    human_acts = source != ORACLE_LOOK and not (source in DECODED and args.decoded_look)
+    human_acts = row_human_acts(source, args.decoded_look)
     windows = PolicyWindows(episodes, shape, proprio, human_acts)
     overrides = row_overrides(source, args.policy_overrides)
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
@@ -574,7 +584,8 @@ def main() -> int:
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         if args.oracle_decoded and policy not in LATENT_ONLY:
-            runs.append((f'+human oracle {"+".join(decoded_axes)}', ORACLE_DECODED,
+            runs.append((f'+human oracle {"+".join(decoded_axes)}'
+                         f'{" look" if args.decoded_look else ""}', ORACLE_DECODED,
                          lambda: robot + as_oracle_decoded(human, columns)))
         for source in sources:
             if source in (*DECODED, LOOKED) and policy in LATENT_ONLY:

@@ -104,6 +104,8 @@ def test_a_decoder_needs_robot_actions(fitted):
         fit_action_decoder(model, make_toy_episodes(2, 'human', length=8))
     with pytest.raises(ValueError, match='needs robot episodes with actions'):
         fit_action_decoder(model, [])
+    with pytest.raises(ValueError, match='no robot episode is longer than the latent'):
+        fit_action_decoder(model, make_toy_episodes(2, 'robot', length=1))
 
 
 def test_waypoints_summed_from_decoded_motion_beat_a_guess_from_no_video(fitted):

@@ -363,3 +363,13 @@ def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoint
     assert windows.has_actions.tolist() == [True, False]   # no action head from the video
     assert np.isin(windows.human_rows, np.flatnonzero(windows.episode_of == 1)).all()
     assert len(windows.human_rows) == (windows.episode_of == 1).sum()
+
+
+def test_decoded_look_keeps_decoded_rows_and_their_bound_off_the_action_head(monkeypatch):
+    bench = cotrain_bench(monkeypatch)
+    for source in ('como_decoded', 'clam_decoded', 'oracle_decoded'):
+        assert bench.row_human_acts(source, decoded_look=False), source
+        assert not bench.row_human_acts(source, decoded_look=True), source
+    for source in ('oracle', 'como', 'look_targets'):
+        assert bench.row_human_acts(source, decoded_look=True), source
+    assert not bench.row_human_acts('oracle_look', decoded_look=False)

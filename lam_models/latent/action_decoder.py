@@ -71,6 +71,7 @@ class ActionDecoder(nn.Module):
     def decode_action(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (B, z) -> actions (B, A) in the dataset's units, as ``decoded_episode`` asks."""
         scaled = torch.from_numpy(self.scaler(z.detach().cpu().double().numpy())).float()
+        scaled = scaled.to(self.action_mean.device)
         with single_thread():
             return (self(scaled) * self.action_std + self.action_mean).to(z.device)
 
@@ -81,6 +82,9 @@ def fit_action_decoder(model: LatentActionModel, robot: Sequence[Episode], steps
     if not robot or any(episode.actions is None for episode in robot):
         raise ValueError('fit_action_decoder: needs robot episodes with actions')
     latents, actions = latents_and_actions(model, robot)
+    if not len(latents):
+        raise ValueError(f'fit_action_decoder: no robot episode is longer than the latent '
+                         f"model's gap (frame_gap={model.config.frame_gap}): no latent to fit")
     scaler = FeatureScaler.fit(latents.astype(np.float64))
     mean, std = actions.mean(0), np.maximum(actions.std(0), 1e-6)
     with torch.random.fork_rng(devices=[]):
@@ -131,11 +135,13 @@ def decoded_agreement(model: LatentActionModel, decoder, episodes: Sequence[Epis
 
 @dataclass
 class WaypointError:
-    """Median distance (m) of the grasp waypoints summed from decoded actions to the true ones.
+    """Median distance (m) of the next-event waypoints summed from decoded actions to the truth.
 
-    What ``--decoded-look`` rows teach, scored before a policy trains on them: on every frame
-    and on the first frames (where the whole reach is summed), beside a guess that ignores
-    the video (the true waypoints' mean over all frames).
+    The next event's waypoint (``WAYPOINTS``' first): where the effector will grasp, until it
+    does, then where it will release. What ``--decoded-look`` rows teach, scored before a
+    policy trains on them: on every frame, and on the first two (where the whole reach to the
+    grasp is summed), each beside a guess that ignores the video (the true waypoints' mean
+    over the same frames).
     """
 
     every_frame: float
@@ -145,7 +151,7 @@ class WaypointError:
 
     def row(self) -> str:
         """One line, in cm."""
-        return (f'grasp waypoint {100 * self.every_frame:.1f} cm median on every frame, '
+        return (f'next-event waypoint {100 * self.every_frame:.1f} cm median on every frame, '
                 f'{100 * self.first_frames:.1f} cm on the first two (a guess from no video: '
                 f'{100 * self.guess_every_frame:.1f} / {100 * self.guess_first_frames:.1f} cm)')
 
@@ -168,8 +174,9 @@ def decoded_waypoint_error(model: LatentActionModel, decoder, episodes: Sequence
         actions = decoded_episode(model, episode, columns, decoder).actions
         truths.append(waypoint_targets(motion, episode.effector_positions)[:, 0])
         decoded.append(waypoint_targets(actions)[:, 0])
-    guess = np.concatenate(truths).mean(0)
     first = slice(0, 2)
+    guess = np.concatenate(truths).mean(0)
+    guess_first = np.concatenate([truth[first] for truth in truths]).mean(0)
     return WaypointError(
         every_frame=float(np.median(np.linalg.norm(np.concatenate(decoded)
                                                    - np.concatenate(truths), axis=1))),
@@ -178,4 +185,4 @@ def decoded_waypoint_error(model: LatentActionModel, decoder, episodes: Sequence
         guess_every_frame=float(np.median(np.linalg.norm(np.concatenate(truths) - guess,
                                                          axis=1))),
         guess_first_frames=float(np.median(np.concatenate(
-            [np.linalg.norm(t[first] - guess, axis=1) for t in truths]))))
+            [np.linalg.norm(t[first] - guess_first, axis=1) for t in truths]))))
