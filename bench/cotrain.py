@@ -315,10 +315,9 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
                      first_seed=WHOLE_ROBOT_SEED)
     for label, episodes in (('robot, whole workspace', whole),
                             ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES))):
-        agreement = decoded_agreement(model, decoder if decoder is not None else model, episodes)
+        agreement = decoded_agreement(model, episodes, decoder)
         tqdm.write(f'{name}-decoded, {label}: R^2 (slope) {agreement.row(AXES)}')
-        waypoints = decoded_waypoint_error(model, decoder if decoder is not None else model,
-                                           episodes)
+        waypoints = decoded_waypoint_error(model, episodes, decoder)
         tqdm.write(f'{name}-decoded, {label}: {waypoints.row()}')
     return [decoded_episode(model, episode, columns, decoder) for episode in human]
 

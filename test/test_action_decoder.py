@@ -56,11 +56,11 @@ def test_the_decoder_reads_unseen_robot_motion_and_a_decoder_of_shuffled_actions
         fitted):
     model, robot, decoder = fitted
     held_out = make_toy_episodes(8, 'robot', first_seed=100, length=16)
-    agreement = decoded_agreement(model, decoder, held_out)
+    agreement = decoded_agreement(model, held_out, decoder)
     assert (agreement.r2[MOVING] > 0.5).all(), agreement.r2
     rng = np.random.default_rng(0)
     shuffled = [replace(ep, actions=ep.actions[rng.permutation(len(ep))]) for ep in robot]
-    chance = decoded_agreement(model, fit_action_decoder(model, shuffled, steps=600), held_out)
+    chance = decoded_agreement(model, held_out, fit_action_decoder(model, shuffled, steps=600))
     assert (chance.r2[MOVING] < 0.2).all(), chance.r2
     assert np.isnan(agreement.r2[2:6]).all()   # no motion on those axes: nothing to score
 
@@ -68,7 +68,7 @@ def test_the_decoder_reads_unseen_robot_motion_and_a_decoder_of_shuffled_actions
 def test_the_hidden_motion_of_a_human_video_is_what_its_agreement_scores(fitted):
     model, _, decoder = fitted
     human = make_toy_episodes(8, 'human', first_seed=200, length=16)
-    agreement = decoded_agreement(model, decoder, human)
+    agreement = decoded_agreement(model, human, decoder)
     assert agreement.r2.shape == (7,) and np.isfinite(agreement.r2[MOVING]).all()
     assert 'x ' in agreement.row(['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper'])
 
@@ -112,8 +112,8 @@ def test_waypoints_summed_from_decoded_motion_beat_a_guess_from_no_video(fitted)
     model, _, decoder = fitted
     held_out = [replace(ep, effector_positions=np.cumsum(ep.actions[:, :3], 0) - ep.actions[:, :3])
                 for ep in make_toy_episodes(8, 'robot', first_seed=400, length=16)]   # p_t
-    error = decoded_waypoint_error(model, decoder, held_out)
+    error = decoded_waypoint_error(model, held_out, decoder)
     assert error.every_frame < 0.5 * error.guess_every_frame, error
     assert 'cm median on every frame' in error.row()
     with pytest.raises(ValueError, match='no true motion and effector path'):
-        decoded_waypoint_error(model, decoder, make_toy_episodes(1, 'robot', length=8))
+        decoded_waypoint_error(model, make_toy_episodes(1, 'robot', length=8), decoder)

@@ -25,27 +25,35 @@ from torch import nn
 from typing_extensions import override
 
 from lam_models.data.episode import Episode
-from lam_models.data.windows import waypoint_targets
+from lam_models.data.windows import WindowShape, waypoint_targets
 from lam_models.latent.base import LatentActionModel
 from lam_models.latent.labeling import decoded_episode, label_frames, model_device
-from lam_models.latent.metrics import FeatureScaler, single_thread
+from lam_models.latent.metrics import FeatureScaler, normalized_mse, single_thread
+
+FIRST_FRAMES = WindowShape.obs_horizon   # a policy's first observation window
+
+
+def true_motion(episode: Episode) -> np.ndarray:
+    """What a decoder is scored against: a robot's actions, else a human's hidden motion."""
+    motion = episode.actions if episode.actions is not None else episode.hidden_motion
+    if motion is None:
+        raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has neither '
+                         'actions nor hidden motion to decode against')
+    return np.asarray(motion, np.float32)
 
 
 def latents_and_actions(model: LatentActionModel, episodes: Sequence[Episode]
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """Valid latents (S, z) and the actions (S, A) at their rows: a robot's, else hidden motion.
+    """Valid latents (S, z) and the true motion (S, A) at their rows (``true_motion``).
 
     Row t's latent is z(o_t, o_{t+n}) and its action a_t, as a policy is trained on them.
     """
     latents, actions = [], []
     for episode in episodes:
-        target = episode.actions if episode.actions is not None else episode.hidden_motion
-        if target is None:
-            raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has neither '
-                             'actions nor hidden motion to decode against')
+        target = true_motion(episode)
         values, valid = label_frames(model, episode.frames)
         latents.append(values[valid])
-        actions.append(np.asarray(target, np.float32)[valid])
+        actions.append(target[valid])
     return np.concatenate(latents), np.concatenate(actions)
 
 
@@ -117,20 +125,18 @@ class DecodedAgreement:
                          for axis, r2, slope in zip(axes, self.r2, self.slope))
 
 
-def decoded_agreement(model: LatentActionModel, decoder, episodes: Sequence[Episode]
+def decoded_agreement(model: LatentActionModel, episodes: Sequence[Episode], decoder=None
                       ) -> DecodedAgreement:
-    """How well ``decoder`` reads ``episodes``' own actions (a human's: its hidden motion)."""
+    """How well ``decoder`` (by default the model's own) reads ``episodes``' true motion."""
     latents, actions = latents_and_actions(model, episodes)
     with torch.inference_mode():
-        decoded = decoder.decode_action(torch.from_numpy(latents).to(model_device(model))
-                                        ).float().cpu().numpy()
+        decoded = (decoder if decoder is not None else model).decode_action(
+            torch.from_numpy(latents).to(model_device(model))).float().cpu().numpy()
     variance = actions.var(0)
-    moving = variance > 1e-12
-    r2 = np.where(moving, 1 - ((decoded - actions) ** 2).mean(0) / np.where(moving, variance, 1),
-                  np.nan)
     covariance = ((decoded - decoded.mean(0)) * (actions - actions.mean(0))).mean(0)
-    slope = np.where(moving, covariance / np.where(moving, variance, 1), np.nan)
-    return DecodedAgreement(r2, slope)
+    return DecodedAgreement(r2=1 - normalized_mse(decoded, actions),
+                            slope=np.where(variance > 1e-10,
+                                           covariance / np.maximum(variance, 1e-10), np.nan))
 
 
 @dataclass
@@ -139,7 +145,7 @@ class WaypointError:
 
     The next event's waypoint (``WAYPOINTS``' first): where the effector will grasp, until it
     does, then where it will release. What ``--decoded-look`` rows teach, scored before a
-    policy trains on them: on every frame, and on the first two (where the whole reach to the
+    policy trains on them: on every frame, and on the first ones (where the whole reach to the
     grasp is summed), each beside a guess that ignores the video (the true waypoints' mean
     over the same frames).
     """
@@ -152,11 +158,12 @@ class WaypointError:
     def row(self) -> str:
         """One line, in cm."""
         return (f'next-event waypoint {100 * self.every_frame:.1f} cm median on every frame, '
-                f'{100 * self.first_frames:.1f} cm on the first two (a guess from no video: '
-                f'{100 * self.guess_every_frame:.1f} / {100 * self.guess_first_frames:.1f} cm)')
+                f'{100 * self.first_frames:.1f} cm on the first {FIRST_FRAMES} (a guess from '
+                f'no video: {100 * self.guess_every_frame:.1f} / '
+                f'{100 * self.guess_first_frames:.1f} cm)')
 
 
-def decoded_waypoint_error(model: LatentActionModel, decoder, episodes: Sequence[Episode]
+def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode], decoder=None
                            ) -> WaypointError:
     """How far the waypoints of ``episodes`` decoded in full are from their true ones.
 
@@ -166,23 +173,22 @@ def decoded_waypoint_error(model: LatentActionModel, decoder, episodes: Sequence
     """
     truths, decoded = [], []
     for episode in episodes:
-        motion = episode.actions if episode.actions is not None else episode.hidden_motion
-        if motion is None or episode.effector_positions is None:
+        motion = true_motion(episode)
+        if episode.effector_positions is None:
             raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has no true '
                              'motion and effector path to score waypoints against')
-        columns = [True] * motion.shape[1]
-        actions = decoded_episode(model, episode, columns, decoder).actions
+        actions = decoded_episode(model, episode, [True] * motion.shape[1], decoder).actions
         truths.append(waypoint_targets(motion, episode.effector_positions)[:, 0])
         decoded.append(waypoint_targets(actions)[:, 0])
-    first = slice(0, 2)
-    guess = np.concatenate(truths).mean(0)
-    guess_first = np.concatenate([truth[first] for truth in truths]).mean(0)
+    first_truths = np.concatenate([truth[:FIRST_FRAMES] for truth in truths])
+    first_decoded = np.concatenate([waypoints[:FIRST_FRAMES] for waypoints in decoded])
+    truths, decoded = np.concatenate(truths), np.concatenate(decoded)
+
+    def median_distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.median(np.linalg.norm(a - b, axis=1)))
+
     return WaypointError(
-        every_frame=float(np.median(np.linalg.norm(np.concatenate(decoded)
-                                                   - np.concatenate(truths), axis=1))),
-        first_frames=float(np.median(np.concatenate(
-            [np.linalg.norm(d[first] - t[first], axis=1) for d, t in zip(decoded, truths)]))),
-        guess_every_frame=float(np.median(np.linalg.norm(np.concatenate(truths) - guess,
-                                                         axis=1))),
-        guess_first_frames=float(np.median(np.concatenate(
-            [np.linalg.norm(t[first] - guess_first, axis=1) for t in truths]))))
+        every_frame=median_distance(decoded, truths),
+        first_frames=median_distance(first_decoded, first_truths),
+        guess_every_frame=median_distance(truths.mean(0), truths),
+        guess_first_frames=median_distance(first_truths.mean(0), first_truths))
