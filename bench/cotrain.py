@@ -50,7 +50,13 @@ Rows (one policy each, same budget):
   weigh as a robot's);
 * with ``--decoded-look``, the decoded rows as oracle-look rows: their decoded path and grip
   (``--decoded-columns x,y,z,gripper``) give waypoints on every frame, which train the
-  waypoint head alone, and no action head;
+  waypoint head alone, and no action head. ``--decoded-hold priors`` holds decoded actions
+  to what the task's robot demos all do (``lam_models.data.task_priors``): the grip becomes
+  an open/closed command changing as often as theirs (the decoder's own smear flickers 8
+  times a video and sends the release's waypoint 8 cm off), the path starts where theirs
+  does and is at their heights where the grip changes (rows say ``held``). ``look`` anchors
+  the path too where the video's frames show the object grasped and released
+  (``held-look``); ``oracle``, at the hand's true points then (``held-oracle``, a bound);
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -99,13 +105,21 @@ from tqdm import tqdm
 import yaml
 
 from lam_models.data.dataset import read_episodes, write_dataset
-from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, Episode
-from lam_models.data.look_targets import event_heights, look_targets
+from lam_models.data.episode import (
+    ACTION_COLUMNS,
+    LOOK_TARGETS,
+    WAYPOINTS,
+    Episode,
+    gripper_events,
+)
+from lam_models.data.look_targets import look_targets
+from lam_models.data.task_priors import event_heights, task_priors
 from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_models.latent.action_decoder import (
     decoded_agreement,
     decoded_waypoint_error,
     fit_action_decoder,
+    true_motion,
 )
 from lam_models.latent.labeling import decoded_episode, label_frames
 from lam_models.latent.metrics import PixelDifferenceBaseline
@@ -134,6 +148,8 @@ LOOKED = 'look_targets'         # human videos' grasp and release read off their
 BOUNDS = ('robot', 'oracle', ORACLE_LOOK, ORACLE_DECODED)   # rows of no pseudo-action source
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 WAYPOINT_AXES = ('x', 'y', 'z', 'gripper')   # what waypoints are summed from (PolicyWindows)
+# --decoded-hold: how decoded actions are held (TaskPriors.constrain), and the rows' label
+HOLDS = {'none': '', 'priors': ' held', 'look': ' held-look', 'oracle': ' held-oracle'}
 
 
 @dataclass
@@ -307,19 +323,44 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
     (``fit_action_decoder``). First the decoder is checked, per axis and by the waypoints
     summed from its actions (what ``--decoded-look`` teaches): on robot episodes over the
     whole workspace (none trains it: what leaving the demos' region costs) and on the human
-    videos' hidden motion (what the embodiment costs besides). Both are printed.
+    videos' hidden motion (what the embodiment costs besides). Both are printed. Decoded
+    actions are held as ``--decoded-hold`` says (``HOLDS``).
     """
     model = latent_labeller(name, robot, human, args)
     decoder = None if name == 'clam' else fit_action_decoder(model, robot)
+    priors = None if args.decoded_hold == 'none' else task_priors(robot)
     whole = simulate(args, 'robot', AGREEMENT_EPISODES, 'full', args.robot_look,
                      first_seed=WHOLE_ROBOT_SEED)
-    for label, episodes in (('robot, whole workspace', whole),
-                            ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES))):
+    checks = (('robot, whole workspace', whole),
+              ('human, hidden motion', first_per_task(human, AGREEMENT_EPISODES)))
+    for label, episodes in checks:
         agreement = decoded_agreement(model, episodes, decoder)
         tqdm.write(f'{name}-decoded, {label}: R^2 (slope) {agreement.row(AXES)}')
-        waypoints = decoded_waypoint_error(model, episodes, decoder)
-        tqdm.write(f'{name}-decoded, {label}: {waypoints.row()}')
-    return [decoded_episode(model, episode, columns, decoder) for episode in human]
+        waypoints = decoded_waypoint_error(model, event_points(episodes, robot, args), decoder,
+                                           priors)
+        tqdm.write(f'{name}-decoded, {label}: {waypoints.row()}, held: {args.decoded_hold}')
+    return [decoded_episode(model, episode, columns, decoder, priors)
+            for episode in event_points(human, robot, args)]
+
+
+def event_points(episodes: list[Episode], robot: list[Episode], args: argparse.Namespace
+                 ) -> list[Episode]:
+    """``episodes`` with the points a decoded path is anchored at (``--decoded-hold``).
+
+    'look': where their frames show the object grasped and released (``looking``);
+    'oracle': where the effector truly was at its first gripper events (a bound).
+    """
+    if args.decoded_hold == 'look':
+        return looking(robot, episodes, args)
+    if args.decoded_hold != 'oracle':
+        return episodes
+    out = []
+    for episode in episodes:
+        events = gripper_events(true_motion(episode))[:WAYPOINTS]
+        points = [episode.effector_positions[event].tolist() for event in events]
+        out.append(replace(episode, metadata={
+            **episode.metadata, LOOK_TARGETS: points + [None] * (WAYPOINTS - len(points))}))
+    return out
 
 
 def looking(robot: list[Episode], human: list[Episode], args: argparse.Namespace
@@ -500,6 +541,11 @@ def main() -> int:
                              'with waypoints summed from their decoded path and grip (as '
                              '--oracle-look does with the true ones); needs --decoded-columns '
                              'x,y,z,gripper')
+    parser.add_argument('--decoded-hold', choices=tuple(HOLDS), default='none',
+                        help="the *_decoded rows' actions as decoded (none), held to what the "
+                             "task's robot demos all do (priors: task_priors), and also to "
+                             'where their frames show the object grasped and released (look), '
+                             'or where the hand truly was then (oracle: a bound)')
     parser.add_argument('--oracle-decoded', action='store_true',
                         help="a bound row: the oracle's motion on the --decoded-columns alone "
                              '(what a perfect decoder of those axes would give)')
@@ -539,19 +585,22 @@ def main() -> int:
     unknown = sorted(set(sources) - set(known))
     if unknown:
         raise SystemExit(f'cotrain: --sources {unknown} unknown; choose from {known}')
-    if LOOKED in sources and args.human_look != 'lab':
-        raise SystemExit(f'cotrain: --sources {LOOKED} needs --human-look lab: the points are '
+    reading = (f'--sources {LOOKED}' if LOOKED in sources
+               else '--decoded-hold look' if args.decoded_hold == 'look' else None)
+    if reading and args.human_look != 'lab':
+        raise SystemExit(f'cotrain: {reading} needs --human-look lab: the points are '
                          "read through the scene's still camera, and a randomized look moves "
                          'the head')
     pushing = [task for task in args.tasks.split(',') if not make_task(task).grasps]
-    if LOOKED in sources and pushing:
-        raise SystemExit(f'cotrain: --sources {LOOKED} needs tasks that grasp and release '
+    if reading and pushing:
+        raise SystemExit(f'cotrain: {reading} needs tasks that grasp and release '
                          f'(the look targets are where); {pushing} never close the gripper')
     decoded_axes = [axis for axis in AXES if axis in args.decoded_columns.split(',')]
     if not decoded_axes or set(args.decoded_columns.split(',')) - set(AXES):
         raise SystemExit(f'cotrain: --decoded-columns takes axes of {",".join(AXES)}, got '
                          f'{args.decoded_columns!r}')
     columns = [axis in decoded_axes for axis in AXES]
+    decoded_label = '+'.join(decoded_axes) + HOLDS[args.decoded_hold]
     if args.decoded_look and not set(WAYPOINT_AXES) <= set(decoded_axes):
         raise SystemExit(f'cotrain: --decoded-look needs --decoded-columns with '
                          f'{",".join(WAYPOINT_AXES)} (the path and the grip events its waypoints '
@@ -591,7 +640,7 @@ def main() -> int:
                 continue   # no latent head: not a CLAM-route row
             if source in DECODED:
                 name = source.removesuffix('_decoded')
-                label = (f'+human {name}-decoded {"+".join(decoded_axes)}'
+                label = (f'+human {name}-decoded {decoded_label}'
                          f'{" look" if args.decoded_look else ""}{steps}')
                 runs.append((label, source, lambda name=name: robot + decoded(
                     name, robot, human, columns, args)))

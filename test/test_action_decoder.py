@@ -15,7 +15,8 @@ import pytest
 from support.latent_world import make_toy_episodes
 import torch
 
-from lam_models.data.episode import ACTION_COLUMNS
+from lam_models.data.episode import ACTION_COLUMNS, gripper_events
+from lam_models.data.task_priors import TaskPriors
 from lam_models.latent.action_decoder import (
     decoded_agreement,
     decoded_waypoint_error,
@@ -113,7 +114,18 @@ def test_waypoints_summed_from_decoded_motion_beat_a_guess_from_no_video(fitted)
     held_out = [replace(ep, effector_positions=np.cumsum(ep.actions[:, :3], 0) - ep.actions[:, :3])
                 for ep in make_toy_episodes(8, 'robot', first_seed=400, length=16)]   # p_t
     error = decoded_waypoint_error(model, held_out, decoder)
-    assert error.every_frame < 0.5 * error.guess_every_frame, error
+    assert (error.every_frame < 0.5 * error.guess_every_frame).all(), error
     assert 'cm median on every frame' in error.row()
     with pytest.raises(ValueError, match='no true motion and effector path'):
         decoded_waypoint_error(model, make_toy_episodes(1, 'robot', length=8), decoder)
+
+
+def test_decoded_episode_holds_its_actions_to_the_tasks_priors(fitted):
+    model, _, decoder = fitted
+    human = make_toy_episodes(1, 'human', first_seed=500, length=16)[0]
+    columns = [True] * 7
+    grip = decoded_episode(model, human, columns, decoder,
+                           {'toy_move': TaskPriors(2)}).actions[:, -1]
+    assert set(np.unique(grip)) <= {0.0, 1.0} and len(gripper_events(grip[:, None])) == 2
+    with pytest.raises(ValueError, match="no task priors for 'toy_move'"):
+        decoded_episode(model, human, columns, decoder, {'pick_place': TaskPriors(2)})

@@ -4,16 +4,15 @@
 import numpy as np
 import pytest
 
-from lam_models.data.episode import Episode
 from lam_models.data.look_targets import (
     MoveFinder,
     TableCamera,
-    event_heights,
     find_object_moves,
     look_targets,
 )
 
 TABLE, ARM, BLOCK = (200, 160, 120), (40, 40, 60), (220, 30, 30)
+FLOATING = (230, 140, 30)   # an orange, as the simulator's avatar
 
 
 def video(start=(20, 30), end=(46, 22), arm_over_start=False, length=30) -> np.ndarray:
@@ -60,6 +59,30 @@ def test_an_object_hidden_by_the_arm_or_coloured_as_the_arm_is_not_seen_rather_t
         find_object_moves(video().astype(np.float32) / 255)
 
 
+def floating_video(start=(20, 30), end=(46, 22), length=30) -> np.ndarray:
+    """``video``'s block, moved by an effector that floats in view, touching no border."""
+    frames = np.empty((length, 64, 64, 3), np.uint8)
+    frames[:] = TABLE
+    third = length // 3
+    reach = np.linspace([8, 8], [start[0], start[1] - 4], third)
+    carry = np.linspace([start[0], start[1] - 4], [end[0], end[1] - 4], third)
+    hover = np.repeat([[end[0], end[1] - 4]], length - 2 * third, 0)
+    for t, (u, v) in enumerate(np.concatenate([reach, carry, hover]).astype(int)):
+        block = start if t < third else end if t >= 2 * third else (u, v + 4)
+        frames[t, block[1] - 1:block[1] + 2, block[0] - 1:block[0] + 2] = BLOCK
+        frames[t, v - 2:v + 2, u - 2:u + 2] = FLOATING    # touches no border
+    return frames
+
+
+def test_an_effector_floating_in_view_is_neither_the_start_nor_the_end():
+    frames = floating_video()
+    moves = find_object_moves(frames)
+    assert moves.start.tolist() == pytest.approx([20, 30], abs=0.01)
+    assert moves.end.tolist() == pytest.approx([46, 22], abs=0.01)
+    assert find_object_moves(frames, MoveFinder(still_frames=0)).start.tolist() != (
+        pytest.approx([20, 30], abs=0.01))   # unchecked for standing still: the effector
+
+
 def test_a_pixel_is_put_on_the_table_plane_through_the_cameras_calibration():
     down = np.eye(4)                                        # optical z (forward) = base -z
     down[:3, :3] = np.diag([1.0, -1.0, -1.0])
@@ -75,23 +98,6 @@ def test_a_pixel_is_put_on_the_table_plane_through_the_cameras_calibration():
     with pytest.raises(ValueError, match='frames are 128x128 px, the camera is calibrated at '
                                          '64x64'):
         look_targets(video().repeat(2, 1).repeat(2, 2), camera, np.array([0.0, 0.0]))
-
-
-def test_event_heights_are_the_demos_mean_grasp_and_release_heights():
-    def demo(grasp_z):
-        actions = np.zeros((5, 7), np.float32)
-        actions[:, 6] = [1, 0, 0, 1, 1]                     # grasp at 1, release at 3
-        path = np.zeros((5, 3), np.float32)
-        path[:, 2] = [0.1, grasp_z, 0.1, grasp_z + 0.01, 0.1]
-        return Episode(frames=np.zeros((5, 4, 4, 3), np.uint8), timestamps=np.arange(5.0),
-                       actions=actions, effector_positions=path)
-    hand = demo(0.5)
-    hand.embodiment = 'human'                               # an oracle's hand: not the robot's
-    assert event_heights([demo(0.02), demo(0.04), hand]).tolist() == pytest.approx([0.03, 0.04])
-    grasp_only = demo(0.02)
-    grasp_only.actions[3:, 6] = 0
-    with pytest.raises(ValueError, match='event_heights: no robot episode .* has a release'):
-        event_heights([grasp_only])
 
 
 def test_a_simulated_human_videos_look_targets_land_where_the_hand_grasps_and_releases():

@@ -18,26 +18,30 @@ the same scene:
 4. The object's **start** is the strongest inner region of the first frame, block-sized,
    away from the end, whose colour is neither the table's (the background's median) nor
    the embodiment's (its border regions' median).
+5. An effector that floats in view, touching no border (the simulator's avatar), is told
+   apart otherwise: its colour is the changed pixels' over the whole video, which the end
+   ignores, and the start must stand still over the first ``still_frames`` frames (the
+   object waits for the hand; the avatar shares its hue).
 
 Either may be missing: the hand covers the object in the first frame, or a sleeve has its
 colour. A missing point is no target, not a guess. Pixels become points on the table through
 the camera's calibration (``TableCamera``) at the heights where the robot's own demos grasp
-and release (``event_heights``). It needs a still camera (a head that moves makes the whole
-scene change) and one moved object. Measured on 300 simulated lab human videos (64 px)
-against the hand's true points: start found in 61%, 93% of those within 3 cm (median
-1.3 cm); end found in 99%, 95% within 3 cm (median 1.8 cm). On a policy's first frames
-they teach its waypoint head where the block is, yet did not lift its success (session 15:
-the oracle's waypoints follow the hand on every frame, which a video does not give).
+and release (``lam_models.data.task_priors.event_heights``). It needs a still camera (a head
+that moves makes the whole scene change) and one moved object. Measured on 300 simulated lab
+human videos (64 px) against the hand's true points: start found in 61%, 93% of those within
+3 cm (median 1.3 cm); end found in 99%, 95% within 3 cm (median 1.8 cm). On 200 avatar ones
+(session 19): start found in 85%, all within 3 cm (median 1.1 cm); end in all, 98% within
+3 cm (median 1.7 cm); the same on 50 robot avatar ones. On a policy's first frames they
+teach its waypoint head where the block is, yet did not lift its success (session 15: the
+oracle's waypoints follow the hand on every frame, which a video does not give); they can
+anchor a decoded path (``lam_models.data.task_priors``), which follows it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
-
-from lam_models.data.episode import ACTION_COLUMNS, WAYPOINTS, Episode, gripper_events
 
 REFERENCE_SIZE = 64   # px: the frame side the region sizes below are given for
 
@@ -51,6 +55,7 @@ class MoveFinder:
     min_area: int = 2               # the start region's area in px (a 3 cm block: 2-12 px)
     max_area: int = 20
     apart_px: float = 4.0           # the start region's centre is this far from the end's
+    still_frames: int = 2           # a floating effector's video: the start stands this long
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,23 @@ def find_object_moves(frames: np.ndarray, finder: MoveFinder = MoveFinder()) -> 
     table = np.median(background.reshape(-1, 3), 0)
     area_scale = (frames.shape[1] / REFERENCE_SIZE) ** 2
 
-    last = np.abs(video[-1] - background).sum(-1)
-    labels, inner, _, _, centres = _regions(last, finder.changed_above)
-    end = (centres[max(inner, key=lambda i: last[labels == i].sum())] if inner else None)
-
     first = np.abs(video[0] - background).sum(-1)
     labels, inner, border, stats, centres = _regions(first, finder.changed_above)
-    arm = np.median(video[0][np.isin(labels, border)], 0) if border else None
+    # No changed region touches the border: the effector floats in view (the simulator's
+    # avatar). Its colour is then the changed pixels' over the whole video (it is in every
+    # frame), and the last frame's pixels of that colour are not where the object ended.
+    floating = not border
+    arm = (np.median(video[np.abs(video - background).sum(-1) > finder.changed_above], 0)
+           if floating else np.median(video[0][np.isin(labels, border)], 0))
+
+    last = np.abs(video[-1] - background).sum(-1)
+    if floating:
+        last[np.abs(video[-1] - arm).sum(-1) < finder.colour_apart] = 0.0
+    end_labels, end_inner, _, _, end_centres = _regions(last, finder.changed_above)
+    end = (end_centres[max(end_inner, key=lambda i: last[end_labels == i].sum())]
+           if end_inner else None)
+
+    still = video[min(finder.still_frames, len(video) - 1)]
     start, strongest = None, 0.0
     for i in inner:
         colour = video[0][labels == i].mean(0)
@@ -99,7 +114,10 @@ def find_object_moves(frames: np.ndarray, finder: MoveFinder = MoveFinder()) -> 
                 or end is not None and np.linalg.norm(centres[i] - end) <= finder.apart_px
                 * np.sqrt(area_scale)
                 or np.abs(colour - table).sum() < finder.colour_apart
-                or arm is not None and np.abs(colour - arm).sum() < finder.colour_apart):
+                # a floating effector may share the object's hue: the object stands still
+                or floating and np.abs(still[labels == i] - video[0][labels == i]).sum(-1).mean()
+                > finder.changed_above
+                or not floating and np.abs(colour - arm).sum() < finder.colour_apart):
             continue
         strength = float(first[labels == i].sum())
         if strength > strongest:
@@ -128,29 +146,6 @@ class TableCamera:
             raise ValueError(f'TableCamera: pixel {pixel} does not look down onto z = {height} m '
                              f'from a camera at z = {origin[2]:.3f} m')
         return origin + (height - origin[2]) / ray[2] * ray
-
-
-def event_heights(episodes: Sequence[Episode]) -> np.ndarray:
-    """(WAYPOINTS,) m: the mean effector height at the grasp and at the release.
-
-    Over the robot episodes with actions (a real gripper column) and an effector path: where
-    the gripper holds the object it grasps and lets it go, the heights a look target needs.
-    One task's demos: another task grasps and releases at other heights.
-    """
-    heights: list[list[float]] = [[] for _ in range(WAYPOINTS)]
-    for episode in episodes:
-        columns = episode.metadata.get(ACTION_COLUMNS)
-        if (episode.embodiment != 'robot' or episode.actions is None
-                or episode.effector_positions is None or columns is not None and not columns[-1]):
-            continue
-        for k, event in enumerate(gripper_events(episode.actions)[:WAYPOINTS]):
-            heights[k].append(float(episode.effector_positions[event, 2]))
-    missing = [name for name, h in zip(('grasp', 'release'), heights) if not h]
-    if missing:
-        raise ValueError(f'event_heights: no robot episode with actions, an effector path and '
-                         f'a gripper column has a {" or a ".join(missing)} (the gripper '
-                         'closing, then opening): nothing says at what height')
-    return np.array([np.mean(h) for h in heights])
 
 
 def look_targets(frames: np.ndarray, camera: TableCamera, heights: np.ndarray,

@@ -17,7 +17,7 @@ motion.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from torch import nn
 from typing_extensions import override
 
 from lam_models.data.episode import Episode
+from lam_models.data.task_priors import TaskPriors
 from lam_models.data.windows import WindowShape, waypoint_targets
 from lam_models.latent.base import LatentActionModel
 from lam_models.latent.labeling import decoded_episode, label_frames, model_device
@@ -141,35 +142,38 @@ def decoded_agreement(model: LatentActionModel, episodes: Sequence[Episode], dec
 
 @dataclass
 class WaypointError:
-    """Median distance (m) of the next-event waypoints summed from decoded actions to the truth.
+    """Median distances (m) of waypoints summed from decoded actions to the true ones.
 
-    The next event's waypoint (``WAYPOINTS``' first): where the effector will grasp, until it
-    does, then where it will release. What ``--decoded-look`` rows teach, scored before a
-    policy trains on them: on every frame, and on the first ones (where the whole reach to the
-    grasp is summed), each beside a guess that ignores the video (the true waypoints' mean
-    over the same frames).
+    Per waypoint (``WAYPOINTS``): the next gripper event's (where the effector will grasp,
+    until it does, then where it will release), and the one after it. What ``--decoded-look``
+    rows teach, scored before a policy trains on them: on every frame, and on the first ones
+    (where the whole reach to the event is summed), each beside a guess that ignores the
+    video (the true waypoints' mean over the same frames).
     """
 
-    every_frame: float
-    first_frames: float
-    guess_every_frame: float
-    guess_first_frames: float
+    every_frame: np.ndarray          # (WAYPOINTS,)
+    first_frames: np.ndarray
+    guess_every_frame: np.ndarray
+    guess_first_frames: np.ndarray
 
     def row(self) -> str:
-        """One line, in cm."""
-        return (f'next-event waypoint {100 * self.every_frame:.1f} cm median on every frame, '
-                f'{100 * self.first_frames:.1f} cm on the first {FIRST_FRAMES} (a guess from '
-                f'no video: {100 * self.guess_every_frame:.1f} / '
-                f'{100 * self.guess_first_frames:.1f} cm)')
+        """One line, in cm, the waypoints side by side (next event / the one after)."""
+        def cm(values: np.ndarray) -> str:
+            return ' / '.join(f'{100 * value:.1f}' for value in values)
+        return (f'waypoints (next event / the one after) {cm(self.every_frame)} cm median on '
+                f'every frame (a guess from no video: {cm(self.guess_every_frame)}), '
+                f'{cm(self.first_frames)} cm on the first {FIRST_FRAMES} (the guess: '
+                f'{cm(self.guess_first_frames)})')
 
 
-def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode], decoder=None
-                           ) -> WaypointError:
+def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode], decoder=None,
+                           priors: Mapping[str, TaskPriors] | None = None) -> WaypointError:
     """How far the waypoints of ``episodes`` decoded in full are from their true ones.
 
     The truth is each episode's own effector path and gripper events (a human's hidden
     motion); the decoded waypoints are summed from the decoded translation, at the decoded
-    grip's events, as ``PolicyWindows`` sums them for a decoded row.
+    grip's events (held to the task's ``priors`` as ``decoded_episode`` holds them), as
+    ``PolicyWindows`` sums them for a decoded row.
     """
     truths, decoded = [], []
     for episode in episodes:
@@ -177,15 +181,16 @@ def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode]
         if episode.effector_positions is None:
             raise ValueError(f'a {episode.embodiment} episode ({episode.task!r}) has no true '
                              'motion and effector path to score waypoints against')
-        actions = decoded_episode(model, episode, [True] * motion.shape[1], decoder).actions
-        truths.append(waypoint_targets(motion, episode.effector_positions)[:, 0])
-        decoded.append(waypoint_targets(actions)[:, 0])
+        actions = decoded_episode(model, episode, [True] * motion.shape[1], decoder,
+                                  priors).actions
+        truths.append(waypoint_targets(motion, episode.effector_positions))
+        decoded.append(waypoint_targets(actions))
     first_truths = np.concatenate([truth[:FIRST_FRAMES] for truth in truths])
     first_decoded = np.concatenate([waypoints[:FIRST_FRAMES] for waypoints in decoded])
     truths, decoded = np.concatenate(truths), np.concatenate(decoded)
 
-    def median_distance(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.median(np.linalg.norm(a - b, axis=1)))
+    def median_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:   # per waypoint
+        return np.median(np.linalg.norm(a - b, axis=-1), axis=0)
 
     return WaypointError(
         every_frame=median_distance(decoded, truths),

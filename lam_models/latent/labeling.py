@@ -20,15 +20,16 @@ from dataclasses import replace
 import itertools
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from lam_models.checkpoints import checkpoint_files
-from lam_models.data.episode import ACTION_COLUMNS, Episode
+from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, Episode
 from lam_models.data.images import resize_frames
 from lam_models.data.pairs import window_indices
+from lam_models.data.task_priors import TaskPriors
 from lam_models.latent.base import LatentActionModel
 
 # Pairs per forward pass. Default CoMo at 64 px, one CPU thread: 16 -> 1240, 32 -> 1120,
@@ -108,7 +109,7 @@ def label_frames(model: LatentActionModel, frames: np.ndarray,
 
 
 def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequence[bool],
-                    decoder=None) -> Episode:
+                    decoder=None, priors: Mapping[str, TaskPriors] | None = None) -> Episode:
     """``episode`` with actions decoded from its latents, only ``columns`` of them real.
 
     ``decoder`` maps latents to robot actions (``decode_action``): one fit on the robot demos'
@@ -116,7 +117,11 @@ def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequenc
     robot actions as it trained (CLAM's). A human video's labels become robot actions, of
     which ``columns`` (``ACTION_COLUMNS``) are the axes measured to transfer from the hand
     (``bench/cotrain.py`` decodes y and z). The last ``frame_gap`` frames have no latent: they
-    hold still, keeping the last grip.
+    hold still, keeping the last grip. ``priors`` (per task, from its robot demos:
+    ``task_priors``) hold the decoded grip and path to what every demo of the task does,
+    and the path to the points where the video's object is grasped and released where its
+    ``LOOK_TARGETS`` say (``TaskPriors.constrain``); without them the grip is the decoder's
+    smear, which flickers, and the path drifts.
     """
     decode = getattr(decoder if decoder is not None else model, 'decode_action', None)
     if decode is None:
@@ -133,5 +138,10 @@ def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequenc
                          f'{actions.shape[1]}')
     actions[~valid, :-1] = 0.0
     actions[~valid, -1] = actions[np.flatnonzero(valid)[-1], -1]
+    if priors is not None:
+        if episode.task not in priors:
+            raise ValueError(f'decoded_episode: no task priors for {episode.task!r} (no robot '
+                             f'demo of it says what its demos do), only {sorted(priors)}')
+        actions = priors[episode.task].constrain(actions, episode.metadata.get(LOOK_TARGETS))
     return replace(episode, actions=actions, hidden_motion=None, effector_positions=None,
                    metadata={**episode.metadata, ACTION_COLUMNS: [bool(c) for c in columns]})

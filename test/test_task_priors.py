@@ -1,0 +1,88 @@
+# Copyright 2026 lam_ros contributors
+# SPDX-License-Identifier: Apache-2.0
+"""What a task's robot demos say of any demo of it (``lam_models.data.task_priors``)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lam_models.data.episode import Episode, gripper_events
+from lam_models.data.task_priors import TaskPriors, event_heights, step_gripper, task_priors
+from lam_models.data.windows import waypoint_targets
+
+EE_DELTA_SPACE = 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper(1=open)]'
+
+
+def demo(grasp_z: float, task: str = 'pick_place', start_z: float = 0.1) -> Episode:
+    """Five steps: grasp at 1 (at ``grasp_z``), release at 3 (1 cm higher)."""
+    actions = np.zeros((5, 7), np.float32)
+    actions[:, 6] = [1, 0, 0, 1, 1]
+    path = np.zeros((5, 3), np.float32)
+    path[:, 2] = [start_z, grasp_z, 0.1, grasp_z + 0.01, 0.1]
+    return Episode(frames=np.zeros((5, 4, 4, 3), np.uint8), timestamps=np.arange(5.0),
+                   actions=actions, effector_positions=path, task=task,
+                   metadata={'action_space': EE_DELTA_SPACE})
+
+
+def test_event_heights_are_the_demos_mean_grasp_and_release_heights():
+    hand = demo(0.5)
+    hand.embodiment = 'human'                               # an oracle's hand: not the robot's
+    assert event_heights([demo(0.02), demo(0.04), hand]).tolist() == pytest.approx([0.03, 0.04])
+    grasp_only = demo(0.02)
+    grasp_only.actions[3:, 6] = 0
+    with pytest.raises(ValueError, match='event_heights: no robot episode .* has a release'):
+        event_heights([grasp_only])
+
+
+
+def test_a_smeared_grip_steps_back_to_the_open_close_open_command_it_smears():
+    command = np.r_[np.ones(10), np.zeros(12), np.ones(10)]
+    rng = np.random.default_rng(0)
+    smeared = 0.5 + 0.6 * (command - 0.5) + rng.normal(0, 0.35, len(command))  # a regression's
+    assert len(gripper_events(smeared[:, None])) > 2          # read at 0.5, it flickers
+    stepped = step_gripper(smeared, 2)
+    assert set(np.unique(stepped)) == {0.0, 1.0}
+    np.testing.assert_allclose(gripper_events(stepped[:, None]), [10, 22], atol=1)
+    np.testing.assert_array_equal(step_gripper(smeared, 0), np.ones(len(command)))
+    assert step_gripper(np.array([0.9]), 2).tolist() == [1.0]   # no room for a change: none
+
+
+def test_task_priors_come_from_each_tasks_robot_demos_not_human_videos():
+    hand = demo(0.5)
+    hand.embodiment = 'human'
+    pushing = replace(demo(0.02, task='push'), actions=np.c_[np.zeros((5, 6)), np.ones(5)])
+    joints = replace(demo(0.02, task='joint_pick'), metadata={})   # no dz column to anchor
+    priors = task_priors([demo(0.02, start_z=0.12), demo(0.04), hand, pushing, joints])
+    assert priors['pick_place'].grip_changes == 2
+    assert priors['pick_place'].start == pytest.approx((0, 0, 0.11))
+    assert priors['pick_place'].event_heights == pytest.approx((0.03, 0.04))
+    assert priors['push'] == TaskPriors(0, pytest.approx((0, 0, 0.1)), ())
+    assert priors['joint_pick'] == TaskPriors(2)
+    with pytest.raises(ValueError, match='task_priors: no robot episode with actions'):
+        task_priors([hand])
+
+
+def test_a_drifting_decoded_path_held_to_the_priors_reaches_the_demos_heights():
+    """A reach decoded a quarter short, with noise: its height waypoints miss, held they do not."""
+    true_dz = np.r_[np.full(10, -0.0115), np.zeros(2), np.full(8, 0.01), np.full(10, -0.0072),
+                    np.zeros(5)]
+    grip = np.r_[np.ones(12), np.zeros(18), np.ones(5)]            # grasp at 12, release at 30
+    truth = np.c_[np.zeros((35, 2)), true_dz, np.zeros((35, 3)), grip].astype(np.float32)
+    path = np.c_[np.zeros((36, 2)), 0.14 + np.r_[0, np.cumsum(true_dz)]][:35]
+    rng = np.random.default_rng(0)
+    decoded = truth.copy()
+    decoded[:, 2] = 0.75 * true_dz + rng.normal(0, 0.002, 35)
+    decoded[:, 6] = 0.5 + 0.6 * (grip - 0.5) + rng.normal(0, 0.15, 35)
+    priors = TaskPriors(2, (0.0, 0.0, 0.14), (float(path[12, 2]), float(path[30, 2])))
+    held = priors.constrain(decoded)
+    events = gripper_events(held)
+    np.testing.assert_allclose(events, [12, 30], atol=1)
+    np.testing.assert_allclose(0.14 + np.cumsum(held[:, 2])[events - 1], priors.event_heights,
+                               atol=1e-6)   # the summed path is at each height at its change
+    true_waypoints = waypoint_targets(truth, path)[:2]
+    raw_error = np.abs(waypoint_targets(decoded)[:2] - true_waypoints)[..., 2].max()
+    held_error = np.abs(waypoint_targets(held)[:2] - true_waypoints)[..., 2].max()
+    assert held_error < 0.3 * raw_error, (held_error, raw_error)
+    assert TaskPriors(2).constrain(decoded)[:, 2].tolist() == decoded[:, 2].tolist()  # no heights
