@@ -15,7 +15,7 @@ import pytest
 from support.latent_world import make_toy_episodes
 import torch
 
-from lam_models.data.episode import ACTION_COLUMNS, gripper_events
+from lam_models.data.episode import ACTION_COLUMNS, LOOK_TARGETS, gripper_events
 from lam_models.data.task_priors import TaskPriors
 from lam_models.latent.action_decoder import (
     decoded_agreement,
@@ -129,3 +129,26 @@ def test_decoded_episode_holds_its_actions_to_the_tasks_priors(fitted):
     assert set(np.unique(grip)) <= {0.0, 1.0} and len(gripper_events(grip[:, None])) == 2
     with pytest.raises(ValueError, match="no task priors for 'toy_move'"):
         decoded_episode(model, human, columns, decoder, {'pick_place': TaskPriors(2)})
+
+
+class FixedDecoder:
+    """Decodes every latent to one step of a known reach: 1 cm a step, closing at step 5."""
+
+    def decode_action(self, z: torch.Tensor) -> torch.Tensor:
+        actions = torch.zeros(len(z), 7)
+        actions[:, :3] = 0.01
+        actions[:, 6] = (torch.arange(len(z)) < 5) | (torch.arange(len(z)) >= 10)
+        return actions
+
+
+def test_decoded_episode_anchors_the_path_at_the_videos_look_targets(fitted):
+    model, _, _ = fitted
+    human = make_toy_episodes(1, 'human', first_seed=600, length=16)[0]
+    human.metadata[LOOK_TARGETS] = [[0.3, 0.1, 0.02], None]          # the grasp seen
+    priors = {'toy_move': TaskPriors(2, (0.2, 0.0, 0.14), (0.03, 0.04))}
+    actions = decoded_episode(model, human, [True] * 7, FixedDecoder(), priors).actions
+    assert gripper_events(actions).tolist() == [5, 10]
+    path = np.asarray(priors['toy_move'].start) + np.cumsum(actions[:, :3], 0)
+    np.testing.assert_allclose(path[4], [0.3, 0.1, 0.02], atol=1e-6)    # at the grasp
+    assert path[9, 2] == pytest.approx(0.04, abs=1e-6)                  # the release's height
+    np.testing.assert_array_equal(actions[-1, :3], 0.0)   # the frame with no latent holds still

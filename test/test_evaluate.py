@@ -373,3 +373,17 @@ def test_decoded_look_keeps_decoded_rows_and_their_bound_off_the_action_head(mon
     for source in ('oracle', 'como', 'look_targets'):
         assert bench.row_human_acts(source, decoded_look=True), source
     assert not bench.row_human_acts('oracle_look', decoded_look=False)
+
+
+def test_oracle_event_points_are_where_the_hand_was_at_its_grasp_and_release(monkeypatch):
+    """The bound of --decoded-hold look: a decoded path anchored where the hand truly was."""
+    from argparse import Namespace
+
+    from lam_models.data.episode import LOOK_TARGETS, gripper_events
+    bench = cotrain_bench(monkeypatch)
+    human = generate_episode('pick_place', 7, 'human', 'ego', 32)
+    events = gripper_events(human.hidden_motion)
+    anchored, = bench.with_event_points([human], [], Namespace(decoded_hold='oracle'))
+    np.testing.assert_allclose(anchored.metadata[LOOK_TARGETS],
+                               human.effector_positions[events[:2]])
+    assert bench.with_event_points([human], [], Namespace(decoded_hold='priors'))[0] is human

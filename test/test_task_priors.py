@@ -46,7 +46,12 @@ def test_a_smeared_grip_steps_back_to_the_open_close_open_command_it_smears():
     assert set(np.unique(stepped)) == {0.0, 1.0}
     np.testing.assert_allclose(gripper_events(stepped[:, None]), [10, 22], atol=1)
     np.testing.assert_array_equal(step_gripper(smeared, 0), np.ones(len(command)))
-    assert step_gripper(np.array([0.9]), 2).tolist() == [1.0]   # no room for a change: none
+    assert step_gripper(np.array([0.9, 0.1]), 2).tolist() == [1.0, 0.0]   # room for one
+    flat = 0.7 + rng.normal(0, 0.05, 20)                      # no change to read: open
+    np.testing.assert_array_equal(step_gripper(flat, 2), np.ones(20))
+    decoded = np.c_[np.full((20, 3), 0.01), np.zeros((20, 3)), flat]
+    held = TaskPriors(2, (0.2, 0.0, 0.14), (0.03, 0.04)).constrain(decoded)
+    np.testing.assert_allclose(held[:, :3], decoded[:, :3], atol=1e-7)   # no event, no anchor
 
 
 def test_task_priors_come_from_each_tasks_robot_demos_not_human_videos():
@@ -86,3 +91,15 @@ def test_a_drifting_decoded_path_held_to_the_priors_reaches_the_demos_heights():
     held_error = np.abs(waypoint_targets(held)[:2] - true_waypoints)[..., 2].max()
     assert held_error < 0.3 * raw_error, (held_error, raw_error)
     assert TaskPriors(2).constrain(decoded)[:, 2].tolist() == decoded[:, 2].tolist()  # no heights
+
+
+def test_event_points_anchor_every_axis_and_a_point_not_seen_only_the_height():
+    rng = np.random.default_rng(1)
+    decoded = np.c_[rng.normal(0, 0.01, (20, 6)), np.r_[np.ones(5), np.zeros(7), np.ones(8)]]
+    priors = TaskPriors(2, (0.2, 0.0, 0.14), (0.03, 0.04))
+    held = priors.constrain(decoded, [[0.3, 0.1, 0.02], None])   # grasp seen, release not
+    path = np.asarray(priors.start) + np.r_[np.zeros((1, 3)), np.cumsum(held[:, :3], 0)]
+    np.testing.assert_allclose(path[5], [0.3, 0.1, 0.02], atol=1e-6)    # where it was seen
+    assert path[12, 2] == pytest.approx(0.04, abs=1e-6)                  # its height only
+    np.testing.assert_allclose(held[5:12, :2], decoded[5:12, :2], atol=1e-7)
+    np.testing.assert_allclose(held[12:, :3], decoded[12:, :3], atol=1e-7)   # free after

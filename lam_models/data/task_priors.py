@@ -8,11 +8,14 @@ decoder fit in the demos' region reads a reach elsewhere about a quarter short).
 into waypoints, both miss: on the first frames, worse than a guess from no video. Three
 facts hold for every demonstration of a task, whoever does it, and the robot's own demos
 give them: how often the gripper changes (a pick-and-place closes once and opens once),
-how high the effector starts (at home: human hands start there too, within 2 cm), and how
+where the effector starts (at home: human hands start there too, within 2 cm), and how
 high it is when the gripper changes (the object is on the table). ``TaskPriors.constrain``
-holds a decoded sequence to them. Measured on 200 simulated avatar videos of pick_place
-(issue 12, session 19): the next event's waypoint on the first frames 9.4 -> 5.0 cm
-(a guess from no video: 5.6), the release's on every frame 8.3 -> 3.1 cm.
+holds a decoded sequence to them, and to where a video's frames show the object grasped and
+released where they do (``LOOK_TARGETS``). Measured with CoMo's decoder on 200 simulated
+avatar human videos of pick_place (issue 12, session 19), median distances of the next
+event's waypoint on every frame / on the first two (a guess from no video: 5.7 / 6.5 cm):
+as decoded 2.3 / 9.4 cm, held to the priors 2.2 / 5.0, and to the look targets too
+1.9 / 2.4; the release's waypoint on every frame 8.3, 3.1 and 2.3 cm.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from lam_models.data.dataset import episode_action_space
 from lam_models.data.episode import (
     ACTION_COLUMNS,
     EE_DELTA,
@@ -30,6 +34,9 @@ from lam_models.data.episode import (
 )
 
 HEIGHT = 2   # the z column of ee-delta actions and the z of an effector path
+# A decoded grip whose open and closed levels are closer than half the command's 0..1 range
+# shows no change: it is read as open throughout.
+MIN_GRIP_SPREAD = 0.5
 
 
 def step_gripper(grip: np.ndarray, changes: int) -> np.ndarray:
@@ -40,10 +47,14 @@ def step_gripper(grip: np.ndarray, changes: int) -> np.ndarray:
     Its open and closed levels are its own 90th and 10th percentiles (a regression shrinks
     both towards the mean). Exactly ``changes`` (fewer if the video is shorter), whatever the
     video does: a hand that never lets go still gets a release, at the best step for one.
+    Open throughout if the levels are less than ``MIN_GRIP_SPREAD`` apart: a flat grip says
+    nothing of when it changes.
     """
     grip = np.asarray(grip, np.float64)
-    changes = max(0, min(int(changes), len(grip) - 1))
     levels = np.quantile(grip, [0.9, 0.1]) if len(grip) else np.zeros(2)
+    if levels[0] - levels[1] < MIN_GRIP_SPREAD:
+        return np.ones(len(grip), np.float32)
+    changes = max(0, min(int(changes), len(grip) - 1))
     # cost[j]: the least squared error up to step t with j changes made (open when j is even)
     error = (grip[:, None] - levels[np.arange(changes + 1) % 2]) ** 2
     cost = np.full(changes + 1, np.inf)
@@ -62,12 +73,16 @@ def step_gripper(grip: np.ndarray, changes: int) -> np.ndarray:
     return commands
 
 
-def _with_path(episode: Episode) -> bool:
-    """A robot demo whose gripper column is real and whose effector path is recorded."""
+def _gripping(episode: Episode) -> bool:
+    """A robot demo with actions whose gripper column is real."""
     columns = episode.metadata.get(ACTION_COLUMNS)
     return (episode.embodiment == 'robot' and episode.actions is not None
-            and episode.effector_positions is not None
             and (columns is None or bool(columns[-1])))
+
+
+def _with_path(episode: Episode) -> bool:
+    """A robot demo whose gripper column is real and whose effector path is recorded."""
+    return _gripping(episode) and episode.effector_positions is not None
 
 
 def _heights_at_events(episodes: Sequence[Episode], count: int) -> list[list[float]]:
@@ -101,7 +116,7 @@ class TaskPriors:
 
     ``start`` ((3,) m, the mean first effector position) and ``event_heights`` (m, one per
     change the demos have) are None where no demo has an effector path and ee-delta actions
-    to anchor a decoded path with.
+    to anchor a decoded path with, or none of those has every change.
     """
 
     grip_changes: int
@@ -127,8 +142,10 @@ class TaskPriors:
         points += [None] * (len(self.event_heights) - len(points))
         anchors = [(0, np.asarray(self.start))]
         for event, height, point in zip(gripper_events(actions), self.event_heights, points):
-            anchors.append((int(event), np.asarray(point, np.float64) if point is not None
-                            else np.array([np.nan, np.nan, height])))
+            if point is None:
+                point = np.full(3, np.nan)
+                point[HEIGHT] = height
+            anchors.append((int(event), np.asarray(point, np.float64)))
         for (start, low), (end, high) in zip(anchors, anchors[1:]):
             drift = (high - low) - actions[start:end, :3].sum(0)
             fixed = np.isfinite(drift)
@@ -139,17 +156,16 @@ class TaskPriors:
 def task_priors(episodes: Sequence[Episode]) -> dict[str, TaskPriors]:
     """Per task, its ``TaskPriors`` from its robot demos with actions (median count of changes)."""
     by_task: dict[str, list[Episode]] = {}
-    for episode in episodes:
-        if episode.embodiment == 'robot' and episode.actions is not None:
-            by_task.setdefault(episode.task, []).append(episode)
+    for episode in filter(_gripping, episodes):
+        by_task.setdefault(episode.task, []).append(episode)
     if not by_task:
-        raise ValueError("task_priors: no robot episode with actions says what a task's "
-                         'demos do')
+        raise ValueError("task_priors: no robot episode with actions (a real gripper column) "
+                         "says what a task's demos do")
     priors = {}
     for task, demos in by_task.items():
         changes = int(np.median([len(gripper_events(demo.actions)) for demo in demos]))
         anchored = [demo for demo in demos if _with_path(demo)
-                    and str(demo.metadata.get('action_space', '')).startswith(EE_DELTA)]
+                    and episode_action_space(demo).startswith(EE_DELTA)]
         heights = _heights_at_events(anchored, changes)
         if not anchored or not all(heights):
             priors[task] = TaskPriors(changes)

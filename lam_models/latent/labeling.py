@@ -136,12 +136,13 @@ def decoded_episode(model: LatentActionModel, episode: Episode, columns: Sequenc
     if len(columns) != actions.shape[1]:
         raise ValueError(f'{len(columns)} action columns named, {model.name} decodes '
                          f'{actions.shape[1]}')
-    actions[~valid, :-1] = 0.0
-    actions[~valid, -1] = actions[np.flatnonzero(valid)[-1], -1]
-    if priors is not None:
+    if priors is not None:   # on the rows with a latent (a prefix), before the tail holds
         if episode.task not in priors:
             raise ValueError(f'decoded_episode: no task priors for {episode.task!r} (no robot '
                              f'demo of it says what its demos do), only {sorted(priors)}')
-        actions = priors[episode.task].constrain(actions, episode.metadata.get(LOOK_TARGETS))
+        actions[valid] = priors[episode.task].constrain(actions[valid],
+                                                        episode.metadata.get(LOOK_TARGETS))
+    actions[~valid, :-1] = 0.0
+    actions[~valid, -1] = actions[np.flatnonzero(valid)[-1], -1]
     return replace(episode, actions=actions, hidden_motion=None, effector_positions=None,
                    metadata={**episode.metadata, ACTION_COLUMNS: [bool(c) for c in columns]})
