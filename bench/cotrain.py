@@ -58,8 +58,8 @@ Rows (one policy each, same budget):
   the path too where the video's frames show the object grasped and released
   (``held-look``); ``oracle``, at the hand's true points then (``held-oracle``, a bound).
   Session 19, avatar, two seeds: look 31% [26, 35], oracle 33% [28, 37], the grip stepped
-  alone (intermediate code) 22% [18, 26], as decoded 25% [21, 30], against robot-only's
-  19% [15, 23];
+  alone (intermediate code) 22% [18, 26], as decoded 25% [21, 30], the look targets alone
+  (``--sources look_targets``) 26% [22, 30], against robot-only's 19% [15, 23];
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -70,7 +70,8 @@ Rows (one policy each, same budget):
   calibration): the oracle-look row without the oracle. Only a video's first frames train,
   the waypoint head (``PolicyWindows``, ``LOOK_TARGETS``). Labels from video, not
   pseudo-actions: its gain gets a line of its own, before the last line. Session 15, two
-  seeds, no proprio: 22%, as robot-only, where the oracle-look row has 30%.
+  seeds, no proprio: 22%, as robot-only, where the oracle-look row has 30%; session 19 on
+  the avatar: 26% [22, 30] against 19% [15, 23], oracle look 37% [32, 42].
 
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
