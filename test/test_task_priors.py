@@ -36,7 +36,6 @@ def test_event_heights_are_the_demos_mean_grasp_and_release_heights():
         event_heights([grasp_only])
 
 
-
 def test_a_smeared_grip_steps_back_to_the_open_close_open_command_it_smears():
     command = np.r_[np.ones(10), np.zeros(12), np.ones(10)]
     rng = np.random.default_rng(0)
