@@ -1,11 +1,14 @@
 # Copyright 2026 lam_ros contributors
 # SPDX-License-Identifier: Apache-2.0
 """Look targets read off a video: what moved (not the arm), and where that is on the table."""
+import warnings
+
 import numpy as np
 import pytest
 
 from lam_models.data.look_targets import (
     MoveFinder,
+    ObjectMoves,
     TableCamera,
     find_object_moves,
     look_targets,
@@ -81,6 +84,10 @@ def test_an_effector_floating_in_view_is_neither_the_start_nor_the_end():
     assert moves.end.tolist() == pytest.approx([46, 22], abs=0.01)
     assert find_object_moves(frames, MoveFinder(still_frames=0)).start.tolist() != (
         pytest.approx([20, 30], abs=0.01))   # unchecked for standing still: the effector
+    still = np.repeat(frames[:1], 5, 0)                        # nothing moves: nothing found
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', RuntimeWarning)         # no median of no pixels
+        assert find_object_moves(still) == ObjectMoves(None, None)
 
 
 def test_a_pixel_is_put_on_the_table_plane_through_the_cameras_calibration():

@@ -98,8 +98,10 @@ def find_object_moves(frames: np.ndarray, finder: MoveFinder = MoveFinder()) -> 
     # lab video's frames). Its colour is then the changed pixels' over the whole video (it
     # is in every frame), and the last frame's pixels of that colour are not where the
     # object ended.
-    floating = not any(_regions(frame, finder.changed_above)[2] for frame in difference)
-    arm = (np.median(video[difference > finder.changed_above], 0) if floating
+    changed = difference > finder.changed_above
+    floating = changed.any() and not any(_regions(frame, finder.changed_above)[2]
+                                         for frame in difference)
+    arm = (np.median(video[changed], 0) if floating
            else np.median(video[0][np.isin(labels, border)], 0) if border else None)
 
     last = difference[-1].copy()
