@@ -334,7 +334,10 @@ def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list
     """
     model = latent_labeller(name, robot, human, args)
     decoder = None if name == 'clam' else fit_action_decoder(model, robot)
-    priors = None if args.decoded_hold == 'none' else task_priors(robot)
+    # the demos decoded weigh the decoded grip against the path's height profiles
+    priors = None if args.decoded_hold == 'none' else task_priors(robot, [
+        decoded_episode(model, demo, [True] * demo.actions.shape[1], decoder).actions
+        for demo in robot])
     whole = simulate(args, 'robot', AGREEMENT_EPISODES, 'full', args.robot_look,
                      first_seed=WHOLE_ROBOT_SEED)
     checks = (('robot, whole workspace', whole),

@@ -115,7 +115,8 @@ def test_waypoints_summed_from_decoded_motion_beat_a_guess_from_no_video(fitted)
                 for ep in make_toy_episodes(8, 'robot', first_seed=400, length=16)]   # p_t
     error = decoded_waypoint_error(model, held_out, decoder)
     assert (error.every_frame < 0.5 * error.guess_every_frame).all(), error
-    assert 'cm median on every frame' in error.row()
+    assert 'cm median on every frame' in error.row() and 'cm off on' in error.row()
+    assert (error.far_every_frame <= error.guess_far_every_frame).all(), error
     with pytest.raises(ValueError, match='no true motion and effector path'):
         decoded_waypoint_error(model, make_toy_episodes(1, 'robot', length=8), decoder)
 

@@ -102,3 +102,52 @@ def test_event_points_anchor_every_axis_and_a_point_not_seen_only_the_height():
     assert path[12, 2] == pytest.approx(0.04, abs=1e-6)                  # its height only
     np.testing.assert_allclose(held[5:12, :2], decoded[5:12, :2], atol=1e-7)
     np.testing.assert_allclose(held[12:, :3], decoded[12:, :3], atol=1e-7)   # free after
+
+
+def pick_place_heights(grasp: int, release: int, length: int = 44) -> np.ndarray:
+    """Height commands as the sim's scripted pick-and-place (down, stand, up).
+
+    The grip changes while the effector stands between a descent and a lift.
+    """
+    dz = np.zeros(length, np.float32)
+    dz[grasp - 5:grasp - 2], dz[grasp + 4:grasp + 6] = -0.025, 0.03
+    dz[release - 6:release - 2], dz[release + 3:release + 6] = -0.02, 0.03
+    return dz
+
+
+def pick_place_demo(grasp: int, release: int) -> Episode:
+    grip = np.ones(44, np.float32)
+    grip[grasp:release] = 0.0
+    actions = np.c_[np.zeros((44, 2)), pick_place_heights(grasp, release), np.zeros((44, 3)),
+                    grip].astype(np.float32)
+    path = 0.14 + np.c_[np.zeros((44, 2)), np.r_[0, np.cumsum(actions[:-1, 2])]]
+    return Episode(frames=np.zeros((44, 4, 4, 3), np.uint8), timestamps=np.arange(44.0),
+                   actions=actions, effector_positions=path.astype(np.float32),
+                   task='pick_place', metadata={'action_space': EE_DELTA_SPACE})
+
+
+def test_where_the_decoded_grip_misleads_the_heights_around_each_change_say_when():
+    """A decoded grip that closes 10 steps early (CoMo's did, in a third of the human videos)."""
+    rng = np.random.default_rng(2)
+    demos = [pick_place_demo(grasp, grasp + 16) for grasp in (12, 14, 16, 18)]
+
+    def decoded(actions: np.ndarray, grip: np.ndarray) -> np.ndarray:   # the decoder's noise
+        noisy = actions + np.c_[rng.normal(0, 0.002, (len(actions), 6)),
+                                rng.normal(0, 0.3, len(actions))].astype(np.float32)
+        noisy[:, 6] += 0.8 * (grip - actions[:, 6])
+        return noisy
+    weighed = task_priors(demos, [decoded(d.actions, d.actions[:, 6]) for d in demos])
+    unweighed = task_priors(demos)['pick_place']
+    priors = weighed['pick_place']
+    assert unweighed.profile_weight == 0.0 and priors.profile_weight > 1000
+    np.testing.assert_allclose(priors.event_profiles[0],
+                               [0, -0.025, -0.025, -0.025, 0, 0, 0, 0, 0, 0, 0.03, 0.03])
+    hand = pick_place_demo(16, 32).actions
+    early = np.r_[np.ones(6), np.zeros(26), np.ones(12)]        # grasps at 6, releases at 32
+    video = decoded(hand, early)
+    assert gripper_events(unweighed.constrain(video))[0] < 12      # misled
+    np.testing.assert_allclose(gripper_events(priors.constrain(video)), [16, 32], atol=1)
+    with pytest.raises(ValueError, match=r'task_priors: 1 decoded action sequences for 4'):
+        task_priors(demos, [None])
+    with pytest.raises(ValueError, match=r'step_gripper: change_cost is \(1, 44\), needs'):
+        step_gripper(video[:, 6], 2, np.zeros((1, 44)))

@@ -32,6 +32,7 @@ from lam_models.latent.labeling import decoded_episode, label_frames, model_devi
 from lam_models.latent.metrics import FeatureScaler, normalized_mse, single_thread
 
 FIRST_FRAMES = WindowShape.obs_horizon   # a policy's first observation window
+FAR_M = 0.05   # m: a waypoint this far off points at another place than the true one
 
 
 def true_motion(episode: Episode) -> np.ndarray:
@@ -148,22 +149,30 @@ class WaypointError:
     until it does, then where it will release), and the one after it. What ``--decoded-look``
     rows teach, scored before a policy trains on them: on every frame, and on the first ones
     (where the whole reach to the event is summed), each beside a guess that ignores the
-    video (the true waypoints' mean over the same frames).
+    video (the true waypoints' mean over the same frames). A median hides the frames whose
+    event is the wrong one (a grasp decoded 10 steps early): ``far_every_frame`` counts them.
     """
 
     every_frame: np.ndarray          # (WAYPOINTS,)
     first_frames: np.ndarray
     guess_every_frame: np.ndarray
     guess_first_frames: np.ndarray
+    far_every_frame: np.ndarray      # (WAYPOINTS,) share of frames more than FAR_M off
+    guess_far_every_frame: np.ndarray
 
     def row(self) -> str:
         """One line, in cm, the waypoints side by side (next event / the one after)."""
         def cm(values: np.ndarray) -> str:
             return ' / '.join(f'{100 * value:.1f}' for value in values)
+
+        def percent(values: np.ndarray) -> str:
+            return ' / '.join(f'{100 * value:.0f}' for value in values)
         return (f'waypoints (next event / the one after) {cm(self.every_frame)} cm median on '
                 f'every frame (a guess from no video: {cm(self.guess_every_frame)}), '
                 f'{cm(self.first_frames)} cm on the first {FIRST_FRAMES} (the guess: '
-                f'{cm(self.guess_first_frames)})')
+                f'{cm(self.guess_first_frames)}), more than {100 * FAR_M:.0f} cm off on '
+                f'{percent(self.far_every_frame)}% of frames (the guess: '
+                f'{percent(self.guess_far_every_frame)}%)')
 
 
 def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode], decoder=None,
@@ -192,8 +201,12 @@ def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode]
     def median_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:   # per waypoint
         return np.median(np.linalg.norm(a - b, axis=-1), axis=0)
 
+    def far(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (np.linalg.norm(a - b, axis=-1) > FAR_M).mean(0)
+
     return WaypointError(
         every_frame=median_distance(decoded, truths),
         first_frames=median_distance(first_decoded, first_truths),
         guess_every_frame=median_distance(truths.mean(0), truths),
-        guess_first_frames=median_distance(first_truths.mean(0), first_truths))
+        guess_first_frames=median_distance(first_truths.mean(0), first_truths),
+        far_every_frame=far(decoded, truths), guess_far_every_frame=far(truths.mean(0), truths))
