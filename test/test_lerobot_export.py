@@ -206,3 +206,34 @@ def test_an_export_failing_mid_way_leaves_no_tmp_directory_and_no_open_video(tmp
     assert failed.value.__traceback__ is not None
     assert not out.exists() and not out.with_name('lerobot.tmp').exists()
     assert _open_files_under(tmp_path / 'lerobot.tmp') == []
+
+
+def test_effector_paths_export_where_every_robot_has_one_and_avatar_frames_are_their_own_camera(
+        tmp_path, caplog):
+    def with_path(ep: Episode, avatar: bool = False) -> Episode:
+        path = np.random.default_rng(len(ep)).normal(size=(len(ep), 3)).astype(np.float32)
+        return dataclasses.replace(ep, effector_positions=path,
+                                   metadata={**ep.metadata, 'avatar': avatar})
+    robots = [with_path(episode('robot', 8, 1), True), with_path(episode('robot', 6, 2), True)]
+    write_dataset(robots, tmp_path / 'avatar.h5')
+    root = export_lerobot(tmp_path / 'avatar.h5', tmp_path / 'avatar').root
+    features = json.loads((root / 'meta/info.json').read_text())['features']
+    assert list(features)[:4] == ['observation.images.ego_avatar', 'observation.state',
+                                  'observation.effector_position', 'action']
+    data = pq.read_table(root / 'data/chunk-000/file-000.parquet')
+    np.testing.assert_array_equal(
+        np.stack(data['observation.effector_position'].to_numpy(zero_copy_only=False)),
+        np.concatenate([ep.effector_positions for ep in robots]))
+    assert (root / 'videos/observation.images.ego_avatar/chunk-000/file-000.mp4').is_file()
+
+    write_dataset([robots[0], episode('robot', 6, 3)], tmp_path / 'mixed.h5')
+    with pytest.raises(DatasetError, match='mixed.h5: some robot episodes are filmed with the '
+                                           'avatar and some without'):
+        export_lerobot(tmp_path / 'mixed.h5', tmp_path / 'mixed')
+    write_dataset([with_path(episode('robot', 8, 1)), episode('robot', 6, 3)],
+                  tmp_path / 'some.h5')
+    with caplog.at_level(logging.WARNING, logger='lam_models'):
+        root = export_lerobot(tmp_path / 'some.h5', tmp_path / 'some').root
+    assert '1 of 2 robot episodes have no effector path (first: episode_000001)' in caplog.text
+    features = json.loads((root / 'meta/info.json').read_text())['features']
+    assert KEY in features and 'observation.effector_position' not in features

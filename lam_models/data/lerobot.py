@@ -4,7 +4,10 @@
 
 So that LeRobot users can train their own policies on our robot demonstrations
 without installing lam_ros. Human episodes are left out: a LeRobot row needs an
-action, and ours have none (their pseudo-actions are not exported).
+action, and ours have none (their pseudo-actions are not exported). The effector's path
+goes along as ``observation.effector_position`` (m) where every robot episode has one, and
+frames filmed with the simulator's avatar are a camera of their own (``<camera>_avatar``):
+a policy trained on them sees another camera than a real arm's.
 
 Layout checked against huggingface/lerobot ``src/lerobot/datasets/``: ``utils.py``
 (DEFAULT_{DATA,VIDEO,EPISODES,TASKS}_PATH, DEFAULT_FEATURES, create_empty_dataset_info's
@@ -24,7 +27,7 @@ expects); ``fps`` is the median frame rate of the episodes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 import json
 import logging
@@ -60,6 +63,8 @@ INDEX_FEATURES = {
     'index': {'dtype': 'int64', 'shape': [1], 'names': None},
     'task_index': {'dtype': 'int64', 'shape': [1], 'names': None},
 }
+EFFECTOR_KEY = 'observation.effector_position'   # the effector's path (m), where recorded
+AVATAR_SUFFIX = '_avatar'   # a camera key's, for frames filmed with the sim's avatar
 PIX_FMT = 'yuv420p'
 KEYFRAME_INTERVAL = 2          # LeRobot's g=2: any frame decodes from at most one before it
 
@@ -206,6 +211,7 @@ class _Source:
     length: int
     state: np.ndarray | None
     action: np.ndarray
+    effector: np.ndarray | None   # (T, 3) m, the effector's path where recorded
 
 
 def _names(metadata: dict, key: str, width: int, prefix: str) -> list[str]:
@@ -239,7 +245,18 @@ def _sources(ds: Dataset, names: list[str]) -> list[_Source]:
         if action is None:
             raise DatasetError(f'{ds.path}: robot episode {name} has no actions')
         sources.append(_Source(name, attrs.get('instruction') or attrs.get('task') or '',
-                               len(action), ds.array(name, 'joint_positions'), action))
+                               len(action), ds.array(name, 'joint_positions'), action,
+                               ds.array(name, 'effector_positions')))
+    missing = [s.name for s in sources if s.effector is None]
+    if missing and len(missing) < len(sources):
+        log.warning('%s: %d of %d robot episodes have no effector path (first: %s); '
+                    'observation.effector_position is left out of the export', ds.path,
+                    len(missing), len(sources), missing[0])
+        sources = [replace(s, effector=None) for s in sources]
+    avatars = {bool(ds.metadata(name).get('avatar', False)) for name in names}
+    if len(avatars) > 1:
+        raise DatasetError(f'{ds.path}: some robot episodes are filmed with the avatar and '
+                           'some without: two cameras, one LeRobot dataset needs one')
     for what in ('state', 'action'):
         widths = {None if getattr(s, what) is None else getattr(s, what).shape[1]
                   for s in sources}
@@ -258,6 +275,8 @@ def _features(sources: list[_Source], key: str, height: int, width: int,
         dim = sources[0].state.shape[1]
         features['observation.state'] = {'dtype': 'float32', 'shape': [dim],
                                          'names': _names(metadata, 'joint_names', dim, 'joint')}
+    if sources[0].effector is not None:
+        features[EFFECTOR_KEY] = {'dtype': 'float32', 'shape': [3], 'names': ['x', 'y', 'z']}
     dim = sources[0].action.shape[1]
     features['action'] = {'dtype': 'float32', 'shape': [dim],
                           'names': _names(metadata, 'action_names', dim, 'action')}
@@ -330,7 +349,9 @@ def _export(ds: Dataset, root: Path, progress: bool) -> LeRobotExport:
     if height % 2 or width % 2:
         raise DatasetError(f'{ds.path}: frames are {width}x{height}; {PIX_FMT} video needs '
                            'even sizes')
-    key = f"observation.images.{camera_key(ds.episode_attrs(names[0]).get('camera', ''))}"
+    # frames filmed with the sim's avatar for the effector are another camera's
+    camera = camera_key(ds.episode_attrs(names[0]).get('camera', ''))
+    key = f"observation.images.{camera}{AVATAR_SUFFIX if metadata.get('avatar') else ''}"
     features = _features(sources, key, height, width, metadata)
     tasks = list(dict.fromkeys(s.task for s in sources))
     codec = video_codec()
@@ -372,6 +393,8 @@ def _episode_columns(source: _Source, index: int, start: int, fps: int,
                      task_index: int) -> dict[str, np.ndarray]:
     frame_index = np.arange(source.length, dtype=np.int64)
     columns = {} if source.state is None else {'observation.state': source.state}
+    if source.effector is not None:
+        columns[EFFECTOR_KEY] = source.effector
     return {**columns, 'action': source.action,
             'timestamp': (frame_index / fps).astype(np.float32),
             'frame_index': frame_index,
