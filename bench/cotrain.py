@@ -154,6 +154,8 @@ LOOKED = 'look_targets'         # human videos' grasp and release read off their
 BOUNDS = ('robot', 'oracle', ORACLE_LOOK, ORACLE_DECODED)   # rows of no pseudo-action source
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 WAYPOINT_AXES = ('x', 'y', 'z', 'gripper')   # what waypoints are summed from (PolicyWindows)
+DEFAULT_BATCH = PolicyTrainConfig.batch_size                  # the trainer's own defaults:
+DEFAULT_ROBOT_FRACTION = PolicyTrainConfig.robot_fraction     # run names leave them out
 # --decoded-hold: how decoded actions are held (TaskPriors.constrain), and the rows' label.
 # Run directories are named by these labels, not by the code behind them: a hold that does
 # something else needs another name (or its cached policies under --out removed).
@@ -253,6 +255,23 @@ def row_overrides(source: str, overrides: dict) -> dict:
     pseudo = source not in (*BOUNDS, *DECODED, LOOKED)
     return {key: value for key, value in overrides.items()
             if pseudo or key not in LATENT_FIELDS}
+
+
+def run_knobs(args: argparse.Namespace, overrides: dict, human: bool) -> str:
+    """A run directory's suffix: every knob that shapes its policy and is off its default.
+
+    A rerun resumes or reads back a run of the same name, so a knob left out of it would
+    be read back as another's. ``--robot-fraction`` shapes only a row with ``human`` rows.
+    """
+    knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
+    knobs += '' if not args.no_proprio else '_noproprio'
+    if args.batch_size != DEFAULT_BATCH:
+        knobs += f'_batch{args.batch_size}'
+    if human and args.robot_fraction != DEFAULT_ROBOT_FRACTION:
+        knobs += f'_robot{args.robot_fraction:g}'
+    if args.look_first is not None:
+        knobs += f'_look{args.look_first:g}'
+    return knobs
 
 
 def row_human_acts(source: str, decoded_look: bool) -> bool:
@@ -409,11 +428,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     human_acts = row_human_acts(source, args.decoded_look)
     windows = PolicyWindows(episodes, shape, proprio, human_acts)
     overrides = row_overrides(source, args.policy_overrides)
-    knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
-    knobs += '' if proprio else '_noproprio'
+    knobs = run_knobs(args, overrides, bool(len(windows.human_rows)))
     look = {} if args.look_first is None else {'look_first': args.look_first}
-    if look:
-        knobs += f'_look{args.look_first:g}'
     randomize = args.robot_look == 'randomized'
     tasks = args.tasks.split(',')
     row = Row(row_label(label, overrides), source, policy, {task: (0, 0) for task in tasks}, 0.0)
@@ -537,8 +553,10 @@ def main() -> int:
                         help='in all, of which --look-first look first')
     parser.add_argument('--look-first', type=float, default=None,
                         help="share of the steps spent looking first (the trainer's 1/3 if unset)")
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--robot-fraction', type=float, default=0.5)
+    parser.add_argument('--batch-size', type=int, default=DEFAULT_BATCH)
+    parser.add_argument('--robot-fraction', type=float, default=DEFAULT_ROBOT_FRACTION,
+                        help='share of each batch drawn from robot rows (where there are '
+                             'human rows)')
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--robot-look', choices=('fixed', 'randomized'), default='fixed',
                         help="robot demos' and evaluation's look")

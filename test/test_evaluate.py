@@ -342,6 +342,18 @@ def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(
             == '+human como latent_weight=0.1 state_noise=0.5')   # the table names its knobs
 
 
+def test_a_cotrain_run_is_named_by_every_knob_off_its_default(monkeypatch):
+    """Else a rerun with another mix reads back the default mix's policy as its own."""
+    bench = cotrain_bench(monkeypatch)
+    args = bench.argparse.Namespace(no_proprio=True, batch_size=bench.DEFAULT_BATCH,
+                                    robot_fraction=bench.DEFAULT_ROBOT_FRACTION, look_first=0.5)
+    assert bench.run_knobs(args, {}, human=True) == '_noproprio_look0.5'   # cached names hold
+    args.robot_fraction, args.batch_size = 0.3, 32
+    assert bench.run_knobs(args, {'state_noise': 0.5}, human=True) == \
+        '_state_noise0.5_noproprio_batch32_robot0.3_look0.5'
+    assert bench.run_knobs(args, {}, human=False) == '_noproprio_batch32_look0.5'   # robot only
+
+
 def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoints(monkeypatch):
     """A perfect decoder's rows: the hidden motion as actions, the other columns not real."""
     bench = cotrain_bench(monkeypatch)
