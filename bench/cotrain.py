@@ -726,7 +726,7 @@ def summary(rows: list[Row]) -> None:
                   f'{named} is not above robot-only beyond their intervals: no gap to close')
         base_name = f'{bounds[0].policy} robot-only' if policy in LATENT_ONLY else 'robot-only'
         print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs {base_name} '
-              f'{100 * base[0]:.0f}% ({gain:+.0f} points, intervals '
+              f'{100 * base[0]:.0f}% ({gain:+.1f} points, intervals '
               f'{"disjoint" if separated else "overlap"}); {closed}')
         continuous = [row for row in family if row.source in CONTINUOUS]
         discrete = next((row for row in family if row.source == 'vq'), None)
@@ -740,7 +740,7 @@ def summary(rows: list[Row]) -> None:
     looked = next((row for row in headline if row.source == LOOKED), None)
     if looked is not None:   # labels from video, not pseudo-actions: a line of its own
         oracle_look = next((row for row in headline if row.source == ORACLE_LOOK), None)
-        print(f'look targets from video: {100 * (looked.rate()[0] - base.rate()[0]):+.0f} points '
+        print(f'look targets from video: {100 * (looked.rate()[0] - base.rate()[0]):+.1f} points '
               f'(robot-only {cell(base.rate())}, look targets {cell(looked.rate())}, intervals '
               f'{"disjoint" if above(looked, base) or above(base, looked) else "overlap"}'
               + (f'; oracle look {cell(oracle_look.rate())}' if oracle_look else '') + ')')
@@ -750,7 +750,8 @@ def summary(rows: list[Row]) -> None:
         return
     best = max(pseudo, key=lambda row: row.rate()[0])
     oracle = next((row for row in headline if row.source == 'oracle'), base)
-    print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.0f} points '
+    # one decimal: the gain of rates rounded to whole percents can round past a threshold
+    print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.1f} points '
           f'(robot-only {100 * base.rate()[0]:.0f}%, best pseudo-actions '
           f'{100 * best.rate()[0]:.0f}% [{best.source}], oracle {100 * oracle.rate()[0]:.0f}%)')
 
