@@ -61,7 +61,8 @@ Rows (one policy each, same budget):
   the grip stepped alone (intermediate code) 22% [18, 26], as decoded 25% [21, 30], the look
   targets alone (``--sources look_targets``) 26% [22, 30], against robot-only's 19% [15, 23].
   Session 20: the grip's changes timed by the heights around them too (the demos decoded
-  weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38];
+  weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38], and 34% [29, 39]
+  without ``--decoded-look`` (the held actions train the action head too);
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
