@@ -61,8 +61,9 @@ Rows (one policy each, same budget):
   the grip stepped alone (intermediate code) 22% [18, 26], as decoded 25% [21, 30], the look
   targets alone (``--sources look_targets``) 26% [22, 30], against robot-only's 19% [15, 23].
   Session 20: the grip's changes timed by the heights around them too (the demos decoded
-  weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38], and 34% [29, 39]
-  without ``--decoded-look`` (the held actions train the action head too);
+  weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38] (133/400), and
+  34% [29, 39] (135/400) without ``--decoded-look`` (the held actions train the action head
+  too), against robot-only's 76/400;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -114,6 +115,7 @@ import yaml
 from lam_models.data.dataset import read_episodes, write_dataset
 from lam_models.data.episode import (
     ACTION_COLUMNS,
+    AVATAR,
     LOOK_TARGETS,
     WAYPOINTS,
     Episode,
@@ -159,7 +161,8 @@ DEFAULT_BATCH = PolicyTrainConfig.batch_size                  # the trainer's ow
 DEFAULT_ROBOT_FRACTION = PolicyTrainConfig.robot_fraction     # run names leave them out
 # --decoded-hold: how decoded actions are held (TaskPriors.constrain), and the rows' label.
 # Run directories are named by these labels, not by the code behind them: a hold that does
-# something else needs another name (or its cached policies under --out removed).
+# something else needs another name (or its cached policies under --out removed). Session 20
+# timed the grip's changes by the heights too: its runs need an --out without session 19's.
 HOLDS = {'none': '', 'priors': ' held', 'look': ' held-look', 'oracle': ' held-oracle'}
 
 
@@ -220,7 +223,7 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     episodes = read_episodes(path)
     stale = next((ep for ep in episodes if ep.effector_positions is None
                   or bool(ep.metadata.get('lab')) != (look == 'lab')
-                  or bool(ep.metadata.get('avatar')) != args.avatar), None)
+                  or bool(ep.metadata.get(AVATAR)) != args.avatar), None)
     if stale is not None:   # made by an older simulator: other waypoints, lab or avatar
         raise SystemExit(f'cotrain: {path} holds episodes of an older simulator (no effector '
                          'path, another look, or with(out) the avatar); delete it (and the '
@@ -259,13 +262,14 @@ def row_overrides(source: str, overrides: dict) -> dict:
 
 
 def run_knobs(args: argparse.Namespace, overrides: dict, human: bool) -> str:
-    """A run directory's suffix: every knob that shapes its policy and is off its default.
+    """A run directory's suffix: the training knobs off their defaults.
 
-    A rerun resumes or reads back a run of the same name, so a knob left out of it would
-    be read back as another's. ``--robot-fraction`` shapes only a row with ``human`` rows.
+    The data, the row and the steps name the rest of it. A rerun resumes or reads back a run
+    of the same name, so a knob left out of it would be read back as another's.
+    ``--robot-fraction`` shapes only a row with ``human`` rows.
     """
     knobs = ''.join(f'_{key}{value}' for key, value in sorted(overrides.items()))
-    knobs += '' if not args.no_proprio else '_noproprio'
+    knobs += '_noproprio' if args.no_proprio else ''
     if args.batch_size != DEFAULT_BATCH:
         knobs += f'_batch{args.batch_size}'
     if human and args.robot_fraction != DEFAULT_ROBOT_FRACTION:

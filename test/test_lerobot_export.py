@@ -227,8 +227,8 @@ def test_effector_paths_export_where_every_robot_has_one_and_avatar_frames_are_t
     assert (root / 'videos/observation.images.ego_avatar/chunk-000/file-000.mp4').is_file()
 
     write_dataset([robots[0], episode('robot', 6, 3)], tmp_path / 'mixed.h5')
-    with pytest.raises(DatasetError, match='mixed.h5: some robot episodes are filmed with the '
-                                           'avatar and some without'):
+    with pytest.raises(DatasetError, match='mixed.h5: episode_000001 is filmed without the '
+                                           'avatar, episode_000000 with: two cameras'):
         export_lerobot(tmp_path / 'mixed.h5', tmp_path / 'mixed')
     write_dataset([with_path(episode('robot', 8, 1)), episode('robot', 6, 3)],
                   tmp_path / 'some.h5')

@@ -29,6 +29,9 @@ ACTION_COLUMNS = 'action_columns'
 # (lam_models.data.look_targets): WAYPOINTS entries, each [x, y, z] m in the robot's base
 # frame or None (not seen). An episode without waypoints of its own looks at these.
 LOOK_TARGETS = 'look_targets'
+# Episode.metadata key: True where the frames were filmed with the simulator's avatar for the
+# effector (WidowXEnv(avatar=True)): another camera than a real arm's or hand's.
+AVATAR = 'avatar'
 
 
 def gripper_events(actions: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from lam_models.data.dataset import Dataset, DatasetError
+from lam_models.data.episode import AVATAR
 
 log = logging.getLogger(__name__)
 
@@ -250,13 +251,16 @@ def _sources(ds: Dataset, names: list[str]) -> list[_Source]:
     missing = [s.name for s in sources if s.effector is None]
     if missing and len(missing) < len(sources):
         log.warning('%s: %d of %d robot episodes have no effector path (first: %s); '
-                    'observation.effector_position is left out of the export', ds.path,
-                    len(missing), len(sources), missing[0])
+                    '%s is left out of the export', ds.path, len(missing), len(sources),
+                    missing[0], EFFECTOR_KEY)
         sources = [replace(s, effector=None) for s in sources]
-    avatars = {bool(ds.metadata(name).get('avatar', False)) for name in names}
-    if len(avatars) > 1:
-        raise DatasetError(f'{ds.path}: some robot episodes are filmed with the avatar and '
-                           'some without: two cameras, one LeRobot dataset needs one')
+    avatars = {name: bool(ds.metadata(name).get(AVATAR, False)) for name in names}
+    other = next((name for name in names if avatars[name] != avatars[names[0]]), None)
+    if other is not None:
+        filmed = {True: 'with', False: 'without'}
+        raise DatasetError(f'{ds.path}: {other} is filmed {filmed[avatars[other]]} the avatar, '
+                           f'{names[0]} {filmed[avatars[names[0]]]}: two cameras, one LeRobot '
+                           'dataset needs one')
     for what in ('state', 'action'):
         widths = {None if getattr(s, what) is None else getattr(s, what).shape[1]
                   for s in sources}
@@ -351,7 +355,7 @@ def _export(ds: Dataset, root: Path, progress: bool) -> LeRobotExport:
                            'even sizes')
     # frames filmed with the sim's avatar for the effector are another camera's
     camera = camera_key(ds.episode_attrs(names[0]).get('camera', ''))
-    key = f"observation.images.{camera}{AVATAR_SUFFIX if metadata.get('avatar') else ''}"
+    key = f"observation.images.{camera}{AVATAR_SUFFIX if metadata.get(AVATAR) else ''}"
     features = _features(sources, key, height, width, metadata)
     tasks = list(dict.fromkeys(s.task for s in sources))
     codec = video_codec()

@@ -41,6 +41,7 @@ import torch
 from lam_models.data.dataset import episode_action_space, read_episodes
 from lam_models.data.episode import (
     ACTION_COLUMNS,
+    AVATAR,
     EE_DELTA,
     LOOK_TARGETS,
     WAYPOINTS,
@@ -195,11 +196,11 @@ class PolicyWindows:
         self.source_frame_size = int(acted[0].frames.shape[1])
         # Frames filmed with the sim's avatar for the effector (generate_episode(avatar=True))
         # and frames of the real arm or hand are two cameras: one policy sees one of them.
-        self.avatar = bool(acted[0].metadata.get('avatar', False))
+        self.avatar = bool(acted[0].metadata.get(AVATAR, False))
         other = next((index for index, ep in enumerate(episodes)
-                      if bool(ep.metadata.get('avatar', False)) != self.avatar), None)
+                      if bool(ep.metadata.get(AVATAR, False)) != self.avatar), None)
         if other is not None:
-            raise ValueError(f"{_episode_name(other, episodes[other])}: metadata 'avatar' is "
+            raise ValueError(f"{_episode_name(other, episodes[other])}: metadata {AVATAR!r} is "
                              f"{not self.avatar}, the first acted episode's {self.avatar}: "
                              'frames filmed with and without the avatar do not mix')
         for index, ep in enumerate(episodes):

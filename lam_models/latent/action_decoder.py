@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from lam_models.data.episode import Episode
+from lam_models.data.episode import WAYPOINTS, Episode, gripper_events
 from lam_models.data.task_priors import TaskPriors
 from lam_models.data.windows import WindowShape, waypoint_targets
 from lam_models.latent.base import LatentActionModel
@@ -33,6 +33,7 @@ from lam_models.latent.metrics import FeatureScaler, normalized_mse, single_thre
 
 FIRST_FRAMES = WindowShape.obs_horizon   # a policy's first observation window
 FAR_M = 0.05   # m: a waypoint this far off points at another place than the true one
+OFF_STEPS = 5   # a decoded gripper change this many steps from the true one, or more, is off
 
 
 def true_motion(episode: Episode) -> np.ndarray:
@@ -143,14 +144,15 @@ def decoded_agreement(model: LatentActionModel, episodes: Sequence[Episode], dec
 
 @dataclass
 class WaypointError:
-    """Median distances (m) of waypoints summed from decoded actions to the true ones.
+    """How far waypoints summed from decoded actions are from the true ones: medians (m).
 
     Per waypoint (``WAYPOINTS``): the next gripper event's (where the effector will grasp,
     until it does, then where it will release), and the one after it. What ``--decoded-look``
     rows teach, scored before a policy trains on them: on every frame, and on the first ones
     (where the whole reach to the event is summed), each beside a guess that ignores the
     video (the true waypoints' mean over the same frames). A median hides the frames whose
-    event is the wrong one (a grasp decoded 10 steps early): ``far_every_frame`` counts them.
+    event is the wrong one (a grasp decoded 10 steps early): ``far_every_frame`` counts them,
+    and ``changes_off`` the videos whose decoded gripper change is that far off in time.
     """
 
     every_frame: np.ndarray          # (WAYPOINTS,)
@@ -159,9 +161,10 @@ class WaypointError:
     guess_first_frames: np.ndarray
     far_every_frame: np.ndarray      # (WAYPOINTS,) share of frames more than FAR_M off
     guess_far_every_frame: np.ndarray
+    changes_off: np.ndarray          # (WAYPOINTS,) share of episodes: change k OFF_STEPS off
 
     def row(self) -> str:
-        """One line, in cm, the waypoints side by side (next event / the one after)."""
+        """One line, the waypoints side by side (next event / the one after)."""
         def cm(values: np.ndarray) -> str:
             return ' / '.join(f'{100 * value:.1f}' for value in values)
 
@@ -172,7 +175,21 @@ class WaypointError:
                 f'{cm(self.first_frames)} cm on the first {FIRST_FRAMES} (the guess: '
                 f'{cm(self.guess_first_frames)}), more than {100 * FAR_M:.0f} cm off on '
                 f'{percent(self.far_every_frame)}% of frames (the guess: '
-                f'{percent(self.guess_far_every_frame)}%)')
+                f"{percent(self.guess_far_every_frame)}%); the grip's changes {OFF_STEPS} "
+                f'steps off or more in {percent(self.changes_off)}% of videos')
+
+
+def _changes_off(truth: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """(WAYPOINTS,) bool: the decoded gripper change k is OFF_STEPS or more from the true one.
+
+    A change only one of them has is off; one neither has is not.
+    """
+    def first(actions: np.ndarray) -> np.ndarray:
+        events = gripper_events(actions)[:WAYPOINTS].astype(np.float64)
+        return np.r_[events, np.full(WAYPOINTS - len(events), np.nan)]
+    true, found = first(truth), first(decoded)
+    near = np.abs(found - true) < OFF_STEPS
+    return ~near & ~(np.isnan(true) & np.isnan(found))
 
 
 def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode], decoder=None,
@@ -184,7 +201,7 @@ def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode]
     grip's events (held to the task's ``priors`` as ``decoded_episode`` holds them), as
     ``PolicyWindows`` sums them for a decoded row.
     """
-    truths, decoded = [], []
+    truths, decoded, changes_off = [], [], []
     for episode in episodes:
         motion = true_motion(episode)
         if episode.effector_positions is None:
@@ -194,6 +211,7 @@ def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode]
                                   priors).actions
         truths.append(waypoint_targets(motion, episode.effector_positions))
         decoded.append(waypoint_targets(actions))
+        changes_off.append(_changes_off(motion, actions))
     first_truths = np.concatenate([truth[:FIRST_FRAMES] for truth in truths])
     first_decoded = np.concatenate([waypoints[:FIRST_FRAMES] for waypoints in decoded])
     truths, decoded = np.concatenate(truths), np.concatenate(decoded)
@@ -209,4 +227,5 @@ def decoded_waypoint_error(model: LatentActionModel, episodes: Sequence[Episode]
         first_frames=median_distance(first_decoded, first_truths),
         guess_every_frame=median_distance(truths.mean(0), truths),
         guess_first_frames=median_distance(first_truths.mean(0), first_truths),
-        far_every_frame=far(decoded, truths), guess_far_every_frame=far(truths.mean(0), truths))
+        far_every_frame=far(decoded, truths), guess_far_every_frame=far(truths.mean(0), truths),
+        changes_off=np.mean(changes_off, 0))

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from lam_models.data.episode import Episode
+from lam_models.data.episode import AVATAR, Episode
 from lam_models.data.look_targets import TableCamera
 from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW
 from lam_ros.sim.core import WidowXSim
@@ -109,7 +109,7 @@ def generate_episode(task: str, seed: int, embodiment: Embodiment = 'robot',
             'spawn_region': spawn_region,
             'expert_done': expert.done,
             'action_noise': action_noise,
-            'avatar': avatar,
+            AVATAR: avatar,
         })
 
 
