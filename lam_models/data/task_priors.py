@@ -17,7 +17,7 @@ avatar human videos of pick_place (issue 12, session 19), median distances of th
 event's waypoint on every frame / on the first two (a guess from no video: 5.7 / 6.5 cm):
 as decoded 2.3 / 9.4 cm, held to the priors 2.2 / 5.0, and to the look targets too
 1.9 / 2.4; the release's waypoint on every frame 8.3, 3.1 and 2.3 cm. A median hides the
-videos whose grasp the decoded grip puts more than 5 steps off (35% of them): 27% of all
+videos whose grasp the decoded grip puts 5 or more steps off (36% of them): 27% of all
 frames point 5 cm or more away. Timed by the heights around each change too, the grasp is
 that far off in 6% of the videos, and 8% of the frames (session 20).
 """
@@ -161,7 +161,7 @@ class TaskPriors:
         The grip becomes the open/closed command with ``grip_changes`` changes nearest it
         (``step_gripper``), each where the height commands around it look most like the
         demos' around theirs, as ``profile_weight`` weighs the two. The decoded grip alone
-        puts a pick-and-place's grasp more than 5 steps off in 35% of 200 simulated human
+        puts a pick-and-place's grasp 5 or more steps off in 36% of 200 simulated human
         videos, weighed with the profiles in 6% (issue 12, session 20).
 
         Then the summed path is anchored: it starts at ``start`` and is
@@ -209,7 +209,7 @@ def _profile_weight(scored: Sequence[tuple[Episode, np.ndarray]], profiles: np.n
     """The decoded grip's mean squared error over the decoded heights' around each change.
 
     On demos the decoder was fit on, so both are training errors: their ratio is what
-    counts (on 200 human videos it times the grasp within 5 steps in 94% of them, issue 12,
+    counts (on 200 human videos it times the grasp within 4 steps in 94% of them, issue 12,
     session 20). The grip's is against the demos' own command, what it should have said.
     """
     grip = np.mean([np.mean((dec[:, -1] - demo.actions[:, -1]) ** 2) for demo, dec in scored])
