@@ -756,7 +756,7 @@ def summary(rows: list[Row]) -> None:
         return
     best = max(pseudo, key=lambda row: row.rate()[0])
     oracle = next((row for row in headline if row.source == 'oracle'), base)
-    # one decimal: the gain of rates rounded to whole percents can round past a threshold
+    # one decimal: rounded to whole points, 14.75 printed as +15, past a 15-point bar
     print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.1f} points '
           f'(robot-only {100 * base.rate()[0]:.0f}%, best pseudo-actions '
           f'{100 * best.rate()[0]:.0f}% [{best.source}], oracle {100 * oracle.rate()[0]:.0f}%)')
