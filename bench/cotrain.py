@@ -64,7 +64,7 @@ Rows (one policy each, same budget):
   weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38] (133/400), and
   34% [29, 39] (135/400) without ``--decoded-look`` (the held actions train the action head
   too), against robot-only's 76/400; with a third training seed, 34% [30, 38] (202/600)
-  against 22% [19, 25] (132/600);
+  and 31% [27, 35] (185/600) against 22% [19, 25] (132/600);
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
