@@ -734,13 +734,16 @@ def summary(rows: list[Row]) -> None:
         print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs {base_name} '
               f'{100 * base[0]:.0f}% ({gain:+.1f} points, intervals '
               f'{"disjoint" if separated else "overlap"}); {closed}')
-        continuous = [row for row in family if row.source in CONTINUOUS]
-        discrete = next((row for row in family if row.source == 'vq'), None)
-        if continuous and discrete:
-            top = max(continuous, key=lambda row: row.rate()[0])
-            apart = above(top, discrete) or above(discrete, top)
-            print(f'{policy}: continuous vs discrete: {top.source} {cell(top.rate())} vs vq '
-                  f'{cell(discrete.rate())} (intervals {"disjoint" if apart else "overlap"})')
+        for suffix in ('', '_decoded'):   # latents against latents, decoded against decoded
+            continuous = [row for row in family
+                          if row.source in tuple(name + suffix for name in CONTINUOUS)]
+            discrete = next((row for row in family if row.source == 'vq' + suffix), None)
+            if continuous and discrete:
+                top = max(continuous, key=lambda row: row.rate()[0])
+                apart = above(top, discrete) or above(discrete, top)
+                print(f'{policy}: continuous vs discrete: {top.source} {cell(top.rate())} vs '
+                      f'{discrete.source} {cell(discrete.rate())} (intervals '
+                      f'{"disjoint" if apart else "overlap"})')
     headline = [row for row in rows if row.policy == rows[0].policy]
     base = headline[0]
     looked = next((row for row in headline if row.source == LOOKED), None)

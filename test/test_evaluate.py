@@ -399,3 +399,22 @@ def test_oracle_event_points_are_where_the_hand_was_at_its_grasp_and_release(mon
     np.testing.assert_allclose(anchored.metadata[LOOK_TARGETS],
                                human.effector_positions[events[:2]])
     assert bench.with_event_points([human], [], Namespace(decoded_hold='priors'))[0] is human
+
+
+def test_continuous_rows_are_compared_with_the_discrete_row_of_their_own_kind(monkeypatch,
+                                                                              capsys):
+    bench = cotrain_bench(monkeypatch)
+
+    def row(source, k):
+        return bench.Row(source, source, 'diffusion', {'pick_place': (k, 200)}, 0.0)
+    rows = [row('robot', 40), row('oracle', 80), row('como', 50), row('vq', 30),
+            row('como_decoded', 70), row('vq_decoded', 40)]
+    bench.summary(rows)
+    lines = [line for line in capsys.readouterr().out.splitlines() if 'discrete' in line]
+    assert lines == [
+        'diffusion: continuous vs discrete: como 25% [20, 31] vs vq 15% [11, 21] '
+        '(intervals overlap)',
+        'diffusion: continuous vs discrete: como_decoded 35% [29, 42] vs vq_decoded '
+        '20% [15, 26] (intervals disjoint)']
+    bench.summary([row('robot', 40), row('oracle', 80), row('como_decoded', 70), row('vq', 30)])
+    assert 'discrete' not in capsys.readouterr().out   # a decoded row is no latent row's rival

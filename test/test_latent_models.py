@@ -206,8 +206,29 @@ def test_vq_latents_are_tokens_from_the_codebook(windows):
     z = model.encode_window(window)
     assert z.shape == (6, model.config.z_dim) and model.encode_indices(window).shape == (6, 4)
     tokens = z.reshape(-1, model.config.z_dim // model.config.num_tokens)
-    distances = torch.cdist(tokens, model.codebook.weight).min(dim=1).values
+    distances = torch.cdist(tokens, model.codes()).min(dim=1).values
     assert torch.all(distances < 1e-5)
+    torch.testing.assert_close(tokens.norm(dim=1), torch.ones(len(tokens)))
+
+
+def test_vq_reconstruction_counts_against_copying_the_frame_so_motion_size_does_not_matter(
+        windows):
+    # the FDM starts by copying o_t: its reconstruction term is 1 for a large motion and a
+    # tiny one alike, where their raw errors differ 10^4-fold (tiny ones collapsed the codes)
+    model = small_model('vq').train()
+    batch = batch_for(model, windows)
+    window = batch['window']
+    tiny = window.clone()
+    tiny[:, -1] = window[:, -2] + 0.01 * (window[:, -1] - window[:, -2])
+    raw = []
+    for frames in (window, tiny):
+        loss, metrics = model.loss({**batch, 'window': frames})
+        z_e = model._tokens(frames)
+        z_q, _ = model._quantize(z_e)
+        codebook_terms = (1 + model.config.commitment_weight) * torch.mean((z_q - z_e) ** 2)
+        assert loss.item() == pytest.approx(1 + codebook_terms.item(), rel=1e-4)
+        raw.append(metrics['reconstruction'])
+    assert raw[1] == pytest.approx(1e-4 * raw[0], rel=1e-2)
 
 
 def test_vq_codebook_starts_as_kmeans_of_the_first_batch(windows):
@@ -226,9 +247,8 @@ def test_vq_codebook_starts_as_kmeans_of_the_first_batch(windows):
 def test_vq_dead_codes_restart_on_the_data(windows, dead_code_steps):
     model = make_latent_model('vq', **SMALL, dead_code_steps=dead_code_steps).train()
     batch = batch_for(model, windows)
-    with torch.no_grad():  # a collapsed codebook: one code near the data, the rest far away
-        model.codebook.weight.fill_(1e3)
-        model.codebook.weight[0] = 0.0
+    with torch.no_grad():  # a collapsed codebook: every code the same (ties go to code 0)
+        model.codebook.weight.copy_(model._tokens(batch['window']).mean(0))
         model.codebook_initialized.fill_(True)
     assert model.codes_used(batch['window']) == 1
     for _ in range(4):
