@@ -64,7 +64,8 @@ Rows (one policy each, same budget):
   weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38] (133/400), and
   34% [29, 39] (135/400) without ``--decoded-look`` (the held actions train the action head
   too), against robot-only's 76/400; with a third training seed, 34% [30, 38] (202/600)
-  and 31% [27, 35] (185/600) against 22% [19, 25] (132/600);
+  and 31% [27, 35] (185/600) against 22% [19, 25] (132/600). Session 21: ``vq_decoded``
+  the same way (a VQ that no longer collapses), 11% [9, 14] (68/600), below robot-only;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -725,7 +726,7 @@ def summary(rows: list[Row]) -> None:
             continue
         gain = 100 * (best.rate()[0] - base[0])
         gap = oracle.rate()[0] - base[0]
-        separated = above(best, bounds[0])
+        separated = above(best, bounds[0]) or above(bounds[0], best)   # a loss too
         named = f'the oracle ({100 * oracle.rate()[0]:.0f}%)'
         closed = (f'closes {(best.rate()[0] - base[0]) / gap:.0%} of the gap to {named}'
                   if above(oracle, bounds[0]) else
