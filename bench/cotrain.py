@@ -65,7 +65,7 @@ Rows (one policy each, same budget):
   34% [29, 39] (135/400) without ``--decoded-look`` (the held actions train the action head
   too), against robot-only's 76/400; with a third training seed, 34% [30, 38] (202/600)
   and 31% [27, 35] (185/600) against 22% [19, 25] (132/600). Session 21: ``vq_decoded``
-  the same way (a VQ that no longer collapses), 11% [9, 14] (68/600), below robot-only;
+  the same way (a VQ no longer stuck on one code), 11% [9, 14] (68/600), below robot-only;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -97,7 +97,9 @@ far apart as its own (``WidowXSim.effector_fingers``), so no pixel says whose it
 bound, not a product: only a simulator draws it for free. What the appearance gap between a
 hand and the gripper costs each row.
 Data and latent models are cached under ``--out``, and so are rollouts: a rerun rolls out
-only checkpoints it has not (``rollouts``). The table is written as markdown and PNG. The
+only checkpoints it has not (``rollouts``). A VQ model cached before session 21 collapsed
+(``lam_models.latent.vq``) and is read back as it is: delete ``latent/vq_*`` and the vq rows'
+``policies/`` under an older ``--out``. The table is written as markdown and PNG. The
 last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
 """
@@ -728,9 +730,10 @@ def summary(rows: list[Row]) -> None:
         gap = oracle.rate()[0] - base[0]
         separated = above(best, bounds[0]) or above(bounds[0], best)   # a loss too
         named = f'the oracle ({100 * oracle.rate()[0]:.0f}%)'
-        closed = (f'closes {(best.rate()[0] - base[0]) / gap:.0%} of the gap to {named}'
-                  if above(oracle, bounds[0]) else
-                  f'{named} is not above robot-only beyond their intervals: no gap to close')
+        closed = (f'{named} is not above robot-only beyond their intervals: no gap to close'
+                  if not above(oracle, bounds[0]) else
+                  f'closes {gain / 100 / gap:.0%} of the gap to {named}' if gain > 0 else
+                  f'closes none of the gap to {named}')
         base_name = f'{bounds[0].policy} robot-only' if policy in LATENT_ONLY else 'robot-only'
         print(f'{policy}: best {best.label} {100 * best.rate()[0]:.0f}% vs {base_name} '
               f'{100 * base[0]:.0f}% ({gain:+.1f} points, intervals '

@@ -259,6 +259,20 @@ def test_vq_dead_codes_restart_on_the_data(windows, dead_code_steps):
         assert model.codes_used(batch['window']) == 1
 
 
+def test_vq_restarting_dead_codes_inside_the_loss_still_backpropagates(windows):
+    # the restart writes the codebook after the lookup saved it for backward (normalised)
+    model = make_latent_model('vq', **SMALL, dead_code_steps=1).train()
+    batch = batch_for(model, windows)
+    with torch.no_grad():   # every code the same: all but code 0 go unchosen, and restart
+        model.codebook.weight.copy_(model._tokens(batch['window']).mean(0))
+        model.codebook_initialized.fill_(True)
+    before = model.codebook.weight.detach().clone()
+    loss, _ = model.loss(batch)
+    assert not torch.equal(model.codebook.weight, before)
+    loss.backward()
+    assert torch.isfinite(model.codebook.weight.grad).all()
+
+
 def test_infonce_prefers_the_true_positive_to_reversed_and_other_rows():
     torch.manual_seed(0)
     z = torch.randn(16, 32)

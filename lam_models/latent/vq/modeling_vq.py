@@ -3,8 +3,8 @@
 """Discrete baseline: the IDM output is ``num_tokens`` tokens, each snapped to a learned code.
 
 A fair discrete baseline rather than a straw man: the codebook starts as
-k-means centroids of the first batch's encoder outputs (random codes far from
-the data leave all but one unused), and a code unused for ``dead_code_steps``
+k-means centroids of the first batch's encoder outputs (random codes leave most of
+the codebook unused), and a code unused for ``dead_code_steps``
 training steps restarts at a random encoder output of the current batch. Under
 DDP the usage counts are summed over ranks and rank 0's new codes broadcast, so
 every rank keeps the same codebook.
@@ -45,6 +45,10 @@ def _distributed() -> bool:
 
 def kmeans(points: torch.Tensor, clusters: int, iterations: int) -> torch.Tensor:
     """Lloyd's k-means from distinct random points: (N, D) -> (clusters, D) centroids.
+
+    On unit encoder outputs the centroids fall inside the sphere; the lookup normalises them
+    (``VQModel.codes``). Spherical k-means would match the lookup's angles exactly; the
+    measurements in the module's docstring were made with this one.
 
     With fewer points than clusters the centroids start from points drawn with repetition
     (the spares are restarted later as dead codes).
@@ -155,7 +159,8 @@ class VQModel(LatentActionModel):
         reconstruction = F.mse_loss(prediction, target)
         # over copying o_t's error: 1 for a code that says nothing, so that the codebook
         # terms (between unit vectors) do not drown a frame change of a few pixels
-        copying = F.mse_loss(self.normalize(window[:, -2]), target).detach().clamp(min=1e-8)
+        # (floored: where nothing moves in a whole batch the ratio has no bound)
+        copying = F.mse_loss(self.normalize(window[:, -2]), target).detach().clamp(min=1e-6)
         loss = (reconstruction / copying + codebook_loss
                 + self.config.commitment_weight * commitment)
         used = indices.unique().numel()
