@@ -66,6 +66,8 @@ Rows (one policy each, same budget):
   too), against robot-only's 76/400; with a third training seed, 34% [30, 38] (202/600)
   and 31% [27, 35] (185/600) against 22% [19, 25] (132/600). Session 21: ``vq_decoded``
   the same way (a VQ no longer stuck on one code), 11% [9, 14] (68/600), below robot-only;
+  with ``--robot-fraction 0.3`` (two seeds) CoMo's row 33% [29, 38] (132/400), the oracle's
+  42% [37, 47] (168/400);
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
