@@ -401,14 +401,17 @@ def test_oracle_event_points_are_where_the_hand_was_at_its_grasp_and_release(mon
     assert bench.with_event_points([human], [], Namespace(decoded_hold='priors'))[0] is human
 
 
+def scored_rows(bench, **successes):
+    """One diffusion row per source, ``successes`` of 200 pick_place rollouts, in order."""
+    return [bench.Row(source, source, 'diffusion', {'pick_place': (k, 200)}, 0.0)
+            for source, k in successes.items()]
+
+
 def test_continuous_rows_are_compared_with_the_discrete_row_of_their_own_kind(monkeypatch,
                                                                               capsys):
     bench = cotrain_bench(monkeypatch)
-
-    def row(source, k):
-        return bench.Row(source, source, 'diffusion', {'pick_place': (k, 200)}, 0.0)
-    rows = [row('robot', 40), row('oracle', 80), row('como', 50), row('vq', 30),
-            row('como_decoded', 70), row('vq_decoded', 40)]
+    rows = scored_rows(bench, robot=40, oracle=80, como=50, vq=30, como_decoded=70,
+                       vq_decoded=40)
     bench.summary(rows)
     lines = [line for line in capsys.readouterr().out.splitlines() if 'discrete' in line]
     assert lines == [
@@ -416,13 +419,12 @@ def test_continuous_rows_are_compared_with_the_discrete_row_of_their_own_kind(mo
         '(intervals overlap)',
         'diffusion: continuous vs discrete: como_decoded 35% [29, 42] vs vq_decoded '
         '20% [15, 26] (intervals disjoint)']
-    bench.summary([row('robot', 40), row('oracle', 80), row('como_decoded', 70), row('vq', 30)])
+    bench.summary(scored_rows(bench, robot=40, oracle=80, como_decoded=70, vq=30))
     assert 'discrete' not in capsys.readouterr().out   # a decoded row is no latent row's rival
 
 
 def test_a_row_below_robot_only_beyond_noise_is_disjoint_and_closes_none_of_the_gap(
         monkeypatch, capsys):
     bench = cotrain_bench(monkeypatch)
-    bench.summary([bench.Row(source, source, 'diffusion', {'pick_place': (k, 200)}, 0.0)
-                   for source, k in (('robot', 40), ('oracle', 80), ('vq_decoded', 15))])
+    bench.summary(scored_rows(bench, robot=40, oracle=80, vq_decoded=15))
     assert '(-12.5 points, intervals disjoint); closes none of the gap' in capsys.readouterr().out

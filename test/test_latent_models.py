@@ -243,13 +243,18 @@ def test_vq_codebook_starts_as_kmeans_of_the_first_batch(windows):
     torch.testing.assert_close(model.codebook.weight, first)
 
 
+def collapse_codebook(model, batch):
+    """Every code the same, near the data: ties go to code 0, the rest are never chosen."""
+    with torch.no_grad():
+        model.codebook.weight.copy_(model._tokens(batch['window']).mean(0))
+        model.codebook_initialized.fill_(True)
+
+
 @pytest.mark.parametrize('dead_code_steps', [3, 0])
 def test_vq_dead_codes_restart_on_the_data(windows, dead_code_steps):
     model = make_latent_model('vq', **SMALL, dead_code_steps=dead_code_steps).train()
     batch = batch_for(model, windows)
-    with torch.no_grad():  # a collapsed codebook: every code the same (ties go to code 0)
-        model.codebook.weight.copy_(model._tokens(batch['window']).mean(0))
-        model.codebook_initialized.fill_(True)
+    collapse_codebook(model, batch)
     assert model.codes_used(batch['window']) == 1
     for _ in range(4):
         model.loss(batch)
@@ -263,9 +268,7 @@ def test_vq_restarting_dead_codes_inside_the_loss_still_backpropagates(windows):
     # the restart writes the codebook after the lookup saved it for backward (normalised)
     model = make_latent_model('vq', **SMALL, dead_code_steps=1).train()
     batch = batch_for(model, windows)
-    with torch.no_grad():   # every code the same: all but code 0 go unchosen, and restart
-        model.codebook.weight.copy_(model._tokens(batch['window']).mean(0))
-        model.codebook_initialized.fill_(True)
+    collapse_codebook(model, batch)   # all but code 0 go unchosen, and restart
     before = model.codebook.weight.detach().clone()
     loss, _ = model.loss(batch)
     assert not torch.equal(model.codebook.weight, before)
