@@ -428,3 +428,16 @@ def test_a_row_below_robot_only_beyond_noise_is_disjoint_and_closes_none_of_the_
     bench = cotrain_bench(monkeypatch)
     bench.summary(scored_rows(bench, robot=40, oracle=80, vq_decoded=15))
     assert '(-12.5 points, intervals disjoint); closes none of the gap' in capsys.readouterr().out
+
+
+def test_the_gain_is_measured_against_robot_only_k_wherever_it_sits_or_not_at_all(
+        monkeypatch, capsys):
+    """A run of ``--bounds`` shares out its rows: the 5K row is no robot-only baseline."""
+    bench = cotrain_bench(monkeypatch)
+    bench.summary(scored_rows(bench, robot_5k=60, oracle=80, como_decoded=70, robot=40))
+    out = capsys.readouterr().out
+    assert 'robot-only 20% (+15.0 points' in out
+    assert out.splitlines()[-1].startswith('co-training gain: +15.0 points (robot-only 20%')
+    bench.summary(scored_rows(bench, robot_5k=60, como_decoded=70))
+    assert capsys.readouterr().out.splitlines() == [
+        'co-training gain: no robot-only row in this run (--bounds)']
