@@ -436,9 +436,11 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
                        args: argparse.Namespace) -> Row:
     """Train one policy per training seed on ``episodes``; roll each out on held-out scenes.
 
-    Each training seed meets its own block of held-out scenes (seed 0 the first), so no scene
-    counts twice in the row's pooled interval. That interval is over rollouts, not seeds: the
-    seeds' own rates, printed beside it, show the training seed's spread (and the scenes').
+    Each training seed meets its own block of held-out scenes (seed s the s-th), so no scene
+    counts twice in the row's pooled interval, and a run of ``--train-seeds 1`` alone rolls
+    out the scenes that seed meets in ``0,1``: processes can share a row's seeds out. That
+    interval is over rollouts, not seeds: the seeds' own rates, printed beside it, show the
+    training seed's spread (and the scenes').
     """
     shape = WindowShape(image_size=args.image_size)
     proprio = not args.no_proprio
@@ -450,8 +452,8 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     randomize = args.robot_look == 'randomized'
     tasks = args.tasks.split(',')
     row = Row(row_label(label, overrides), source, policy, {task: (0, 0) for task in tasks}, 0.0)
-    for block, seed in enumerate(args.train_seeds):
-        first = HELD_OUT_SEED_START + block * args.eval_episodes
+    for seed in args.train_seeds:
+        first = HELD_OUT_SEED_START + seed * args.eval_episodes
         held_out = range(first, first + args.eval_episodes)
         run_dir = (Path(args.out) / 'policies'
                    / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}'

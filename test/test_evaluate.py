@@ -3,12 +3,14 @@
 """Closed-loop evaluation: it tells a working policy from a broken one, and keeps its horizon."""
 from __future__ import annotations
 
+from argparse import Namespace
 from dataclasses import dataclass
 import importlib.util
 import json
 import os
 from pathlib import Path
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -389,8 +391,6 @@ def test_decoded_look_keeps_decoded_rows_and_their_bound_off_the_action_head(mon
 
 def test_oracle_event_points_are_where_the_hand_was_at_its_grasp_and_release(monkeypatch):
     """The bound of --decoded-hold look: a decoded path anchored where the hand truly was."""
-    from argparse import Namespace
-
     from lam_models.data.episode import LOOK_TARGETS, gripper_events
     bench = cotrain_bench(monkeypatch)
     human = generate_episode('pick_place', 7, 'human', 'ego', 32)
@@ -441,3 +441,26 @@ def test_the_gain_is_measured_against_robot_only_k_wherever_it_sits_or_not_at_al
     bench.summary(scored_rows(bench, robot_5k=60, como_decoded=70))
     assert capsys.readouterr().out.splitlines() == [
         'co-training gain: no robot-only row in this run (--bounds)']
+
+
+def test_a_training_seed_meets_its_own_scenes_whichever_seeds_run_beside_it(tmp_path,
+                                                                             monkeypatch):
+    """``--train-seeds 1`` alone rolls out the scenes seed 1 meets in ``0,1``: runs can share."""
+    bench = cotrain_bench(monkeypatch)
+    scenes = {}
+    monkeypatch.setattr(bench, 'PolicyWindows', lambda *a: SimpleNamespace(human_rows=[]))
+    monkeypatch.setattr(bench, 'train_policy', lambda name, overrides, windows, config: config)
+    monkeypatch.setattr(bench, 'rollouts', lambda trained, run_dir, name, tasks, seeds, **_: (
+        scenes.setdefault((trained.seed, name), []).append(seeds),
+        SimpleNamespace(tasks={'push': SimpleNamespace(successes=1, n=len(seeds))},
+                        episodes=len(seeds)))[1])
+    args = Namespace(image_size=32, no_proprio=True, decoded_look=False, policy_overrides={},
+                     tasks='push', eval_episodes=10, narrow_episodes=2, out=str(tmp_path),
+                     policy_steps=10, batch_size=8, robot_fraction=0.5, look_first=None,
+                     robot_look='fixed', human_look='lab', avatar=False, robot_demos=1,
+                     human_videos=1, num_envs=1)
+    for seeds in ([0, 1], [1]):
+        bench.train_and_evaluate('robot K=1', 'robot', 'diffusion', [],
+                                 Namespace(**vars(args), train_seeds=seeds))
+    assert scenes[(0, 'eval')] == [range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + 10)]
+    assert scenes[(1, 'eval')] == [range(HELD_OUT_SEED_START + 10, HELD_OUT_SEED_START + 20)] * 2
