@@ -638,6 +638,8 @@ def main() -> int:
     if set(bounds) - set(BOUND_ROWS):
         raise SystemExit(f'cotrain: --bounds {sorted(set(bounds) - set(BOUND_ROWS))} unknown; '
                          f'choose from {",".join(BOUND_ROWS)}')
+    if not bounds and not sources:
+        raise SystemExit("cotrain: --bounds '' and --sources '' leave no row to run")
     known = [*LATENT_SOURCES, 'pixel_diff', *DECODED, LOOKED]
     unknown = sorted(set(sources) - set(known))
     if unknown:
