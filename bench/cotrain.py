@@ -99,14 +99,16 @@ far apart as its own (``WidowXSim.effector_fingers``), so no pixel says whose it
 bound, not a product: only a simulator draws it for free. What the appearance gap between a
 hand and the gripper costs each row.
 Data and latent models are cached under ``--out``, and so are rollouts: a rerun rolls out
-only checkpoints it has not (``rollouts``). So ``--bounds`` (which bound rows train) lets two
-processes share one ``--out``, each with its own rows and ``OMP_NUM_THREADS=1``: on 2 cores
-two one-thread trainings step 1.55 times as fast together as one two-thread training
-(3.1 + 3.1 against 4.0 steps/s, session 22), and a last run naming every row reads them all
-back into one table. A VQ model cached before session 21 collapsed
-(``lam_models.latent.vq``) and is read back as it is: delete ``latent/vq_*`` and the vq rows'
-``policies/`` under an older ``--out``. The table is written as markdown and PNG. The
-last line is
+only checkpoints it has not (``rollouts``). So ``--bounds`` (which bound rows train),
+``--sources`` and ``--train-seeds`` let two processes share one ``--out``, each with
+``OMP_NUM_THREADS=1``: on 2 cores two one-thread trainings step 1.55 times as fast together
+as one two-thread training (3.1 + 3.1 against 4.0 steps/s, session 22). Nothing locks the
+cache: let one process simulate the data (and train a latent model) before another starts,
+give each its own rows or seeds, and read the table of a last run, with the same flags,
+naming every row (each process writes ``cotrain.md`` over the others'). A VQ model cached
+before session 21 collapsed (``lam_models.latent.vq``) and is read back as it is: delete
+``latent/vq_*`` and the vq rows' ``policies/`` under an older ``--out``. The table is
+written as markdown and PNG. The last line is
 ``co-training gain: +X points (robot-only A%, best pseudo-actions B% [model], oracle C%)``.
 """
 from __future__ import annotations
@@ -564,9 +566,9 @@ def main() -> int:
     parser.add_argument('--sources', default='como,stamo,clam,vq,pixel_diff',
                         help="pseudo-action rows; '' runs the bounds rows only")
     parser.add_argument('--bounds', default=','.join(BOUND_ROWS),
-                        help=f"bound rows to train, of {','.join(BOUND_ROWS)}; '' none (a run "
-                             'that adds sources to cached bounds, or shares the rows out '
-                             'between two processes on one --out)')
+                        help=f"bound rows to train, of {','.join(BOUND_ROWS)}; '' none: "
+                             'processes on one --out share the rows out, and a later run naming '
+                             'them all reads them back into one table')
     parser.add_argument('--decoded-columns', default='y,z',
                         help=f'the *_decoded rows: decoded axes that train, of {",".join(AXES)}')
     parser.add_argument('--latent-steps', type=int, default=LATENT_STEPS,
@@ -690,11 +692,12 @@ def main() -> int:
         # The bounds first (robot-only, oracle, 5K): they say whether the regime can show a gain.
         # The CLAM route acts through pseudo-actions, so it has none: its rows compare with
         # the headline family's.
-        runs = [] if policy in LATENT_ONLY else [run for bound, run in zip(BOUND_ROWS, (
-            (f'robot K={args.robot_demos}', 'robot', lambda: robot),
-            ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
-            (f'robot 5K={5 * args.robot_demos}', ROBOT_5K, lambda: robot_pool)))
-            if bound in bounds]
+        bound_runs = {
+            'robot': (f'robot K={args.robot_demos}', 'robot', lambda: robot),
+            'oracle': ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
+            '5k': (f'robot 5K={5 * args.robot_demos}', ROBOT_5K, lambda: robot_pool)}
+        runs = [] if policy in LATENT_ONLY else [bound_runs[bound] for bound in BOUND_ROWS
+                                                 if bound in bounds]
         if args.oracle_look and policy not in LATENT_ONLY:
             runs.append(('+human oracle look', ORACLE_LOOK, lambda: robot + as_oracle(human)))
         if args.oracle_decoded and policy not in LATENT_ONLY:
@@ -787,11 +790,12 @@ def summary(rows: list[Row]) -> None:
         print('co-training gain: no pseudo-action rows, bounds only')
         return
     best = max(pseudo, key=lambda row: row.rate()[0])
-    oracle = next((row for row in headline if row.source == 'oracle'), base)
+    oracle = next((row for row in headline if row.source == 'oracle'), None)
     # one decimal: rounded to whole points, 14.75 printed as +15, past a 15-point bar
     print(f'co-training gain: {100 * (best.rate()[0] - base.rate()[0]):+.1f} points '
           f'(robot-only {100 * base.rate()[0]:.0f}%, best pseudo-actions '
-          f'{100 * best.rate()[0]:.0f}% [{best.source}], oracle {100 * oracle.rate()[0]:.0f}%)')
+          f'{100 * best.rate()[0]:.0f}% [{best.source}], '
+          + (f'oracle {100 * oracle.rate()[0]:.0f}%)' if oracle else 'no oracle row)'))
 
 
 if __name__ == '__main__':

@@ -335,7 +335,7 @@ def test_the_cotrain_bench_gives_a_latent_knob_only_to_rows_with_pseudo_actions(
     """--set latent_weight=0.1 leaves the bounds rows' config, so their cached runs match."""
     bench = cotrain_bench(monkeypatch)
     overrides = {'latent_weight': 0.1, 'state_noise': 0.5}
-    for source in ('robot', 'oracle', 'oracle_look', 'oracle_decoded', 'clam_decoded',
+    for source in ('robot', 'robot_5k', 'oracle', 'oracle_look', 'oracle_decoded', 'clam_decoded',
                    'como_decoded', 'look_targets'):
         assert bench.row_overrides(source, overrides) == {'state_noise': 0.5}, source
     for source in ('como', 'stamo', 'clam', 'vq', 'pixel_diff'):
@@ -441,6 +441,8 @@ def test_the_gain_is_measured_against_robot_only_k_wherever_it_sits_or_not_at_al
     bench.summary(scored_rows(bench, robot_5k=60, como_decoded=70))
     assert capsys.readouterr().out.splitlines() == [
         'co-training gain: no robot-only row in this run (--bounds)']
+    bench.summary(scored_rows(bench, robot=40, como_decoded=70))
+    assert capsys.readouterr().out.splitlines()[-1].endswith('[como_decoded], no oracle row)')
 
 
 def test_a_training_seed_meets_its_own_scenes_whichever_seeds_run_beside_it(tmp_path,
