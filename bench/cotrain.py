@@ -69,7 +69,8 @@ Rows (one policy each, same budget):
   with ``--robot-fraction 0.3`` (two seeds) CoMo's row 33% [29, 38] (132/400), the oracle's
   42% [37, 47] (168/400). Session 22, ``--human-videos 2000``: 37% [32, 42] (147/400)
   against robot-only's 19% [16, 23] (77/400), +17.5, the oracle 33% [29, 38] (133/400);
-  with a third seed 34% [31, 38] (206/600) against 21% [18, 24] (124/600), +13.7;
+  with a third seed 34% [31, 38] (206/600) against 21% [18, 24] (124/600), +13.7, and the
+  oracle 30% [27, 34] (181/600, 40% at H = 1000);
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
