@@ -10,13 +10,18 @@ import json
 
 from conftest import spin_until
 from interbotix_xs_msgs.msg import JointGroupCommand
-from interbotix_xs_msgs.srv import RobotInfo
+from interbotix_xs_msgs.srv import OperatingModes, RobotInfo
 import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import (
+    QoSDurabilityPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+    qos_profile_sensor_data,
+)
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
@@ -40,6 +45,10 @@ class Rig:
         self.driver.create_subscription(JointGroupCommand, ARM['joint_group'],
                                         lambda m: self.commands.append(np.array(m.cmd)), 10)
         self.driver.create_service(RobotInfo, ARM['get_robot_info'], self._robot_info)
+        self.modes: list = []
+        self.driver.create_service(OperatingModes, ARM['set_operating_modes'],
+                                   lambda request, response: self.modes.append(request)
+                                   or response)
         self.joint_names = joint_names
         self.state_pub = self.driver.create_publisher(JointState, ARM['joint_states'], 10)
         self.action_pub = self.driver.create_publisher(JointState, topics.ACTION, 10)
@@ -148,6 +157,41 @@ def test_an_estop_from_any_publisher_stops_every_command(rig, rclpy_context, qos
     operator.destroy_node()
 
 
+def test_the_arm_group_gets_a_time_profile_of_about_two_command_periods(rclpy_context):
+    """The stock modes.yaml gives each goal 2 s: streamed at 10 Hz, the arm would lag."""
+    rig = Rig(rclpy_context, moving_time_s=0.25)
+    try:
+        rig.ready()
+        assert spin_until(rig.executor, lambda: bool(rig.modes), 5.0), 'no profile sent'
+        rig.spin(0.6)
+        assert len(rig.modes) == 1
+        mode = rig.modes[0]
+        assert (mode.cmd_type, mode.name, mode.mode, mode.profile_type) == \
+            ('group', 'arm', 'position', 'time')
+        assert (mode.profile_velocity, mode.profile_acceleration) == (250, 100)
+        assert spin_until(rig.executor, lambda: any('servo profile' in s for s in rig.status), 5)
+    finally:
+        rig.close()
+
+
+def test_a_reliable_estop_publisher_gets_a_reliable_subscription(rig, rclpy_context):
+    """``ros2 topic pub``'s default QoS.
+
+    Matched best-effort alone, a lost sample over a lossy link would never be resent.
+    """
+    operator = rclpy.create_node('operator', context=rclpy_context)
+    rig.executor.add_node(operator)
+    operator.create_publisher(Bool, topics.ESTOP, QoSProfile(depth=10))
+
+    def reliable_arm_subscription() -> bool:
+        return any(info.node_name == rig.arm.get_name()
+                   and info.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE
+                   and info.qos_profile.durability == QoSDurabilityPolicy.VOLATILE
+                   for info in operator.get_subscriptions_info_by_topic(topics.ESTOP))
+    assert spin_until(rig.executor, reliable_arm_subscription, 5.0)
+    operator.destroy_node()
+
+
 @pytest.mark.parametrize('name, value, message', [
     ('max_step_rad', -0.15, r'max_step_rad=-0.15 must be in \[0.001, 0.5\]'),
     ('joint_margin_rad', -0.5, r'joint_margin_rad=-0.5 must be in \[0.0, 0.5\]'),
@@ -156,6 +200,9 @@ def test_an_estop_from_any_publisher_stops_every_command(rig, rclpy_context, qos
     ('max_step_rad', 'fast', r"max_step_rad='fast' must be a number"),
     ('workspace_min', [0.0, -0.5, 0.0], r'must lie inside the wx250s workspace'),
     ('workspace_max', [0.3, 0.2], r'workspace_max=.* must have 3 items'),
+    ('workspace_min', [0.5, 0.0, 0.1], r'workspace_min, workspace_max: workspace low .* below'),
+    ('accel_time_s', 0.15, r'accel_time_s=0.15 must be in \[0.0, 0.1\]'),
+    ('moving_time_s', 0.0, r'moving_time_s=0.0 must be in \[0.02, 5.0\]'),
     ('robot_name', 'my robot', r"robot_name='my robot' must be a name matching"),
 ])
 def test_bad_parameters_are_refused_at_start_up_naming_node_and_parameter(

@@ -21,7 +21,8 @@ class StandInConfig:
     obs_horizon: int = 2
     action_horizon: int = 6
     action_exec: int = 3
-    action_space: str = 'joint_position [waist, ..., gripper]'
+    action_dim: int = 7
+    action_space: str = f"joint_position [{', '.join(SPEC.joints)}, gripper]"
 
 
 class StandInPolicy:
@@ -180,3 +181,72 @@ def test_out_of_range_actions_are_clipped_like_the_simulator_clips_them():
     moved = SPEC.fk(target[:6])[:3, 3] - SPEC.fk(HOME)[:3, 3]
     assert moved[0] == pytest.approx(0.05, abs=5e-3) and target[6] == 1.0
     assert runner.status.clipped == 1
+
+
+def test_ee_delta_actions_between_frames_start_from_the_arm_measured_then():
+    """The camera is slower than the tick: each action starts from the arm's newest joints.
+
+    Two 2 cm lifts add up to 4 cm instead of the second replacing the first.
+    """
+    up = np.zeros((6, 7))
+    up[:, 2], up[:, 6] = 0.02, 1.0
+    runner = PolicyRunner(StandInPolicy(up), SPEC, action_mode='ee_delta', background=False)
+    observe(runner)
+    first = runner.tick()
+    runner.measure(first[:6])   # the arm got there; no new frame yet
+    second = runner.tick()
+    assert SPEC.fk(second[:6])[2, 3] - SPEC.fk(HOME)[2, 3] == pytest.approx(0.04, abs=3e-3)
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf])
+def test_non_finite_joints_are_refused_before_they_reach_ik(bad):
+    runner = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False)
+    broken = HOME.copy()
+    broken[1] = bad
+    with pytest.raises(ValueError, match='finite'):
+        runner.measure(broken)
+    with pytest.raises(ValueError, match='finite'):
+        observe(runner, broken)
+    assert not runner.history
+
+
+def test_the_controller_node_ignores_a_non_finite_joint_state(rclpy_context):
+    """The watchdog then holds the arm (the state goes stale).
+
+    Before, the start-up guard computed a ramp of NaN steps and raised out of the timer.
+    """
+    from sensor_msgs.msg import JointState
+
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    node = ControllerNode(context=rclpy_context)
+    try:
+        names = [*SPEC.joints, 'left_finger', 'right_finger']
+        positions = [*HOME, 0.02, -0.02]
+        node.on_joints(JointState(name=names, position=[np.nan, *positions[1:]]))
+        assert node.joints is None
+        node.on_joints(JointState(name=names, position=positions))
+        assert node.joints is not None
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize('model, action_space, action_dim, mode', [
+    ('wx250', 'joint_position [waist, shoulder, elbow, wrist_angle, wrist_rotate, gripper]', 6,
+     'joint'),
+    ('wx250s', 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper]', 6, 'ee_delta'),
+])
+def test_a_policy_for_another_arm_is_refused(model, action_space, action_dim, mode):
+    """A wx250's joint policy on a wx250s.
+
+    Sent by name, its wrist_angle column would move forearm_roll, its gripper wrist_rotate.
+    """
+    policy = StandInPolicy(chunk_near(HOME))
+    policy.config = StandInConfig(action_dim=action_dim, action_space=action_space)
+    with pytest.raises(ValueError, match='another robot_model'):
+        PolicyRunner(policy, SPEC, background=False)
+    named = StandInPolicy(chunk_near(HOME))   # the right width, another arm's names
+    named.config = StandInConfig(action_space=action_space.replace('waist', 'base'))
+    if mode == 'joint':
+        with pytest.raises(ValueError, match="acts on joints \\['base'"):
+            PolicyRunner(named, SPEC, background=False)

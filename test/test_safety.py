@@ -4,7 +4,13 @@
 import numpy as np
 import pytest
 
-from lam_ros.control.kinematics import Workspace, robot_spec
+from lam_ros.control.kinematics import (
+    Workspace,
+    ee_delta_ik,
+    robot_spec,
+    solve_ik,
+    top_down_rotation,
+)
 from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 
 SPEC = robot_spec('wx250s')
@@ -129,3 +135,23 @@ def test_workspace_rejects_inverted_or_non_finite_corners():
         Workspace((0.5, 0.0, 0.0), (0.1, 0.1, 0.1))
     with pytest.raises(ValueError, match='finite'):
         Workspace((0.0, 0.0, np.nan), (0.1, 0.1, 0.1))
+
+
+def test_pressing_down_at_the_workspace_floor_is_allowed():
+    """A grasp at the table: the target is clipped onto the box's floor, IK lands microns below.
+
+    The arm froze there when any excess was refused; a target well below is still refused.
+    """
+    grasp = np.eye(4)
+    grasp[:3, :3] = top_down_rotation(0.0)
+    grasp[:3, 3] = [0.25, -0.1, SPEC.workspace.low[2]]
+    at_floor, converged = solve_ik(SPEC, grasp, np.zeros(6))
+    assert converged
+    safety = make_filter()
+    safety.observe(at_floor, stamp_s=100.0)
+    press, _ = ee_delta_ik(SPEC, SPEC.fk(at_floor), at_floor, [0, 0, -0.01, 0, 0, 0, 1])
+    assert SPEC.workspace.distance_outside(SPEC.fk(press)[:3, 3]) > 1e-6   # the case itself
+    assert not safety.filter(press, now_s=100.1).refused
+    grasp[2, 3] -= 0.005
+    below, _ = solve_ik(SPEC, grasp, at_floor)
+    assert safety.filter(below, now_s=100.1).refused

@@ -17,7 +17,10 @@ schedule: observe after the chunk, then act.
 Frames go through ``lam_models.data.images.resize_frames`` and the policy's own
 ``preprocess``, the path the training data took. Joint-space actions are absolute
 targets; ``ee_delta`` actions become joint targets through the same IK as the simulator's
-(:func:`lam_ros.control.kinematics.ee_delta_ik`) from the measured joints.
+(:func:`lam_ros.control.kinematics.ee_delta_ik`) from the measured joints: the newest,
+given every tick by :meth:`PolicyRunner.measure`, as the simulator solves each action from
+where the arm is after the last one (solved from the last frame's pose, the actions of the
+ticks between two frames replaced each other instead of adding up).
 
 Start-up guard: if the first joint target (an ``ee_delta`` action's too, after IK) is
 farther than ``startup_max_jump_rad`` from the measured arm (any joint), the runner either
@@ -44,20 +47,45 @@ ACTION_MODES = ('ee_delta', 'joint')
 _MODE_OF_WORD = {'ee_delta': 'ee_delta', 'joint': 'joint', 'joint_position': 'joint'}
 
 
-def policy_action_mode(policy) -> str:
-    """The action space a policy was trained in: ``ee_delta`` (default) or ``joint``.
-
-    Read from ``action_space`` on the policy or its config (the dataset's attribute).
-    """
+def _action_space(policy) -> str:
+    """``action_space`` of the policy or its config (the dataset's attribute), or ''."""
     for owner in (policy, getattr(policy, 'config', None)):
         text = getattr(owner, 'action_space', None)
         if text:
-            word = str(text).split()[0]
-            if word not in _MODE_OF_WORD:
-                raise ValueError(f'policy action space {text!r}: expected one starting with '
-                                 f'{sorted(_MODE_OF_WORD)}')
-            return _MODE_OF_WORD[word]
-    return 'ee_delta'
+            return str(text)
+    return ''
+
+
+def policy_action_mode(policy) -> str:
+    """The action space a policy was trained in: ``ee_delta`` (default) or ``joint``."""
+    text = _action_space(policy)
+    if not text:
+        return 'ee_delta'
+    word = text.split()[0]
+    if word not in _MODE_OF_WORD:
+        raise ValueError(f'policy action space {text!r}: expected one starting with '
+                         f'{sorted(_MODE_OF_WORD)}')
+    return _MODE_OF_WORD[word]
+
+
+def check_action_layout(policy, spec: RobotSpec, action_mode: str) -> None:
+    """Refuse a policy whose action columns are not this arm's.
+
+    Its commands are sent by joint name: a column sent under another joint's name moves that
+    joint. ee_delta: the 7 columns of ``EE_DELTA_LOW``; joint: the arm's joints in order, then the
+    gripper (the names a dataset's ``action_space`` lists, where it lists them).
+    """
+    width = len(EE_DELTA_LOW) if action_mode == 'ee_delta' else len(spec.joints) + 1
+    action_dim = int(policy.config.action_dim)
+    if action_dim != width:
+        raise ValueError(f'the policy acts in {action_dim} columns; {action_mode} actions for '
+                         f'{spec.name} take {width}: was it trained for another robot_model?')
+    text = _action_space(policy)
+    if action_mode == 'joint' and '[' in text:
+        names = [name.strip() for name in text[text.index('[') + 1:text.rindex(']')].split(',')]
+        if names[:len(spec.joints)] != list(spec.joints):
+            raise ValueError(f'the policy acts on joints {names}; {spec.name} has '
+                             f'{list(spec.joints)} (then the gripper): another robot_model?')
 
 
 class PolicyRefused(RuntimeError):
@@ -89,6 +117,7 @@ class PolicyRunner:
         if startup_guard not in STARTUP_GUARDS:
             raise ValueError(f'startup_guard must be one of {STARTUP_GUARDS}, got '
                              f'{startup_guard!r}')
+        check_action_layout(policy, spec, action_mode)
         self.policy, self.spec, self.action_mode = policy, spec, action_mode
         config = policy.config
         self.image_size, self.obs_horizon = config.image_size, config.obs_horizon
@@ -120,14 +149,26 @@ class PolicyRunner:
         its first columns. ``stamp`` (``time.monotonic()`` of the frame's arrival; default
         now) dates the chunk computed from it, for the latency report.
         """
+        state = np.asarray(joint_positions, np.float32)
+        if not np.all(np.isfinite(state)):
+            raise ValueError(f'joint state is not finite: {state.tolist()}')
+        self.measure(state[:len(self.spec.joints)] if arm_joints is None else arm_joints)
         self.observed_at = time.monotonic() if stamp is None else stamp
         frame = resize_frames(image_rgb[None], self.image_size)[0]
-        state = np.asarray(joint_positions, np.float32)
         if not self.history:
             self.history.extend([(frame, state)] * self.obs_horizon)
         self.history.append((frame, state))
-        arm = state[:len(self.spec.joints)] if arm_joints is None else arm_joints
-        self.joints = np.asarray(arm, np.float64)
+
+    def measure(self, arm_joints: np.ndarray) -> None:
+        """Where the arm is now (its measured joints), every tick, not only with a frame.
+
+        The next ee-delta action and the start-up guard start from here.
+        """
+        arm = np.asarray(arm_joints, np.float64)
+        if arm.shape != (len(self.spec.joints),) or not np.all(np.isfinite(arm)):
+            raise ValueError(f'arm joints must be {len(self.spec.joints)} finite positions '
+                             f'{self.spec.joints}, got {arm.tolist()}')
+        self.joints = arm
 
     def tick(self) -> np.ndarray | None:
         """The next [arm joint targets..., gripper 0..1], or None (hold) this tick.

@@ -12,9 +12,14 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 # subscriber must both use it, or the subscriber sees only what is sent after it joined.
 LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 # Matches every publisher, whatever its reliability and durability (a latched subscription
-# matches only latched publishers): the e-stop listens with both.
+# matches only latched publishers), but delivers best-effort: a lost sample is not resent.
 ANY_PUBLISHER = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.BEST_EFFORT,
                            durability=QoSDurabilityPolicy.VOLATILE)
+# The e-stop's subscriptions, so every publisher matches one: latched (an e-stop sent before
+# the node started), reliable (``ros2 topic pub``'s and rclpy's default: acknowledged and
+# resent over a lossy link, where best-effort alone could drop it) and any other publisher.
+ESTOP_QOS = (LATCHED, QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE,
+                                 durability=QoSDurabilityPolicy.VOLATILE), ANY_PUBLISHER)
 # One token of a ROS name (camera names, robot_name): what a topic namespace may hold.
 NAME_PATTERN = r'[A-Za-z][A-Za-z0-9_]*'
 

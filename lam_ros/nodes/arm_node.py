@@ -8,13 +8,19 @@ the arm joints plus ``gripper`` in 0 closed .. 1 open) and sends what
 ``commands/joint_single`` (gripper, PWM as xs_sdk's default gripper mode).
 Joint limits come from the driver's ``get_robot_info``; the same node drives
 a real WidowX next to ``interbotix_xsarm_control`` or the simulated one.
+
+Once the driver answers, the node sets the arm group's servo profile
+(``set_operating_modes``: position mode, time profile of ``moving_time_s`` /
+``accel_time_s``). xs_sdk's stock ``modes.yaml`` gives every goal 2 s: streamed at
+10 Hz, each new goal restarts a 2 s move and the arm covers a fraction of what the
+teleop or the policy asked, unlike the simulator and the demos.
 """
 from __future__ import annotations
 
 import time
 
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from interbotix_xs_msgs.srv import RobotInfo
+from interbotix_xs_msgs.srv import OperatingModes, RobotInfo
 import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import JointState
@@ -44,15 +50,23 @@ class ArmNode(LamNode):
                     for name, (low, high) in SAFETY_PARAMETER_RANGES.items()}
         # The model's box is the widest allowed; parameters may only shrink it.
         model_box = robot_spec(self.robot_model).workspace
-        workspace = Workspace(
-            tuple(self.param('workspace_min', list(model_box.low), 'end-effector box corner (m)',
-                             length=3)),
-            tuple(self.param('workspace_max', list(model_box.high), 'end-effector box corner (m)',
-                             length=3)))
+        corners = [tuple(self.param(name, list(corner), 'end-effector box corner (m)', length=3))
+                   for name, corner in (('workspace_min', model_box.low),
+                                        ('workspace_max', model_box.high))]
+        try:
+            workspace = Workspace(*corners)
+        except ValueError as error:   # inverted or non-finite corners
+            raise ConfigError(f'node {self.get_name()!r}: parameters workspace_min, '
+                              f'workspace_max: {error}') from None
         if not model_box.contains(workspace):
             raise ConfigError(f'node {self.get_name()!r}: workspace {workspace} must lie inside '
                               f'the {self.robot_model} workspace {model_box}')
         self.safety_config = SafetyConfig(**tunables, workspace=workspace)
+        self.moving_time_s = self.param('moving_time_s', 0.2, "servo profile: each goal's move "
+                                        'time (about two command periods)', low=0.02, high=5.0)
+        self.accel_time_s = self.param('accel_time_s', 0.1, 'servo profile: its acceleration '
+                                       'time (at most half of moving_time_s)', low=0.0,
+                                       high=self.moving_time_s / 2)
         self._state_fault_reported: str | None = None
 
         self.safety: SafetyFilter | None = None
@@ -63,12 +77,10 @@ class ArmNode(LamNode):
         self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
         self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
         self.create_subscription(JointState, topics.ACTION, self.on_action, 10)
-        # Two subscriptions so that every e-stop publisher matches one: the latched one
-        # catches an e-stop sent before this node started, the best-effort volatile one
-        # any other publisher (a latched subscription ignores volatile publishers).
-        # Each publisher is incompatible with one of the two by design: no warning for that.
+        # Every e-stop publisher matches one of these (topics.ESTOP_QOS); each publisher is
+        # incompatible with some of them by design: no warning for that.
         quiet = SubscriptionEventCallbacks(incompatible_qos=lambda _event: None)
-        for qos in (topics.LATCHED, topics.ANY_PUBLISHER):
+        for qos in topics.ESTOP_QOS:
             self.create_subscription(Bool, topics.ESTOP, self.on_estop_topic, qos,
                                      event_callbacks=quiet)
         self.create_service(SetBool, topics.ESTOP_SERVICE, self.on_estop_service)
@@ -76,12 +88,17 @@ class ArmNode(LamNode):
         # latched e-stop arrives would read, downstream, as a release.
         self.estopped_pub = self.create_publisher(Bool, topics.ESTOPPED, topics.LATCHED)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
+        self.modes_client = self.create_client(OperatingModes, arm['set_operating_modes'])
         self._info_future = None
+        self._profile_sent = False
         self.create_timer(0.5, self.request_robot_info)
 
     def request_robot_info(self) -> None:
-        """Ask the driver for the arm group's limits until it answers."""
-        if self.safety is not None or not self.info_client.service_is_ready():
+        """Ask the driver for the arm group's limits until it answers, then set the profile."""
+        if self.safety is not None:
+            self.set_motion_profile()
+            return
+        if not self.info_client.service_is_ready():
             return
         if self._info_future is None:
             self._info_future = self.info_client.call_async(
@@ -103,6 +120,19 @@ class ArmNode(LamNode):
         if self._pending_estop:
             self.safety.engage_estop()
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
+
+    def set_motion_profile(self) -> None:
+        """Once: the arm group's time profile, as Interbotix's ``set_trajectory_time`` sets it."""
+        if self._profile_sent or not self.modes_client.service_is_ready():
+            return
+        self._profile_sent = True
+        request = OperatingModes.Request(
+            cmd_type='group', name=self.arm_group, mode='position', profile_type='time',
+            profile_velocity=round(1000 * self.moving_time_s),
+            profile_acceleration=round(1000 * self.accel_time_s))
+        self.modes_client.call_async(request).add_done_callback(lambda _future: self.report(
+            f'servo profile: {request.profile_velocity} ms moves, '
+            f'{request.profile_acceleration} ms acceleration'))
 
     def _robot_info_problem(self, info) -> str | None:
         """Why the driver's answer cannot be used (the filter would compute nonsense)."""

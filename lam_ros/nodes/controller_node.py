@@ -51,7 +51,7 @@ class ControllerNode(LamNode):
         rate_hz = self.param('rate_hz', 10.0, 'control rate (the training data frame rate)',
                              above=0.0, high=1000.0)
         self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations',
-                                    above=0.0)
+                                    above=0.0, high=5.0)
         guard = self.param('startup_guard', 'ramp', 'far first target: ramp or refuse',
                            choices=STARTUP_GUARDS)
         max_jump = self.param('startup_max_jump_rad', 0.3, 'first target farther than this '
@@ -82,7 +82,7 @@ class ControllerNode(LamNode):
                                  self.on_image, 10)
         self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
                                  self.on_joints, 10)
-        for qos in (topics.LATCHED, topics.ANY_PUBLISHER):   # as the arm node: any publisher
+        for qos in topics.ESTOP_QOS:   # as the arm node: any publisher
             self.create_subscription(Bool, topics.ESTOP, self.on_estop, qos)
         # and the arm's own state, which also follows its ~/estop service
         self.create_subscription(Bool, topics.ESTOPPED, self.on_estop, topics.LATCHED)
@@ -135,14 +135,18 @@ class ControllerNode(LamNode):
     def on_joints(self, msg: JointState) -> None:
         """Keep the newest state (in the policy's order) and the arm joints.
 
-        A message lacking one is ignored, so the watchdog holds the arm; the status names
-        what is missing.
+        A message lacking one, or with a non-finite one, is ignored, so the watchdog holds
+        the arm; the status says why.
         """
         state = topics.positions_by_name(msg, self.state_names)
         arm = topics.positions_by_name(msg, self.spec.joints)
         if state is None or arm is None:
             self.report(f"joint_states lack the policy's joints {self.state_names} "
                         f'(has {list(msg.name)})', 'error', throttle_s=5.0)
+            return
+        if not (np.all(np.isfinite(state)) and np.all(np.isfinite(arm))):
+            self.report(f'joint_states not finite, ignored: {dict(zip(msg.name, msg.position))}',
+                        'error', throttle_s=5.0)
             return
         self.joints = (time.monotonic(), np.asarray(state, np.float32),
                        np.asarray(arm, np.float64))
@@ -195,6 +199,7 @@ class ControllerNode(LamNode):
             self.runner.observe(self.image[1], self.joints[1], stamp=self.image[0],
                                 arm_joints=self.joints[2])
             self.observed_image_at = self.image[0]
+        self.runner.measure(self.joints[2])   # between frames too: IK from where the arm is
         chunks = self.runner.status.chunks
         try:
             target = self.runner.tick()
