@@ -91,10 +91,28 @@ def test_startup_guard_ramps_to_a_far_first_target_in_bounded_steps():
     observe(runner)
     targets = [runner.tick()[:6]]
     assert runner.status.message.startswith('first policy target is 0.91 rad')
-    targets += [runner.tick()[:6] for _ in range(11)]
+    for _ in range(11):
+        runner.measure(targets[-1])   # the arm follows
+        targets.append(runner.tick()[:6])
     steps = np.abs(np.diff(np.vstack([HOME, targets]), axis=0)).max(axis=1)
     assert steps[:10].max() <= 0.1 + 1e-9                 # ramp, never a jump
     np.testing.assert_allclose(targets[9], chunk_near(far)[0][:6])  # then the policy's own
+
+
+def test_the_ramp_waits_for_an_arm_that_does_not_follow():
+    """The arm node held (a stale state, a clamp): the ramp's later steps are not sent."""
+    far = HOME + np.array([0.9, 0, 0, 0, 0, 0])
+    runner = PolicyRunner(StandInPolicy(chunk_near(far)), SPEC, startup_max_jump_rad=0.3,
+                          startup_step_rad=0.1, background=False)
+    observe(runner)
+    runner.tick()
+    second = runner.tick()   # the arm is within a step of the first: the second is sent
+    for _ in range(5):
+        runner.measure(HOME)   # still where it started
+        np.testing.assert_allclose(runner.tick(), second)
+    assert np.abs(second[:6] - HOME).max() <= 2 * 0.1
+    runner.measure(second[:6])
+    assert np.abs(runner.tick()[:6] - second[:6]).max() == pytest.approx(0.091)
 
 
 def test_startup_guard_refuses_when_asked_and_a_near_target_passes():

@@ -25,7 +25,9 @@ ticks between two frames replaced each other instead of adding up).
 Start-up guard: if the first joint target (an ``ee_delta`` action's too, after IK) is
 farther than ``startup_max_jump_rad`` from the measured arm (any joint), the runner either
 ramps there in steps of at most ``startup_step_rad`` (``startup_guard='ramp'``) or refuses
-to move (``'refuse'``).
+to move (``'refuse'``). A ramp step is sent only once the measured arm is within a step of
+the last one, so the ramp never leads the arm by more than two: an arm that lags, or that
+the arm node holds, is never asked to jump.
 """
 from __future__ import annotations
 
@@ -133,6 +135,7 @@ class PolicyRunner:
         self.history: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=self.obs_horizon)
         self.queue: deque[np.ndarray] = deque()        # policy actions of the current chunk
         self.ramp: deque[np.ndarray] = deque()         # start-up ramp: joint targets
+        self.ramp_target = np.zeros(0)                 # the ramp's step sent last
         self.pending: Future | None = None
         self.started = False          # first target reached (start-up guard done)
         self.status = RunnerStatus()
@@ -178,7 +181,11 @@ class PolicyRunner:
         if self.status.state == 'refused':
             return None
         if self.ramp:
-            return self.ramp.popleft()
+            arm = len(self.spec.joints)
+            if np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step:
+                return self.ramp_target   # the arm lags (or the arm node held): wait for it
+            self.ramp_target = self.ramp.popleft()
+            return self.ramp_target
         if not self.queue:
             if not self.history:
                 return None
@@ -267,7 +274,8 @@ class PolicyRunner:
                                    target[arm:]) for i in range(1, steps + 1))
         self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
         self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
-        return self.ramp.popleft()
+        self.ramp_target = self.ramp.popleft()
+        return self.ramp_target
 
     def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:
         clipped = np.clip(action, EE_DELTA_LOW, EE_DELTA_HIGH)   # as the simulator does
