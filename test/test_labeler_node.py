@@ -184,7 +184,7 @@ def test_label_true_adds_the_labeler_on_the_policy_camera(tmp_path):
                                                      'label_checkpoint': 'c.safetensors'})}
     assert nodes['labeler'].parameters == {'checkpoint': 'c.safetensors', 'camera': 'camera'}
     hardware = describe('collect', {'use_sim': 'false', 'cameras': 'wrist,head',
-                                    'policy_camera': 'head', 'label': 'true',
+                                    'serials': '1,2', 'policy_camera': 'head', 'label': 'true',
                                     'label_checkpoint': 'c.safetensors'})
     assert {s.name: s for s in hardware}['labeler'].parameters['camera'] == 'head'
     assert 'labeler' not in {s.name for s in describe('collect', {})}

@@ -46,3 +46,19 @@ def test_leader_refuses_to_start_far_from_the_follower_then_ramps():
     assert status == 'following'
     leader.disengage()
     assert leader.target(np.full(6, 1.0), close, now_s=4.0)[0] is None
+
+
+def test_the_keyboard_teleop_without_a_terminal_exits_at_start_up_saying_why(rclpy_context,
+                                                                             monkeypatch):
+    """Under ros2 launch (no terminal on stdin) it logged one line and ran on, deaf."""
+    import io
+
+    from rclpy.parameter import Parameter
+
+    from lam_ros.app.runtime import ConfigError
+    from lam_ros.nodes.teleop_node import TeleopNode
+
+    monkeypatch.setattr('sys.stdin', io.StringIO(''))
+    with pytest.raises(ConfigError, match='device=keyboard needs a terminal.*lam-ros collect'):
+        TeleopNode(context=rclpy_context,
+                   parameter_overrides=[Parameter('device', value='keyboard')])

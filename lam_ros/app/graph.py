@@ -145,9 +145,10 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             raise ConfigError(f'policy_camera:={policy_camera!r} is not one of '
                               f'cameras:={",".join(cameras)}')
         serials = [s.strip() for s in args['serials'].split(',')] if args['serials'] else []
-        if serials and len(serials) != len(cameras):
+        if (serials or len(cameras) > 1) and len(serials) != len(cameras):
+            # with no serial, every camera node opens the first device it finds
             raise ConfigError(f'serials:= lists {len(serials)} serial(s) for '
-                              f'{len(cameras)} camera(s) {cameras}')
+                              f'{len(cameras)} camera(s) {cameras}: one per camera')
         for index, camera in enumerate(cameras):
             nodes.append(NodeSpec('camera', camera, namespace=camera, parameters={
                 'serial': serials[index] if serials else '',

@@ -11,10 +11,18 @@ from lam_ros.hardware.camera_source import CameraFrame, CameraIntrinsics
 
 # RealSense time domains that are on the host's epoch clock, usable as header stamps.
 EPOCH_DOMAINS = ('global_time', 'system_time')
+# librealsense's global time (the sensor clock mapped to the host's) glitches: ~1 s off, even
+# backwards, at its 32-bit millisecond wrap (librealsense#11320), years ahead (#4505). A
+# stamp this far from the frame's receive time is one of those, never USB latency (~tens
+# of ms); so is a recording's global time played back into a live graph.
+MAX_GLOBAL_TIME_SKEW_S = 0.25
 
 
 def stamp_seconds(frame: CameraFrame) -> float:
-    """Device time when it is on the epoch clock, else the host receive time."""
+    """Device time when it is on the epoch clock (and sane), else the host receive time."""
+    if frame.time_domain == 'global_time' and \
+            abs(frame.device_time_s - frame.host_time_s) > MAX_GLOBAL_TIME_SKEW_S:
+        return frame.host_time_s
     return frame.device_time_s if frame.time_domain in EPOCH_DOMAINS else frame.host_time_s
 
 

@@ -5,8 +5,8 @@
 Topics match realsense2_camera (``/<ns>/<name>/color/image_raw``,
 ``aligned_depth_to_color/image_raw`` in 16UC1 millimetres, and their
 ``camera_info``), so tools written for the stock driver work unchanged.
-Frames are read on a thread of their own: a camera that stops delivering
-produces an error and reconnect attempts, never a hung executor.
+Frames are read on a thread of their own: a camera that does not start (yet) or stops
+delivering produces an error and reconnect attempts, never a hung executor.
 """
 from __future__ import annotations
 
@@ -64,9 +64,13 @@ class CameraNode(LamNode):
         failures = 0
         try:
             self.camera.start()
-        except CameraError as error:
-            self.report(f'cannot start: {error}', 'error')
-            return
+        except CameraError as error:   # e.g. a camera still enumerating on the USB bus
+            self.report(f'cannot start: {error}; retrying', 'error')
+            try:
+                self.camera.reconnect()
+            except CameraError as retry_error:
+                self.report(f'giving up: {retry_error}', 'error')
+                return
         while not self._stop.is_set():
             try:
                 frame = self.camera.read(timeout_s=self.timeout_s)

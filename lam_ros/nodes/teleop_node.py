@@ -39,6 +39,12 @@ class TeleopNode(LamNode):
     def __init__(self, node_name: str = 'teleop', **kwargs):
         super().__init__(node_name, **kwargs)
         self.device = self.param('device', 'keyboard', 'teleop device', choices=DEVICES)
+        if self.device == 'keyboard' and not sys.stdin.isatty():
+            # `ros2 launch` gives its nodes no terminal: the keys would never arrive
+            raise ConfigError(f'node {self.get_name()!r}: parameter device=keyboard needs a '
+                              'terminal on stdin, which ros2 launch does not give its nodes: '
+                              'run the graph with `lam-ros collect ...` (this terminal), the '
+                              'teleop alone with `ros2 run lam_ros teleop`, or teleop:=joy')
         self.mode = self.param('mode', 'robot', 'robot or human (human: episodes only)',
                                choices=EMBODIMENTS)
         self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
@@ -127,10 +133,7 @@ class TeleopNode(LamNode):
             self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
 
     def read_keyboard(self) -> None:
-        """Terminal keys (raw mode when stdin is a TTY)."""
-        if not sys.stdin.isatty():
-            self.get_logger().error('keyboard teleop needs a terminal on stdin')
-            return
+        """Terminal keys, in raw mode (stdin is a TTY: checked at start-up)."""
         import termios
         import tty
         settings = termios.tcgetattr(sys.stdin)
