@@ -11,8 +11,8 @@ import sys
 
 from conftest import wait_for_messages
 import numpy as np
-import pytest
 import pyrealsense2 as rs
+import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
