@@ -42,6 +42,9 @@ def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
     serials = {s.name: s.parameters['serial'] for s in nodes if s.executable == 'camera'}
     assert serials == {'wrist': '111', 'head': '222'}     # serials stay with their camera
     watcher = 'recorder' if graph == 'collect' else 'controller'
+    if graph == 'collect':   # drops counted against the RealSense's own 30 fps
+        assert {s.name: s for s in nodes}['recorder'].parameters['camera_rate_hz'] == 30.0
+        assert 'camera_rate_hz' not in sim.parameters
     assert {s.name: s for s in nodes}[watcher].parameters['cameras'] == ['head', 'wrist']
     default = {s.name: s for s in describe(graph, hardware)}[watcher]
     assert default.parameters['cameras'] == ['wrist', 'head']

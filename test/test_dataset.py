@@ -20,7 +20,7 @@ from lam_models.data.dataset import (
     build_dataset,
     write_dataset,
 )
-from lam_models.data.episode import Episode
+from lam_models.data.episode import FRAME_RATE, Episode, at_frame_rate
 from lam_ros.app.cli import _main as cli
 from lam_ros.app.cli import recorded_effector_path
 from lam_ros.control import kinematics
@@ -93,7 +93,7 @@ def test_build_from_recorded_sessions_reads_back_exactly(tmp_path):
     robot = record_session(tmp_path / 'rec', 'robot', 'robot')
     human = record_session(tmp_path / 'rec', 'human', 'human', episodes=1)
     out = tmp_path / 'data.h5'
-    assert build_dataset([robot, human], out, camera_topic=CAMERA) == 3
+    assert build_dataset([robot, human], out, camera_topic=CAMERA, rate_hz=None) == 3
     expected = read_session(robot, camera_topic=CAMERA) + read_session(human, camera_topic=CAMERA)
     with Dataset(out) as ds:
         assert ds.attrs['format'] == 'lam_ros.dataset' and ds.attrs['format_version'] == 1
@@ -115,12 +115,52 @@ def test_build_from_recorded_sessions_reads_back_exactly(tmp_path):
     assert not (tmp_path / 'data.h5.tmp').exists()
 
 
+def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
+    """A RealSense's 30 fps beside 10 Hz commands: one row per command, not three."""
+    robot = record_session(tmp_path / 'rec', 'robot', 'robot', episodes=1, frames=31)
+    out = tmp_path / 'data.h5'
+    assert cli(['dataset', 'build', str(robot), '--out', str(out), '--camera-topic', CAMERA]) == 0
+    recorded = read_session(robot, camera_topic=CAMERA)[0]
+    with Dataset(out) as ds:
+        built = ds.read_episode(ds.episode_names[0])
+    assert len(recorded) == 31 and len(built) == 11
+    np.testing.assert_allclose(np.diff(built.timestamps), 0.1, atol=1e-6)
+    np.testing.assert_array_equal(built.frames, recorded.frames[::3])
+    np.testing.assert_array_equal(built.actions, recorded.actions[::3])   # rows kept whole
+    assert built.metadata[FRAME_RATE] == 10.0
+    everything = tmp_path / 'all.h5'
+    assert cli(['dataset', 'build', str(robot), '--out', str(everything), '--camera-topic',
+                CAMERA, '--rate-hz', '0']) == 0
+    with Dataset(everything) as ds:
+        assert len(ds.read_episode(ds.episode_names[0])) == 31
+
+
+def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
+    rng = np.random.default_rng(0)
+    times = 1000.0 + np.delete(np.arange(60) / 30.0, [7, 8, 30])   # dropped frames
+    episode = Episode(frames=np.zeros((len(times), 2, 2, 3), np.uint8), timestamps=times,
+                      actions=times[:, None].astype(np.float32),
+                      metadata={'pseudo_valid': [True] * len(times), 'camera': 'head'})
+    thin = at_frame_rate(episode, 10.0)
+    gaps = np.diff(thin.timestamps)
+    assert len(thin) == 20 and gaps.min() > 0.06 and gaps.max() < 0.14
+    np.testing.assert_array_equal(thin.actions[:, 0], thin.timestamps.astype(np.float32))
+    assert len(thin.metadata['pseudo_valid']) == 20 and thin.metadata['camera'] == 'head'
+    jittery = replace(episode, frames=episode.frames[:20],
+                      timestamps=1000.0 + np.arange(20) / 10 + rng.normal(0, 0.01, 20),
+                      actions=None, metadata={})
+    assert at_frame_rate(jittery, 10.0) is jittery
+    with pytest.raises(ValueError, match='rate_hz must be > 0'):
+        at_frame_rate(episode, 0.0)
+
+
 def test_build_stores_a_robot_demos_effector_path_by_forward_kinematics(tmp_path, caplog):
     # what lam-ros dataset build stores for look-first waypoints: where the gripper went
     robot = record_session(tmp_path / 'rec', 'robot', 'robot', episodes=1)
     human = record_session(tmp_path / 'rec', 'human', 'human', episodes=1)
     out = tmp_path / 'data.h5'
-    build_dataset([robot, human], out, camera_topic=CAMERA, effector_path=recorded_effector_path)
+    build_dataset([robot, human], out, camera_topic=CAMERA, effector_path=recorded_effector_path,
+                  rate_hz=None)
     recorded = read_session(robot, camera_topic=CAMERA)[0]
     spec = kinematics.robot_spec('wx250s')
     with Dataset(out) as ds:

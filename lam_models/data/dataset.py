@@ -43,7 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lam_models.data.bags import DEFAULT_CAMERA_TOPIC, iter_session, list_episodes
-from lam_models.data.episode import EMBODIMENTS, Episode
+from lam_models.data.episode import CONTROL_RATE_HZ, EMBODIMENTS, Episode, at_frame_rate
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,8 @@ def write_dataset(episodes: Iterable[Episode], path: str | Path,
 def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                   camera_topic: str = DEFAULT_CAMERA_TOPIC, overwrite: bool = False,
                   progress: bool = False,
-                  effector_path: Callable[[Episode], np.ndarray | None] | None = None) -> int:
+                  effector_path: Callable[[Episode], np.ndarray | None] | None = None,
+                  rate_hz: float | None = CONTROL_RATE_HZ) -> int:
     """Read recorded sessions with the one bag reader into a new dataset; return the count.
 
     Every session directory is checked before anything is read (a typo fails at
@@ -196,6 +197,7 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
     its bag, as ``read_session`` does, and the rest is still built. ``effector_path``
     (episode -> (T, 3) m or None) stores where a robot episode's effector went: the arm's
     forward kinematics, which lam_models does not own (``lam-ros dataset build`` passes it).
+    Frames faster than ``rate_hz`` are thinned to it (``at_frame_rate``); None keeps all.
     """
     out = Path(out)
     _output_check(out, overwrite)
@@ -209,6 +211,8 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
             for _, session in sessions:
                 for episode in session:
                     bar.update(1)
+                    if rate_hz is not None:
+                        episode = at_frame_rate(episode, rate_hz)
                     path = None if effector_path is None or episode.effector_positions \
                         is not None else effector_path(episode)
                     yield episode if path is None else replace(episode, effector_positions=path)

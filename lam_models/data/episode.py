@@ -8,7 +8,7 @@ object directly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -32,6 +32,39 @@ LOOK_TARGETS = 'look_targets'
 # Episode.metadata key: True where the frames were filmed with the simulator's avatar for the
 # effector (WidowXEnv(avatar=True)): another camera than a real arm's or hand's.
 AVATAR = 'avatar'
+# The teleop's and the deploy controller's rate_hz (config/*.yaml) and the simulator's
+# camera: a dataset keeps one row per command (at_frame_rate), as the policy acts.
+CONTROL_RATE_HZ = 10.0
+# Episode.metadata key: the rate (Hz) its frames were thinned to (at_frame_rate).
+FRAME_RATE = 'frame_rate_hz'
+PER_FRAME = ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion',
+             'effector_positions', 'pseudo_actions')   # Episode fields with a row per frame
+PER_FRAME_METADATA = ('pseudo_valid',)   # metadata lists with an entry per frame
+
+
+def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
+    """The episode with one frame per ``1 / rate_hz`` s: the frames nearest that grid.
+
+    A RealSense streams 30 fps beside the teleop's 10 Hz commands: built as recorded, each
+    command repeats over three frames, and a policy or latent model learns steps a third of
+    the controller's. Nothing changes where frames come no faster than 1.5 ``rate_hz`` (the
+    simulator's 10 Hz, with its jitter); per-frame arrays and labels are kept row for row.
+    """
+    if not rate_hz > 0:
+        raise ValueError(f'rate_hz must be > 0, got {rate_hz}')
+    times = np.asarray(episode.timestamps, np.float64)
+    if len(times) < 2 or np.median(np.diff(times)) * rate_hz > 1 / 1.5:
+        return episode
+    grid = np.arange(times[0], times[-1] + 1e-6, 1.0 / rate_hz)
+    right = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
+    left = np.maximum(right - 1, 0)
+    nearest = np.where(np.abs(times[left] - grid) <= np.abs(times[right] - grid), left, right)
+    keep = np.unique(nearest)
+    rows = {name: getattr(episode, name)[keep] for name in PER_FRAME
+            if getattr(episode, name) is not None}
+    metadata = {key: (np.asarray(value)[keep].tolist() if key in PER_FRAME_METADATA else value)
+                for key, value in episode.metadata.items()}
+    return replace(episode, **rows, metadata={**metadata, FRAME_RATE: rate_hz})
 
 
 def gripper_events(actions: np.ndarray) -> np.ndarray:
@@ -77,8 +110,7 @@ class Episode:
                 f'Episode.frames must be (T, H, W, 3) uint8, got {self.frames.shape} '
                 f'{self.frames.dtype}')
         n = len(self.frames)
-        for name in ('timestamps', 'actions', 'joint_positions', 'hidden_motion',
-                     'effector_positions', 'pseudo_actions'):
+        for name in PER_FRAME[1:]:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f'Episode.{name} has {len(value)} rows, frames have {n}')

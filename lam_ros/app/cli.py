@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 
+from lam_models.data.episode import CONTROL_RATE_HZ
 from lam_ros.app.executables import NODE_EXECUTABLES
 from lam_ros.app.graph import (
     GRAPH_ARGUMENTS,
@@ -165,6 +166,9 @@ def add_dataset_parser(sub) -> None:
     p.add_argument('--out', required=True, help='dataset file to write (.h5)')
     p.add_argument('--camera-topic', help='policy camera topic (default: the head camera)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    p.add_argument('--rate-hz', type=float, default=CONTROL_RATE_HZ,
+                   help='thin faster frames (a 30 fps RealSense) to this rate, the rate '
+                        f'the policy acts at (default {CONTROL_RATE_HZ:g}); 0 keeps every frame')
     p = commands.add_parser('export-lerobot', help='robot episodes as a LeRobotDataset v3.0')
     p.add_argument('dataset', help='dataset file (.h5)')
     p.add_argument('out_dir', help='directory to create')
@@ -206,10 +210,13 @@ def run_dataset(args: argparse.Namespace) -> int:
     logging.getLogger('lam_models').setLevel(logging.INFO)
     try:
         if args.dataset_command == 'build':
+            if args.rate_hz < 0:
+                raise ConfigError(f'dataset build: --rate-hz must be >= 0, got {args.rate_hz}')
             count = build_dataset(args.sessions, args.out,
                                   args.camera_topic or DEFAULT_CAMERA_TOPIC,
                                   overwrite=args.overwrite, progress=True,
-                                  effector_path=recorded_effector_path)
+                                  effector_path=recorded_effector_path,
+                                  rate_hz=args.rate_hz if args.rate_hz > 0 else None)
             print(f'{args.out}: {count} episodes')
         elif args.dataset_command == 'export-lerobot':
             done = export_lerobot(args.dataset, args.out_dir, overwrite=args.overwrite,

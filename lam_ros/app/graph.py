@@ -126,6 +126,7 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
     policy_camera = args['policy_camera']
 
     nodes: list[NodeSpec] = []
+    camera_rate: dict[str, float] = {}   # the sim's cameras: config/collect.yaml's rate
     if use_sim:
         mode = args.get('mode', 'robot')
         policy_camera = policy_camera or SIM_POLICY_CAMERAS[0]
@@ -149,12 +150,15 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             # with no serial, every camera node opens the first device it finds
             raise ConfigError(f'serials:= lists {len(serials)} serial(s) for '
                               f'{len(cameras)} camera(s) {cameras}: one per camera')
+        color_profile = _profile(args['color_profile'], 'color_profile')
         for index, camera in enumerate(cameras):
             nodes.append(NodeSpec('camera', camera, namespace=camera, parameters={
                 'serial': serials[index] if serials else '',
-                'color_profile': _profile(args['color_profile'], 'color_profile'),
+                'color_profile': color_profile,
                 'depth_profile': _profile(args['depth_profile'], 'depth_profile'),
             }))
+        # the recorder counts dropped frames against the rate the cameras stream at
+        camera_rate = {'camera_rate_hz': float(color_profile[2])}
         # The policy camera first (after pairing serials): the controller watches cameras[0].
         policy_camera = policy_camera or cameras[0]
         cameras = [policy_camera, *(c for c in cameras if c != policy_camera)]
@@ -168,7 +172,7 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             **robot, 'device': teleop, 'mode': mode,
             'episodes': _integer(args['episodes'], 'episodes', low=0)}, ends_graph=True))
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
-            **robot, 'mode': mode, 'cameras': cameras,
+            **robot, **camera_rate, 'mode': mode, 'cameras': cameras,
             'output_dir': args['output_dir'], 'session': args['session']}))
         if args['label'] == 'true':
             if not args['label_checkpoint']:
