@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lam_ros.control.kinematics import robot_spec
-from lam_ros.control.teleop import EndEffectorJog, LeaderFollower
+from lam_ros.control.teleop import EndEffectorJog, LeaderFollower, gripper_opening
 
 READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
 
@@ -62,3 +62,17 @@ def test_the_keyboard_teleop_without_a_terminal_exits_at_start_up_saying_why(rcl
     with pytest.raises(ConfigError, match='device=keyboard needs a terminal.*lam-ros collect'):
         TeleopNode(context=rclpy_context,
                    parameter_overrides=[Parameter('device', value='keyboard')])
+
+
+def test_a_leader_gripper_angle_becomes_the_0_to_1_opening_the_arm_node_reads():
+    """xs_sdk reports the leader's gripper motor in rad (ALOHA 1: -0.68 shut .. 0.31 open).
+
+    Copied as is, a half-open handle (-0.19 rad) read as closed and the dataset held rad.
+    """
+    assert gripper_opening(-0.6842, -0.6842, 0.3083) == 0.0
+    assert gripper_opening(0.3083, -0.6842, 0.3083) == 1.0
+    assert gripper_opening(-0.1880, -0.6842, 0.3083) == pytest.approx(0.5, abs=1e-3)
+    assert gripper_opening(0.9, -0.6842, 0.3083) == 1.0          # clipped
+    assert gripper_opening(-1.0, -1.65, -0.8) == pytest.approx(0.765, abs=1e-3)   # ALOHA 2
+    with pytest.raises(ValueError, match='both'):
+        gripper_opening(0.0, 0.2, 0.2)

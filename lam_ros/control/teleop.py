@@ -83,3 +83,15 @@ class LeaderFollower:
     def disengage(self) -> None:
         """Back to the guarded state (e.g. after an e-stop)."""
         self._engaged_at, self._start = None, None
+
+
+def gripper_opening(position_rad: float, closed_rad: float, open_rad: float) -> float:
+    """A leader's gripper joint angle (rad, as xs_sdk reports it) as a 0 closed .. 1 open command.
+
+    The arm node and the datasets read that command; clipped to [0, 1]. The two angles are
+    the leader's own, measured with its handle shut and open (ALOHA 1's leaders: -0.68 and
+    0.31 rad; ALOHA 2's: -1.65 and -0.8).
+    """
+    if closed_rad == open_rad:
+        raise ValueError(f'gripper closed and open angles are both {open_rad} rad')
+    return float(np.clip((position_rad - closed_rad) / (open_rad - closed_rad), 0.0, 1.0))

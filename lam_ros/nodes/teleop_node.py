@@ -25,7 +25,7 @@ from std_srvs.srv import SetBool, Trigger
 from lam_models.data.episode import EMBODIMENTS
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
 from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, robot_spec
-from lam_ros.control.teleop import EndEffectorJog, LeaderFollower
+from lam_ros.control.teleop import EndEffectorJog, LeaderFollower, gripper_opening
 from lam_ros.interfaces import topics
 
 DEVICES = ('scripted', 'keyboard', 'joy', 'spacemouse', 'leader')
@@ -65,6 +65,12 @@ class TeleopNode(LamNode):
         self.leader = LeaderFollower(
             self.param('leader_max_start_error_rad', 0.3, above=0.0, high=1.0),
             self.param('leader_ramp_s', 2.0, low=0.0, high=30.0))
+        self.leader_gripper_rad = (   # the leader's gripper joint shut and open (rad)
+            self.param('leader_gripper_closed_rad', -0.6842, low=-3.2, high=3.2),
+            self.param('leader_gripper_open_rad', 0.3083, low=-3.2, high=3.2))
+        if self.leader_gripper_rad[0] == self.leader_gripper_rad[1]:
+            raise ConfigError(f'node {self.get_name()!r}: parameters leader_gripper_closed_rad '
+                              'and leader_gripper_open_rad are equal')
         self.joint_names = list(robot_spec(self.robot_model).joints)
 
         self.follower: np.ndarray | None = None
@@ -109,13 +115,13 @@ class TeleopNode(LamNode):
             self.follower = np.array(positions)
 
     def on_leader_state(self, msg: JointState) -> None:
-        """Leader joints, and its gripper opening when it reports one."""
+        """Leader joints, and its gripper opening (0..1, from its joint's angle) if reported."""
         positions = topics.positions_by_name(msg, self.joint_names)
         if positions is not None:
             self.leader_q = np.array(positions)
         gripper = topics.positions_by_name(msg, [topics.GRIPPER])
-        if gripper is not None:
-            self.gripper = float(gripper[0])
+        if gripper is not None and np.isfinite(gripper[0]):
+            self.gripper = gripper_opening(gripper[0], *self.leader_gripper_rad)
 
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion for this step."""
