@@ -23,7 +23,8 @@ def test_jog_moves_the_gripper_by_the_requested_delta():
 def test_unreachable_jog_keeps_the_previous_target():
     jog = EndEffectorJog('wx250s', READY)
     before, _ = jog.jog(np.zeros(6))
-    after, reached = jog.jog(np.array([2.0, 0.0, 0.0, 0.0, 0.0, 0.0]))   # 2 m: out of reach
+    # the box's far corner (the jog is clipped to it), gripper level: out of reach
+    after, reached = jog.jog(np.array([0.4, 0.3, 0.3, 0.0, 0.0, 0.0]))
     assert not reached
     np.testing.assert_allclose(after, before)
     with pytest.raises(ValueError, match='6 finite numbers'):
@@ -76,3 +77,47 @@ def test_a_leader_gripper_angle_becomes_the_0_to_1_opening_the_arm_node_reads():
     assert gripper_opening(-1.0, -1.65, -0.8) == pytest.approx(0.765, abs=1e-3)   # ALOHA 2
     with pytest.raises(ValueError, match='both'):
         gripper_opening(0.0, 0.2, 0.2)
+
+
+def test_jogging_past_the_workspace_floor_stops_at_it_and_up_moves_at_once():
+    """The arm node refuses targets below the box.
+
+    Integrated past it, the jog's target sank with every press and the way back up had a
+    dead band as deep.
+    """
+    spec = robot_spec('wx250s')
+    jog = EndEffectorJog('wx250s', READY)
+    for _ in range(60):
+        joints, _ = jog.jog(np.array([0.0, 0.0, -0.01, 0.0, 0.0, 0.0]))
+    floor = spec.fk(joints)[2, 3]
+    assert floor == pytest.approx(spec.workspace.low[2], abs=1e-3)
+    joints, reached = jog.jog(np.array([0.0, 0.0, 0.01, 0.0, 0.0, 0.0]))
+    assert reached and spec.fk(joints)[2, 3] == pytest.approx(floor + 0.01, abs=1e-3)
+
+
+def test_the_teleop_sends_nothing_while_estopped_and_restarts_from_the_arm(rclpy_context):
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool
+
+    from lam_ros.nodes.teleop_node import TeleopNode
+
+    node = TeleopNode(context=rclpy_context, parameter_overrides=[Parameter('device', value='joy')])
+    sent = []
+    node.publish_action = sent.append
+    try:
+        node.follower = READY.copy()
+        node.pending_jog = np.array([1.0, 0, 0, 0, 0, 0])
+        node.tick()
+        assert len(sent) == 1
+        node.on_estopped(Bool(data=True))
+        for _ in range(5):   # the operator keeps pushing the stick
+            node.pending_jog = np.array([1.0, 0, 0, 0, 0, 0])
+            node.tick()
+        assert len(sent) == 1
+        moved = READY + np.array([0.2, 0, 0, 0, 0, 0])   # the arm was moved by hand meanwhile
+        node.follower = moved
+        node.on_estopped(Bool(data=False))
+        node.tick()
+        np.testing.assert_allclose(sent[-1], moved, atol=1e-3)   # from where the arm is
+    finally:
+        node.destroy_node()

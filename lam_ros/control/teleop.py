@@ -19,8 +19,8 @@ class EndEffectorJog:
     """Turns ``[dx, dy, dz, droll, dpitch, dyaw]`` jogs into joint targets through IK.
 
     The commanded pose is integrated from the jogs, not re-read from the arm, so
-    small IK errors do not accumulate into drift; a jog IK cannot reach is
-    dropped and the previous target kept.
+    small IK errors do not accumulate into drift; it stays in the robot's workspace box,
+    and a jog IK cannot reach is dropped and the previous target kept.
     """
 
     def __init__(self, robot_model: str, joint_positions) -> None:
@@ -38,7 +38,9 @@ class EndEffectorJog:
             raise ValueError(f'jog must be 6 finite numbers [dx dy dz droll dpitch dyaw], '
                              f'got {delta!r}')
         pose = self.pose.copy()
-        pose[:3, 3] += delta[:3]
+        # inside the arm node's box: a target past it is refused, and jogging back would
+        # first have to undo the overshoot
+        pose[:3, 3] = self.spec.workspace.clip(pose[:3, 3] + delta[:3])
         pose[:3, :3] = rpy_matrix(*delta[3:]) @ pose[:3, :3]
         joints, reached = solve_ik(self.spec, pose, self.joints)
         if reached:

@@ -10,6 +10,10 @@ Devices (parameter ``device``):
   joy         sensor_msgs/Joy on ``/joy``: left stick x/y, right stick z/yaw, button 0 gripper
   spacemouse  a 3Dconnexion SpaceMouse through pyspacemouse (when one is attached)
   leader      a second WidowX's joint states (``/<leader_robot_name>/joint_states``)
+
+While the arm node is e-stopped (``/lam/estopped``) nothing is sent and jogs are dropped; on
+release the jog restarts from where the arm is and a leader must meet the follower again,
+so the arm never jumps to where the operator steered meanwhile.
 """
 from __future__ import annotations
 
@@ -81,6 +85,7 @@ class TeleopNode(LamNode):
         self.expert: JointState | None = None
         self.success = False
         self.episode_state = 'idle'
+        self.estopped = False
         self.steps = 0
         self.episodes_done = 0
 
@@ -89,6 +94,7 @@ class TeleopNode(LamNode):
         self.create_subscription(JointState, topics.arm_topics(robot_name)['joint_states'],
                                  self.on_follower_state, 10)
         self.create_subscription(Bool, topics.SIM_SUCCESS, self.on_success, 10)
+        self.create_subscription(Bool, topics.ESTOPPED, self.on_estopped, topics.LATCHED)
         self.start_client = self.create_client(Trigger, topics.RECORDER_START)
         self.stop_client = self.create_client(SetBool, topics.RECORDER_STOP)
         self.discard_client = self.create_client(Trigger, topics.RECORDER_DISCARD)
@@ -126,6 +132,13 @@ class TeleopNode(LamNode):
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion for this step."""
         self.expert = msg
+
+    def on_estopped(self, msg: Bool) -> None:
+        """The arm node's e-stop state: hold while engaged, restart from the arm on release."""
+        if self.estopped and not msg.data:
+            self.jogger = None       # re-read from the measured follower at the next tick
+            self.leader.disengage()  # the leader must meet the follower again
+        self.estopped = msg.data
 
     def on_success(self, msg: Bool) -> None:
         """The simulator's task success predicate."""
@@ -172,6 +185,9 @@ class TeleopNode(LamNode):
             self.scripted_episode_step()
             return
         if self.mode == 'human' or self.follower is None:
+            return
+        if self.estopped:
+            self.pending_jog = np.zeros(6)
             return
         if self.device == 'leader':
             if self.leader_q is None:
