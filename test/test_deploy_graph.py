@@ -172,3 +172,19 @@ def test_the_controller_refuses_a_bad_checkpoint_with_one_line(tmp_path, ros_env
     assert len(errors) == 1 and f'checkpoint:={path}' in errors[0], result.stderr
     assert {'flipped byte': 'sha256', 'a latent model': 'lam_ros.policy',
             'avatar frames': 'avatar'}[damage] in errors[0]
+
+
+def test_device_cuda_without_a_cuda_device_is_refused_naming_the_parameter(tmp_path,
+                                                                           rclpy_context):
+    from rclpy.parameter import Parameter
+    import torch
+
+    from lam_ros.app.runtime import ConfigError
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a CUDA device')
+    with pytest.raises(ConfigError, match='device=cuda, but torch sees no CUDA device'):
+        ControllerNode(context=rclpy_context, parameter_overrides=[
+            Parameter('checkpoint', value=policy_checkpoint(tmp_path)),
+            Parameter('device', value='cuda')])

@@ -97,6 +97,9 @@ class ControllerNode(LamNode):
             return None
         import torch
         torch.set_num_threads(threads)
+        if device == 'cuda' and not torch.cuda.is_available():
+            raise ConfigError('controller: parameter device=cuda, but torch sees no CUDA device '
+                              '(a CPU-only torch or no driver): use device:=cpu')
         from lam_models.checkpoints import CheckpointError
         from lam_models.policies import load_policy
         try:
