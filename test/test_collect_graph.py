@@ -50,6 +50,9 @@ def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
     assert default.parameters['cameras'] == ['wrist', 'head']
     with pytest.raises(ConfigError, match="policy_camera:='head' is not one of cameras"):
         describe(graph, {'use_sim': 'false', 'policy_camera': 'head'})
+    if graph == 'collect':   # the keyboard teleop run apart, in a terminal of its own
+        assert 'teleop' not in {s.name for s in describe(graph, {**hardware, 'teleop': 'none'})}
+        assert 'teleop' in {s.name for s in nodes}
     with pytest.raises(ConfigError, match=r'0 serial\(s\) for 2 camera\(s\)'):
         describe(graph, {'use_sim': 'false', 'cameras': 'wrist,head'})   # both: one device
     with pytest.raises(ConfigError, match='in sim one of'):

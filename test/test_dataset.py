@@ -127,7 +127,7 @@ def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
     np.testing.assert_allclose(np.diff(built.timestamps), 0.1, atol=1e-6)
     np.testing.assert_array_equal(built.frames, recorded.frames[::3])
     np.testing.assert_array_equal(built.actions, recorded.actions[::3])   # rows kept whole
-    assert built.metadata[FRAME_RATE] == 10.0
+    assert built.metadata[FRAME_RATE] == pytest.approx(10.0)
     everything = tmp_path / 'all.h5'
     assert cli(['dataset', 'build', str(robot), '--out', str(everything), '--camera-topic',
                 CAMERA, '--rate-hz', '0']) == 0
@@ -150,6 +150,9 @@ def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
                       timestamps=1000.0 + np.arange(20) / 10 + rng.normal(0, 0.01, 20),
                       actions=None, metadata={})
     assert at_frame_rate(jittery, 10.0) is jittery
+    fifteen = replace(jittery, timestamps=1_765_000_000.0 + np.arange(20) / 15)
+    gaps = np.diff(at_frame_rate(fifteen, 10.0).timestamps)   # every second frame: even rows
+    np.testing.assert_allclose(gaps, 2 / 15, atol=1e-6)
     with pytest.raises(ValueError, match='rate_hz must be > 0'):
         at_frame_rate(episode, 0.0)
 

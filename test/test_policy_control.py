@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lam_ros.control.kinematics import robot_spec
-from lam_ros.control.policy_control import PolicyRefused, PolicyRunner
+from lam_ros.control.policy_control import RAMP_WAIT_TICKS, PolicyRefused, PolicyRunner
 
 SPEC = robot_spec('wx250s')
 HOME = np.array([0.0, -0.2, 0.4, 0.0, 1.3, 0.0])
@@ -113,6 +113,18 @@ def test_the_ramp_waits_for_an_arm_that_does_not_follow():
     assert np.abs(second[:6] - HOME).max() <= 2 * 0.1
     runner.measure(second[:6])
     assert np.abs(runner.tick()[:6] - second[:6]).max() == pytest.approx(0.091)
+
+
+def test_a_ramp_step_the_arm_never_reaches_is_waited_for_a_bounded_time():
+    """The safety layer clamps the step to a joint-limit margin: the arm stops short."""
+    far = HOME + np.array([0.9, 0, 0, 0, 0, 0])
+    runner = PolicyRunner(StandInPolicy(chunk_near(far)), SPEC, startup_max_jump_rad=0.3,
+                          startup_step_rad=0.1, background=False)
+    observe(runner)
+    sent = [runner.tick(), runner.tick()]
+    for _ in range(RAMP_WAIT_TICKS + 1):
+        sent.append(runner.tick())   # the arm stays at HOME
+    assert np.abs(sent[-1][:6] - HOME).max() > np.abs(sent[1][:6] - HOME).max()
 
 
 def test_startup_guard_refuses_when_asked_and_a_near_target_passes():
@@ -249,12 +261,11 @@ def test_the_controller_node_ignores_a_non_finite_joint_state(rclpy_context):
         node.destroy_node()
 
 
-@pytest.mark.parametrize('model, action_space, action_dim, mode', [
-    ('wx250', 'joint_position [waist, shoulder, elbow, wrist_angle, wrist_rotate, gripper]', 6,
-     'joint'),
-    ('wx250s', 'ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper]', 6, 'ee_delta'),
+@pytest.mark.parametrize('action_space, action_dim, mode', [
+    ('joint_position [waist, shoulder, elbow, wrist_angle, wrist_rotate, gripper]', 6, 'joint'),
+    ('ee_delta [dx, dy, dz, droll, dpitch, dyaw, gripper]', 6, 'ee_delta'),   # one too few
 ])
-def test_a_policy_for_another_arm_is_refused(model, action_space, action_dim, mode):
+def test_a_policy_for_another_arm_is_refused(action_space, action_dim, mode):
     """A wx250's joint policy on a wx250s.
 
     Sent by name, its wrist_angle column would move forearm_roll, its gripper wrist_rotate.

@@ -60,7 +60,7 @@ def test_the_keyboard_teleop_without_a_terminal_exits_at_start_up_saying_why(rcl
     from lam_ros.nodes.teleop_node import TeleopNode
 
     monkeypatch.setattr('sys.stdin', io.StringIO(''))
-    with pytest.raises(ConfigError, match='device=keyboard needs a terminal.*lam-ros collect'):
+    with pytest.raises(ConfigError, match='device=keyboard needs a terminal.*teleop:=none'):
         TeleopNode(context=rclpy_context,
                    parameter_overrides=[Parameter('device', value='keyboard')])
 
@@ -93,6 +93,11 @@ def test_jogging_past_the_workspace_floor_stops_at_it_and_up_moves_at_once():
     assert floor == pytest.approx(spec.workspace.low[2], abs=1e-3)
     joints, reached = jog.jog(np.array([0.0, 0.0, 0.01, 0.0, 0.0, 0.0]))
     assert reached and spec.fk(joints)[2, 3] == pytest.approx(floor + 0.01, abs=1e-3)
+    outside = EndEffectorJog('wx200', np.zeros(5))   # its home pose: outside its box
+    start = outside.pose[:3, 3].copy()
+    assert robot_spec('wx200').workspace.distance_outside(start) > 0
+    joints, _ = outside.jog(np.zeros(6))   # no key pressed: the arm is not pulled in
+    np.testing.assert_allclose(robot_spec('wx200').fk(joints)[:3, 3], start, atol=1e-3)
 
 
 def test_the_teleop_sends_nothing_while_estopped_and_restarts_from_the_arm(rclpy_context):

@@ -43,19 +43,25 @@ PER_FRAME_METADATA = ('pseudo_valid',)   # metadata lists with an entry per fram
 
 
 def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
-    """The episode with one frame per ``1 / rate_hz`` s: the frames nearest that grid.
+    """The episode thinned to every k-th frame, k the whole ratio of its rate to ``rate_hz``.
 
     A RealSense streams 30 fps beside the teleop's 10 Hz commands: built as recorded, each
     command repeats over three frames, and a policy or latent model learns steps a third of
-    the controller's. Nothing changes where frames come no faster than 1.5 ``rate_hz`` (the
-    simulator's 10 Hz, with its jitter); per-frame arrays and labels are kept row for row.
+    the controller's. The frames nearest a grid of k frame periods are kept (a dropped frame
+    does not shift the rest), so rows stay evenly spaced: a 15 fps camera gives 7.5 Hz
+    (k = 2; record at a multiple of the rate). Nothing changes where k < 2 (the simulator's
+    10 Hz, with its jitter); per-frame arrays and labels are kept row for row.
     """
     if not rate_hz > 0:
         raise ValueError(f'rate_hz must be > 0, got {rate_hz}')
     times = np.asarray(episode.timestamps, np.float64)
-    if len(times) < 2 or np.median(np.diff(times)) * rate_hz > 1 / 1.5:
+    if len(times) < 2:
         return episode
-    grid = np.arange(times[0], times[-1] + 1e-6, 1.0 / rate_hz)
+    frame_s = float(np.median(np.diff(times)))
+    stride = round(1.0 / (rate_hz * frame_s)) if frame_s > 0 else 1
+    if stride < 2:
+        return episode
+    grid = np.arange(times[0], times[-1] + 1e-6, stride * frame_s)
     right = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
     left = np.maximum(right - 1, 0)
     nearest = np.where(np.abs(times[left] - grid) <= np.abs(times[right] - grid), left, right)
@@ -64,7 +70,7 @@ def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
             if getattr(episode, name) is not None}
     metadata = {key: (np.asarray(value)[keep].tolist() if key in PER_FRAME_METADATA else value)
                 for key, value in episode.metadata.items()}
-    return replace(episode, **rows, metadata={**metadata, FRAME_RATE: rate_hz})
+    return replace(episode, **rows, metadata={**metadata, FRAME_RATE: 1.0 / (stride * frame_s)})
 
 
 def gripper_events(actions: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
+from lam_models.data.episode import CONTROL_RATE_HZ
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
@@ -105,7 +106,7 @@ class _Watcher:
 
 
 def run_deploy_episodes(checkpoint: str, task: str, episodes: int,
-                        seed_start: int = HELD_OUT_SEED_START, rate_hz: float = 10.0,
+                        seed_start: int = HELD_OUT_SEED_START, rate_hz: float = CONTROL_RATE_HZ,
                         progress: bool = True, steps: int | None = None) -> DeployRun:
     """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph.
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from lam_models.data.episode import EMBODIMENTS
+from lam_models.data.episode import CONTROL_RATE_HZ, EMBODIMENTS
 from lam_ros.app.executables import NODE_EXECUTABLES
 from lam_ros.app.runtime import ConfigError
 from lam_ros.control.kinematics import ROBOT_SPECS
@@ -58,8 +58,9 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
         'mode': LaunchArgument('robot', 'robot: teleop demos; human: egocentric recordings',
                                MODES),
         'output_dir': LaunchArgument('~/lam_data', 'Where sessions of episodes are written'),
-        'teleop': LaunchArgument('', 'Teleop device: scripted|keyboard|joy|spacemouse|leader '
-                                 '(default: scripted in sim, keyboard on hardware)'),
+        'teleop': LaunchArgument('', 'Teleop device: scripted|keyboard|joy|spacemouse|leader, '
+                                 'or none (run it apart: ros2 run lam_ros teleop) (default: '
+                                 'scripted in sim, keyboard on hardware)'),
         'session': LaunchArgument('', 'Session name; an existing one is resumed '
                                   '(default: date_time_mode)'),
         'episodes': LaunchArgument('0', 'Scripted teleop: stop after this many episodes '
@@ -73,7 +74,8 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
         **COMMON_ARGUMENTS,
         'checkpoint': LaunchArgument('', 'Policy checkpoint to run (empty: relay the sim '
                                      'expert)'),
-        'rate_hz': LaunchArgument('10.0', "Control rate: the training data's frame rate"),
+        'rate_hz': LaunchArgument(f'{CONTROL_RATE_HZ:g}',
+                                  "Control rate: the training data's frame rate"),
         'task': LaunchArgument('', 'Sim: the task of the scene (default: config/deploy.yaml)'),
         'seed': LaunchArgument('', 'Sim: seed of the first scene; /sim/reset adds one '
                                '(default: config/deploy.yaml)'),
@@ -168,9 +170,10 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
         teleop = args['teleop'] or ('scripted' if use_sim else 'keyboard')
         if mode == 'robot':
             nodes.append(NodeSpec('arm', 'arm', parameters=robot))
-        nodes.append(NodeSpec('teleop', 'teleop', parameters={
-            **robot, 'device': teleop, 'mode': mode,
-            'episodes': _integer(args['episodes'], 'episodes', low=0)}, ends_graph=True))
+        if teleop != 'none':   # none: a keyboard teleop in a terminal of its own
+            nodes.append(NodeSpec('teleop', 'teleop', parameters={
+                **robot, 'device': teleop, 'mode': mode,
+                'episodes': _integer(args['episodes'], 'episodes', low=0)}, ends_graph=True))
         nodes.append(NodeSpec('recorder', 'recorder', parameters={
             **robot, **camera_rate, 'mode': mode, 'cameras': cameras,
             'output_dir': args['output_dir'], 'session': args['session']}))

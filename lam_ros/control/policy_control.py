@@ -25,9 +25,9 @@ ticks between two frames replaced each other instead of adding up).
 Start-up guard: if the first joint target (an ``ee_delta`` action's too, after IK) is
 farther than ``startup_max_jump_rad`` from the measured arm (any joint), the runner either
 ramps there in steps of at most ``startup_step_rad`` (``startup_guard='ramp'``) or refuses
-to move (``'refuse'``). A ramp step is sent only once the measured arm is within a step of
-the last one, so the ramp never leads the arm by more than two: an arm that lags, or that
-the arm node holds, is never asked to jump.
+to move (``'refuse'``). A ramp step is sent once the measured arm is within a step of the
+last one (or after ``RAMP_WAIT_TICKS``), so the ramp does not run ahead of an arm that
+lags or that the arm node holds.
 """
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ from lam_models.data.images import resize_frames
 from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW, RobotSpec, ee_delta_ik
 
 STARTUP_GUARDS = ('ramp', 'refuse')
+# Ticks a ramp step waits for the arm to come within a step of it before the next is sent
+# anyway: an arm the safety layer clamps short of a step (a joint-limit margin) never
+# arrives, and the arm node's per-step limit still bounds what each command moves.
+RAMP_WAIT_TICKS = 10
 ACTION_MODES = ('ee_delta', 'joint')
 # First word of a dataset's action_space -> mode: the simulator writes 'ee_delta [dx, ...]',
 # bags of /lam/action 'joint_position [waist, ..., gripper]'.
@@ -136,6 +140,7 @@ class PolicyRunner:
         self.queue: deque[np.ndarray] = deque()        # policy actions of the current chunk
         self.ramp: deque[np.ndarray] = deque()         # start-up ramp: joint targets
         self.ramp_target = np.zeros(0)                 # the ramp's step sent last
+        self.ramp_waited = 0                           # ticks it has waited for the arm
         self.pending: Future | None = None
         self.started = False          # first target reached (start-up guard done)
         self.status = RunnerStatus()
@@ -182,9 +187,11 @@ class PolicyRunner:
             return None
         if self.ramp:
             arm = len(self.spec.joints)
-            if np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step:
+            lagging = np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step
+            if lagging and self.ramp_waited < RAMP_WAIT_TICKS:
+                self.ramp_waited += 1
                 return self.ramp_target   # the arm lags (or the arm node held): wait for it
-            self.ramp_target = self.ramp.popleft()
+            self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
             return self.ramp_target
         if not self.queue:
             if not self.history:

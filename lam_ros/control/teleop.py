@@ -38,9 +38,11 @@ class EndEffectorJog:
             raise ValueError(f'jog must be 6 finite numbers [dx dy dz droll dpitch dyaw], '
                              f'got {delta!r}')
         pose = self.pose.copy()
-        # inside the arm node's box: a target past it is refused, and jogging back would
-        # first have to undo the overshoot
-        pose[:3, 3] = self.spec.workspace.clip(pose[:3, 3] + delta[:3])
+        # inside the robot's box (the arm node refuses a target past it, and jogging back
+        # would first undo the overshoot), or no further out than the arm already is
+        box, here = self.spec.workspace, pose[:3, 3]
+        pose[:3, 3] = np.clip(here + delta[:3], np.minimum(box.low, here),
+                              np.maximum(box.high, here))
         pose[:3, :3] = rpy_matrix(*delta[3:]) @ pose[:3, :3]
         joints, reached = solve_ik(self.spec, pose, self.joints)
         if reached:

@@ -68,7 +68,8 @@ class CameraFrame:
     ``device_time_s`` is the camera's own clock in ``time_domain`` (for RealSense:
     'hardware_clock' when the frame metadata carries the sensor time, 'system_time' when
     the driver stamped it on arrival, 'global_time' when host-synchronised);
-    ``host_time_s`` is ``time.time()`` when the frame reached this process. Depth is in
+    ``host_time_s`` is the host's epoch time when the frame arrived (librealsense's time of
+    arrival where the frame carries it, else ``time.time()`` when this process read it). Depth is in
     millimetres; when it is aligned to color ``depth_intrinsics`` equals ``intrinsics``.
     """
 

@@ -50,6 +50,8 @@ _TO_RGB: dict[rs.format, list[int]] = {
 
 _PLAYBACK_POLL_MS = 100
 
+_ARRIVAL = rs.frame_metadata_value.time_of_arrival   # ms, the host's epoch clock
+
 
 class PlaybackEnded(CameraError):
     """A recording played without repeat has delivered its last frame."""
@@ -205,6 +207,11 @@ class RealSenseCamera:
             depth = frameset.get_depth_frame() if self.depth_profile is not None else None
             # A syncer hands out lone frames until it has seen every stream once.
             if color and (depth is None or depth):
+                # when librealsense received it, not when this reader caught up (its queue
+                # holds up to 16 frames): what a sane global-time stamp is checked against.
+                # A recording's is the day it was made: played back, now is the arrival.
+                if self._playback is None and color.supports_frame_metadata(_ARRIVAL):
+                    host_time_s = color.get_frame_metadata(_ARRIVAL) / 1000.0
                 return CameraFrame(
                     color=color_to_rgb(color),
                     depth=depth_to_mm(depth) if depth is not None else None,

@@ -82,6 +82,7 @@ def arm_topics(robot_name: str) -> dict[str, str]:
         'torque_enable': f'{ns}/torque_enable',
         'reboot_motors': f'{ns}/reboot_motors',
         'set_operating_modes': f'{ns}/set_operating_modes',
+        'set_motor_registers': f'{ns}/set_motor_registers',
     }
 
 

@@ -9,18 +9,21 @@ the arm joints plus ``gripper`` in 0 closed .. 1 open) and sends what
 Joint limits come from the driver's ``get_robot_info``; the same node drives
 a real WidowX next to ``interbotix_xsarm_control`` or the simulated one.
 
-Once the driver answers, the node sets the arm group's servo profile
-(``set_operating_modes``: position mode, time profile of ``moving_time_s`` /
-``accel_time_s``). xs_sdk's stock ``modes.yaml`` gives every goal 2 s: streamed at
-10 Hz, each new goal restarts a 2 s move and the arm covers a fraction of what the
-teleop or the policy asked, unlike the simulator and the demos.
+Once the driver answers, the node writes the arm group's servo profile registers
+(``set_motor_registers``: ``Profile_Velocity`` = ``moving_time_s``, ``Profile_Acceleration``
+= ``accel_time_s``, in ms, as Interbotix's ``set_trajectory_time`` does; the stock
+``modes.yaml``'s time-based profile reads them so). Its own default gives every goal 2 s:
+streamed at 10 Hz, each new goal restarts a 2 s move and the arm covers a fraction of what
+the teleop or the policy asked, unlike the simulator and the demos. Not
+``set_operating_modes``: xs_sdk turns each joint's torque off to apply it, and a raised
+arm would sag.
 """
 from __future__ import annotations
 
 import time
 
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from interbotix_xs_msgs.srv import OperatingModes, RobotInfo
+from interbotix_xs_msgs.srv import RegisterValues, RobotInfo
 import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 from sensor_msgs.msg import JointState
@@ -88,9 +91,9 @@ class ArmNode(LamNode):
         # latched e-stop arrives would read, downstream, as a release.
         self.estopped_pub = self.create_publisher(Bool, topics.ESTOPPED, topics.LATCHED)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
-        self.modes_client = self.create_client(OperatingModes, arm['set_operating_modes'])
+        self.registers_client = self.create_client(RegisterValues, arm['set_motor_registers'])
         self._info_future = None
-        self._profile_sent = False
+        self._profile: dict[str, object] = {}   # register -> its pending call, then True
         self.create_timer(0.5, self.request_robot_info)
 
     def request_robot_info(self) -> None:
@@ -122,17 +125,28 @@ class ArmNode(LamNode):
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
 
     def set_motion_profile(self) -> None:
-        """Once: the arm group's time profile, as Interbotix's ``set_trajectory_time`` sets it."""
-        if self._profile_sent or not self.modes_client.service_is_ready():
+        """Write each profile register once it answers (a call that fails is sent again)."""
+        if not self.registers_client.service_is_ready():
             return
-        self._profile_sent = True
-        request = OperatingModes.Request(
-            cmd_type='group', name=self.arm_group, mode='position', profile_type='time',
-            profile_velocity=round(1000 * self.moving_time_s),
-            profile_acceleration=round(1000 * self.accel_time_s))
-        self.modes_client.call_async(request).add_done_callback(lambda _future: self.report(
-            f'servo profile: {request.profile_velocity} ms moves, '
-            f'{request.profile_acceleration} ms acceleration'))
+        for register, seconds in (('Profile_Velocity', self.moving_time_s),
+                                  ('Profile_Acceleration', self.accel_time_s)):
+            if register in self._profile:
+                continue
+            request = RegisterValues.Request(cmd_type='group', name=self.arm_group,
+                                             reg=register, value=round(1000 * seconds))
+            future = self.registers_client.call_async(request)
+            self._profile[register] = future
+            future.add_done_callback(lambda done, register=register: self._on_profile(
+                register, done))
+
+    def _on_profile(self, register: str, future) -> None:
+        if future.exception() is not None or future.result() is None:
+            del self._profile[register]   # the next timer tick sends it again
+            return
+        self._profile[register] = True
+        if all(value is True for value in self._profile.values()) and len(self._profile) == 2:
+            self.report(f'servo profile: {round(1000 * self.moving_time_s)} ms moves, '
+                        f'{round(1000 * self.accel_time_s)} ms acceleration')
 
     def _robot_info_problem(self, info) -> str | None:
         """Why the driver's answer cannot be used (the filter would compute nonsense)."""

@@ -24,6 +24,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from lam_models.data.episode import CONTROL_RATE_HZ
 from lam_models.data.images import image_to_rgb
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
 from lam_ros.control.kinematics import FINGER_JOINTS, robot_spec
@@ -48,7 +49,7 @@ class ControllerNode(LamNode):
                              min_length=1, pattern=topics.NAME_PATTERN)
         self.checkpoint = self.param('checkpoint', '', 'learned policy checkpoint '
                                      '(empty: relay the sim expert)')
-        rate_hz = self.param('rate_hz', 10.0, 'control rate (the training data frame rate)',
+        rate_hz = self.param('rate_hz', CONTROL_RATE_HZ, 'control rate (the training data rate)',
                              above=0.0, high=1000.0)
         self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations',
                                     above=0.0, high=5.0)

@@ -9,7 +9,10 @@ For every frame o_{t+n} of ``/<camera>/<camera>/color/image_raw`` it publishes
 z(o_t, o_{t+n}) on ``/lam/pseudo_action``, computed exactly as ``lam-ros label``
 computes row t of a dataset (``lam_models.latent.labeling``: the same resize, the
 same windows, context clamped at the stream's start), so people can watch labels
-next to the video in Foxglove or rqt.
+next to the video in Foxglove or rqt. It labels the camera's every frame: a dataset built
+at another rate (``lam-ros dataset build`` thins a 30 fps camera to 10 Hz) pairs frames
+n steps of its own rate apart, so the two agree where the camera streams at the dataset's
+rate (the simulator's 10 Hz) or the dataset keeps every frame (``--rate-hz 0``).
 
 The message is a ``sensor_msgs/Image``, encoding ``32FC1``, 1 row x z_dim columns:
 ROS has no standard stamped float vector, and Image is the standard typed array

@@ -26,7 +26,13 @@ import threading
 import time
 
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from interbotix_xs_msgs.srv import OperatingModes, Reboot, RobotInfo, TorqueEnable
+from interbotix_xs_msgs.srv import (
+    OperatingModes,
+    Reboot,
+    RegisterValues,
+    RobotInfo,
+    TorqueEnable,
+)
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Bool, String
@@ -97,6 +103,7 @@ class SimNode(LamNode):
         self.create_service(TorqueEnable, arm['torque_enable'], self.on_torque)
         self.create_service(Reboot, arm['reboot_motors'], lambda req, res: res)
         self.create_service(OperatingModes, arm['set_operating_modes'], lambda req, res: res)
+        self.create_service(RegisterValues, arm['set_motor_registers'], lambda req, res: res)
         self.camera_pubs = {}
         for camera in self.cameras:
             names = topics.camera_topics(camera)

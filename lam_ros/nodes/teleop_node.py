@@ -26,7 +26,7 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from lam_models.data.episode import EMBODIMENTS
+from lam_models.data.episode import CONTROL_RATE_HZ, EMBODIMENTS
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
 from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, robot_spec
 from lam_ros.control.teleop import EndEffectorJog, LeaderFollower, gripper_opening
@@ -43,19 +43,14 @@ class TeleopNode(LamNode):
     def __init__(self, node_name: str = 'teleop', **kwargs):
         super().__init__(node_name, **kwargs)
         self.device = self.param('device', 'keyboard', 'teleop device', choices=DEVICES)
-        if self.device == 'keyboard' and not sys.stdin.isatty():
-            # `ros2 launch` gives its nodes no terminal: the keys would never arrive
-            raise ConfigError(f'node {self.get_name()!r}: parameter device=keyboard needs a '
-                              'terminal on stdin, which ros2 launch does not give its nodes: '
-                              'run the graph with `lam-ros collect ...` (this terminal), the '
-                              'teleop alone with `ros2 run lam_ros teleop`, or teleop:=joy')
         self.mode = self.param('mode', 'robot', 'robot or human (human: episodes only)',
                                choices=EMBODIMENTS)
         self.robot_model = self.param('robot_model', 'wx250s', 'Interbotix arm model',
                                       choices=sorted(ROBOT_SPECS))
         robot_name = self.param('robot_name', 'wx250s', 'xs_sdk namespace of the follower',
                                 pattern=topics.NAME_PATTERN)
-        rate_hz = self.param('rate_hz', 10.0, 'command rate', above=0.0, high=200.0)
+        rate_hz = self.param('rate_hz', CONTROL_RATE_HZ, 'command rate (a dataset keeps one '
+                             'frame per command)', above=0.0, high=200.0)
         self.episodes = self.param('episodes', 0, 'scripted: stop after N episodes (0: never)',
                                    low=0)
         self.max_steps = self.param('max_steps', 120, 'scripted: steps before giving up',
@@ -76,6 +71,12 @@ class TeleopNode(LamNode):
             raise ConfigError(f'node {self.get_name()!r}: parameters leader_gripper_closed_rad '
                               'and leader_gripper_open_rad are equal')
         self.joint_names = list(robot_spec(self.robot_model).joints)
+        if self.device == 'keyboard' and not sys.stdin.isatty():
+            # `ros2 launch` gives its nodes no terminal: the keys would never arrive
+            raise ConfigError(f'node {self.get_name()!r}: parameter device=keyboard needs a '
+                              'terminal on stdin, which ros2 launch does not give its nodes: '
+                              'run the graph with `lam-ros collect ...` (this terminal), or '
+                              'with teleop:=none and `ros2 run lam_ros teleop` in another')
 
         self.follower: np.ndarray | None = None
         self.leader_q: np.ndarray | None = None
