@@ -45,7 +45,8 @@ class RecorderProcess:
                  max_file_bytes: int | None = None) -> None:
         command = [python_executable(), '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                    '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
-                   '-p', 'mode:=human', '-p', f'cameras:=[{CAMERA}]']
+                   '-p', 'mode:=human', '-p', f'cameras:=[{CAMERA}]',
+                   '-p', 'camera_silent_s:=0.0']   # these tests start before the first frame
         for param in params:
             command += ['-p', param]
         env = {**env, 'PYTHONPATH': os.pathsep.join([str(REPO), env.get('PYTHONPATH', '')])}
@@ -385,6 +386,21 @@ def test_disk_full_mid_episode_keeps_the_node_and_refuses_start_until_space_is_b
     assert np.array_equal(read_frames(session_dir / 'episode_000002'), after)
     salvaged = read_frames(recover_partial(partial))
     assert len(salvaged) >= 4 and salvaged[:, 0, 0, 0].tolist() == list(range(len(salvaged)))
+
+
+def test_start_is_refused_while_the_policy_camera_is_silent(operator, start_recorder):
+    """A camera that never started (a wrong serial): episodes without images are lost demos."""
+    start_recorder(params=('camera_silent_s:=2.0',))
+    operator.wait_for_recorder()
+    success, message = operator.try_start()
+    assert not success and message == (f'policy camera {operator.topic} has sent nothing: no '
+                                        'episode without images (camera_silent_s)'), message
+    operator.publish(np.zeros((*SIZE, 3), np.uint8), T0_NS)
+    deadline = time.monotonic() + 10
+    while not success and time.monotonic() < deadline:   # once the frame has arrived
+        spin_until(operator.executor, lambda: False, 0.2)
+        success, message = operator.try_start()
+    assert success, message
 
 
 def test_write_error_mid_episode_keeps_the_partial_and_the_next_episode_works(

@@ -81,6 +81,11 @@ class RecorderNode(LamNode):
         record_depth = self.param('record_depth', False, 'also record aligned depth')
         min_free_mb = self.param('min_free_mb', 256.0, 'refuse to start an episode below this',
                                  low=0.0)
+        self.camera_silent_s = self.param(
+            'camera_silent_s', 2.0, 'refuse to start an episode while the policy camera has '
+            'sent nothing for this long (0: never refuse)', low=0.0, high=60.0)
+        self.policy_camera_topic = topics.camera_topics(cameras[0])['color']
+        self._policy_frame_at: float | None = None   # time.monotonic() of its last frame
 
         specs = recorded_topics(mode, robot_name, cameras, camera_rate, joint_rate, record_depth)
         session = session or time.strftime(f'%Y%m%d_%H%M%S_{mode}')
@@ -112,7 +117,11 @@ class RecorderNode(LamNode):
 
         def on_message(data: bytes) -> None:
             write(topic, time.time_ns(), data)
-        return on_message
+
+        def on_policy_frame(data: bytes) -> None:
+            self._policy_frame_at = time.monotonic()
+            write(topic, time.time_ns(), data)
+        return on_policy_frame if topic == self.policy_camera_topic else on_message
 
     def on_task(self, msg: String) -> None:
         """Latest task description, stored in the next episode's metadata."""
@@ -127,9 +136,21 @@ class RecorderNode(LamNode):
         self.publish_status()
 
     def on_start(self, request, response):
-        """Open the next episode."""
-        return self._answer(response, 'start', lambda: str(self.session.start_episode(
-            self.task['task'], self.task['instruction']).bag_dir))
+        """Open the next episode, unless the policy camera is silent.
+
+        A camera that never started or a wrong serial: an episode without images is lost.
+        """
+        def start() -> str:
+            last = self._policy_frame_at
+            if self.camera_silent_s and (last is None
+                                         or time.monotonic() - last > self.camera_silent_s):
+                silent = 'has sent nothing' if last is None else \
+                    f'has been silent for {time.monotonic() - last:.1f} s'
+                raise RecordingError(f'policy camera {self.policy_camera_topic} {silent}: '
+                                     'no episode without images (camera_silent_s)')
+            return str(self.session.start_episode(self.task['task'],
+                                                  self.task['instruction']).bag_dir)
+        return self._answer(response, 'start', start)
 
     def on_stop(self, request, response):
         """Save the episode in progress; ``data`` is the task success flag."""
