@@ -203,7 +203,8 @@ def start_recorder(output_dir: Path, domain: int, params: tuple[str, ...] = (),
     """``python -m lam_ros.app.cli run recorder`` in robot mode with camera ``cam``."""
     command = [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
-               '-p', 'mode:=robot', '-p', f'cameras:=[{CAMERA}]', '-p', f'robot_name:={ROBOT}']
+               '-p', 'mode:=robot', '-p', f'cameras:=[{CAMERA}]', '-p', f'robot_name:={ROBOT}',
+               '-p', 'camera_silent_s:=0.0']   # episodes start before the first frame here
     for param in params:
         command += ['-p', param]
 
