@@ -257,7 +257,8 @@ def start_recorder(output_dir: Path, env: dict[str, str], robot_mode: bool) -> s
         command = [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'recorder', '--ros-args',
                    '-p', f'output_dir:={output_dir}', '-p', f'session:={SESSION}',
                    '-p', 'mode:=robot', '-p', f'robot_name:={ROBOT}',
-                   '-p', f'cameras:=[{",".join(CAMERAS)}]', '-p', 'record_depth:=true']
+                   '-p', f'cameras:=[{",".join(CAMERAS)}]', '-p', 'record_depth:=true',
+                   '-p', 'camera_silent_s:=0.0']   # the episode starts before the publishers
         return subprocess.Popen(command, cwd=REPO, env=env)
     recorder = subprocess.Popen([sys.executable, __file__, '--plain-recorder', str(output_dir)],
                                 cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
