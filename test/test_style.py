@@ -130,8 +130,11 @@ def test_every_key_of_the_parameter_files_is_declared_by_its_node(rclpy_context,
     for name, section in params.items():
         if name == '**':
             continue
+        # the keyboard teleop (the node's default device) needs a terminal, which pytest's
+        # stdin is not
+        device = {'device': 'scripted'} if name == 'teleop' else {}
         node = node_class(name)(context=rclpy_context, parameter_overrides=overrides(
-            {**params.get('**', {}), **section}))
+            {**params.get('**', {}), **section, **device}))
         try:
             undeclared = [key for key in section if not node.has_parameter(key)]
             assert not undeclared, f'{path}: node {name!r} does not declare {undeclared}'
