@@ -69,7 +69,9 @@ def main() -> int:
     parser.add_argument('--policies', default='autoregressive,diffusion')
     parser.add_argument('--checkpoint', action='append', default=[],
                         help='name=path of a trained policy (repeatable); else untrained')
-    parser.add_argument('--rate-hz', default='autoregressive=30,diffusion=10')
+    parser.add_argument('--rate-hz', default='autoregressive=30,diffusion=10',
+                        help="name=Hz; a trained --checkpoint only runs at its data's rate "
+                             '(the controller refuses another)')
     parser.add_argument('--seconds', type=float, default=20.0)
     args = parser.parse_args()
     given = dict(item.split('=', 1) for item in args.checkpoint)

@@ -129,8 +129,12 @@ def resume_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Opti
     if not any(p.exists() for p in checkpoint_files(path)):
         return 0, {}
     payload = fmt.read(path)
-    check_config_matches(path, payload, model.name, model.config.to_dict(),
-                         config_defaults(type(model.config)))
+    config = model.config.to_dict()
+    # a field naming what the data was (DESCRIBES_DATA), absent from an older checkpoint,
+    # takes the value the data gives now rather than its default
+    recorded_now = {key: config[key] for key in getattr(model.config, 'DESCRIBES_DATA', ())}
+    check_config_matches(path, payload, model.name, config,
+                         {**config_defaults(type(model.config)), **recorded_now})
     if 'optimizer' not in payload or 'step' not in payload:
         raise CheckpointError(f'{path}: an exported {fmt.registry.kind}, not a training state '
                               '(no optimizer/step); use a fresh out_dir')

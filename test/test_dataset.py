@@ -115,6 +115,14 @@ def test_build_from_recorded_sessions_reads_back_exactly(tmp_path):
     assert not (tmp_path / 'data.h5.tmp').exists()
 
 
+def test_successful_only_leaves_out_the_episodes_saved_as_failed(tmp_path):
+    robot = record_session(tmp_path / 'rec', 'robot', 'robot', episodes=3)   # failed, ok, failed
+    out = tmp_path / 'data.h5'
+    assert build_dataset([robot], out, camera_topic=CAMERA, successful_only=True) == 1
+    with Dataset(out) as ds:
+        assert [ds.read_episode(n).task for n in ds.episode_names] == ['task1']
+
+
 def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
     """A RealSense's 30 fps beside 10 Hz commands: one row per command, not three."""
     robot = record_session(tmp_path / 'rec', 'robot', 'robot', episodes=1, frames=31)

@@ -19,6 +19,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool
 
+from lam_models.data.episode import CONTROL_RATE_HZ
 from lam_ros.app.cli import run_graph
 from lam_ros.interfaces import topics
 
@@ -83,7 +84,8 @@ def policy_checkpoint(directory, lift_m: float = 0.01) -> str:
 
     from lam_models.policies import make_policy, save_policy
     torch.manual_seed(0)
-    policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta')
+    policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta',
+                         control_rate_hz=CONTROL_RATE_HZ)
     mean = torch.zeros(7)
     mean[2], mean[6] = lift_m, 1.0
     policy.set_normalization({'action_mean': mean, 'action_std': torch.full((7,), 1e-6),
@@ -188,3 +190,20 @@ def test_device_cuda_without_a_cuda_device_is_refused_naming_the_parameter(tmp_p
         ControllerNode(context=rclpy_context, parameter_overrides=[
             Parameter('checkpoint', value=policy_checkpoint(tmp_path)),
             Parameter('device', value='cuda')])
+
+
+def test_a_rate_other_than_the_datas_is_refused_naming_the_parameter(tmp_path, rclpy_context):
+    """One action is one row of the data: a 10 Hz ee-delta policy at 30 Hz moves 3x as fast."""
+    from rclpy.parameter import Parameter
+
+    from lam_ros.app.runtime import ConfigError
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    path = policy_checkpoint(tmp_path)
+    with pytest.raises(ConfigError, match=r'rate_hz:=30, but checkpoint:=.* learned from data '
+                                          r'at 10 Hz.*3x as fast; set rate_hz:=10$'):
+        ControllerNode(context=rclpy_context, parameter_overrides=[
+            Parameter('checkpoint', value=path), Parameter('rate_hz', value=30.0)])
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[   # 29.97 vs 30 fps
+        Parameter('checkpoint', value=path), Parameter('rate_hz', value=10.5)])
+    node.destroy_node()

@@ -294,19 +294,24 @@ def test_an_exported_policy_is_not_resumed(windows, tmp_path):
         train_policy('autoregressive', SMALL, cotrain, config)
 
 
-def test_a_checkpoint_older_than_a_config_field_resumes_as_that_fields_default(windows,
-                                                                            tmp_path):
+def forget_config_field(checkpoint, key: str) -> None:
+    """Make ``checkpoint`` look written before its config had ``key`` (digest kept valid)."""
     import json
 
     from lam_models.checkpoints import checkpoint_files, sidecar_digest
+    sidecar_path = checkpoint_files(checkpoint)[1]
+    sidecar = json.loads(sidecar_path.read_text())
+    del sidecar['model_config'][key]
+    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
+    sidecar_path.write_text(json.dumps(sidecar))
+
+
+def test_a_checkpoint_older_than_a_config_field_resumes_as_that_fields_default(windows,
+                                                                            tmp_path):
     cotrain, _ = windows
     config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False)
     train_policy('autoregressive', SMALL, cotrain, config)
-    sidecar_path = checkpoint_files(tmp_path / CHECKPOINT_NAME)[1]
-    sidecar = json.loads(sidecar_path.read_text())
-    del sidecar['model_config']['avatar']   # written before the field existed
-    sidecar['sidecar_sha256'] = sidecar_digest(sidecar)
-    sidecar_path.write_text(json.dumps(sidecar))
+    forget_config_field(tmp_path / CHECKPOINT_NAME, 'avatar')
     resumed = train_policy('autoregressive', SMALL, cotrain, replace(config, steps=2))
     assert resumed.config.avatar is False
     cotrain.avatar = True   # the same run asked to go on with avatar frames: another camera
@@ -315,6 +320,25 @@ def test_a_checkpoint_older_than_a_config_field_resumes_as_that_fields_default(w
             train_policy('autoregressive', SMALL, cotrain, replace(config, steps=3))
     finally:
         cotrain.avatar = False
+
+
+def test_the_data_rate_is_kept_and_an_older_checkpoint_without_it_resumes_with_the_datas(
+        windows, tmp_path):
+    """The rate says what the data was, not how the weights trained: not a config change."""
+    cotrain, _ = windows
+    assert cotrain.control_rate_hz == 10.0   # the simulator's 0.1 s rows
+    config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False)
+    train_policy('autoregressive', SMALL, cotrain, config)
+    assert load_policy(tmp_path / CHECKPOINT_NAME).config.control_rate_hz == 10.0
+    forget_config_field(tmp_path / CHECKPOINT_NAME, 'control_rate_hz')
+    resumed = train_policy('autoregressive', SMALL, cotrain, replace(config, steps=2))
+    assert resumed.config.control_rate_hz == 10.0
+    cotrain.control_rate_hz = 30.0   # the same run asked to go on with 30 Hz rows
+    try:
+        with pytest.raises(CheckpointError, match='control_rate_hz: checkpoint=10.0 config=30.0'):
+            train_policy('autoregressive', SMALL, cotrain, replace(config, steps=3))
+    finally:
+        cotrain.control_rate_hz = 10.0
 
 
 def test_hydra_policy_group_takes_every_default_from_the_dataclasses():

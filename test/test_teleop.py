@@ -126,3 +126,31 @@ def test_the_teleop_sends_nothing_while_estopped_and_restarts_from_the_arm(rclpy
         np.testing.assert_allclose(sent[-1], moved, atol=1e-3)   # from where the arm is
     finally:
         node.destroy_node()
+
+
+def test_on_hardware_the_operator_says_whether_an_episode_succeeded_in_sim_the_sim_does(
+        rclpy_context):
+    """Before, Enter saved every hardware demo as failed (the sim's predicate, never sent)."""
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool
+
+    from lam_ros.interfaces import topics
+    from lam_ros.nodes.teleop_node import TeleopNode
+
+    node = TeleopNode(context=rclpy_context, parameter_overrides=[Parameter('device', value='joy')])
+    saved = []
+    node.call = lambda client, request, next_state: saved.append(
+        (client.srv_name, getattr(request, 'data', None)))
+    try:
+        node.on_key('n')   # idle: n starts nothing
+        assert saved == []
+        for key, success in (('\n', True), ('n', False)):
+            node.episode_state = 'recording'
+            node.on_key(key)
+            assert saved.pop() == (topics.RECORDER_STOP, success)
+        node.on_success(Bool(data=False))   # a simulator judges: Enter does not overrule it
+        node.episode_state = 'recording'
+        node.on_key('\n')
+        assert saved.pop() == (topics.RECORDER_STOP, False)
+    finally:
+        node.destroy_node()

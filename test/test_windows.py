@@ -257,3 +257,14 @@ def test_bad_look_targets_or_no_robot_home_are_refused_naming_the_episode():
     with pytest.raises(ValueError, match=r'episode 1: look targets .* need robot episodes with '
                                          r'waypoints and an effector path'):
         PolicyWindows([demo, video], SHAPE)
+
+
+def test_rows_at_another_rate_than_the_robots_are_refused_naming_the_episode():
+    """A human video built at 30 Hz beside 10 Hz demos: its latent steps a third the size."""
+    from dataclasses import replace
+    fast = replace(human(9), timestamps=np.arange(9) / 30)
+    with pytest.raises(ValueError, match=r'^episode 1: frames at 30 Hz, the episodes with '
+                                         r'actions at 10 Hz.*--rate-hz'):
+        PolicyWindows([robot(5), fast], SHAPE)
+    jittery = replace(human(9), timestamps=np.arange(9) * 0.1 + [0, .01, -.01] * 3)
+    assert PolicyWindows([robot(5), jittery], SHAPE).control_rate_hz == 10.0

@@ -189,7 +189,7 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                   camera_topic: str = DEFAULT_CAMERA_TOPIC, overwrite: bool = False,
                   progress: bool = False,
                   effector_path: Callable[[Episode], np.ndarray | None] | None = None,
-                  rate_hz: float | None = CONTROL_RATE_HZ) -> int:
+                  rate_hz: float | None = CONTROL_RATE_HZ, successful_only: bool = False) -> int:
     """Read recorded sessions with the one bag reader into a new dataset; return the count.
 
     Every session directory is checked before anything is read (a typo fails at
@@ -198,6 +198,7 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
     (episode -> (T, 3) m or None) stores where a robot episode's effector went: the arm's
     forward kinematics, which lam_models does not own (``lam-ros dataset build`` passes it).
     Frames faster than ``rate_hz`` are thinned to it (``at_frame_rate``); None keeps all.
+    ``successful_only`` leaves out the episodes saved as failed (unknown ones stay).
     """
     out = Path(out)
     _output_check(out, overwrite)
@@ -211,6 +212,11 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
             for _, session in sessions:
                 for episode in session:
                     bar.update(1)
+                    if successful_only and episode.success is False:
+                        logging.getLogger(__name__).info(
+                            '%s: saved as failed, left out (successful_only)',
+                            episode.metadata.get('bag_dir', '?'))
+                        continue
                     if rate_hz is not None:
                         episode = at_frame_rate(episode, rate_hz)
                     path = None if effector_path is None or episode.effector_positions \

@@ -37,9 +37,18 @@ AVATAR = 'avatar'
 CONTROL_RATE_HZ = 10.0
 # Episode.metadata key: the rate (Hz) its frames were thinned to (at_frame_rate).
 FRAME_RATE = 'frame_rate_hz'
+# Rates within this share of each other are one rate (a camera's 29.97 fps, its drops).
+RATE_TOLERANCE = 0.1
 PER_FRAME = ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion',
              'effector_positions', 'pseudo_actions')   # Episode fields with a row per frame
 PER_FRAME_METADATA = ('pseudo_valid',)   # metadata lists with an entry per frame
+
+
+def frame_rate_hz(episode: Episode) -> float:
+    """Frames per second, from the median frame interval (drops, jitter aside); 0: unknown."""
+    times = np.asarray(episode.timestamps, np.float64)
+    period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    return 1.0 / period if period > 0 else 0.0
 
 
 def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
@@ -55,10 +64,11 @@ def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
     if not rate_hz > 0:
         raise ValueError(f'rate_hz must be > 0, got {rate_hz}')
     times = np.asarray(episode.timestamps, np.float64)
-    if len(times) < 2:
+    native_hz = frame_rate_hz(episode)
+    if not native_hz:
         return episode
-    frame_s = float(np.median(np.diff(times)))
-    stride = round(1.0 / (rate_hz * frame_s)) if frame_s > 0 else 1
+    frame_s = 1.0 / native_hz
+    stride = round(native_hz / rate_hz)
     if stride < 2:
         return episode
     grid = np.arange(times[0], times[-1] + 1e-6, stride * frame_s)

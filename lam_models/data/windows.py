@@ -44,8 +44,10 @@ from lam_models.data.episode import (
     AVATAR,
     EE_DELTA,
     LOOK_TARGETS,
+    RATE_TOLERANCE,
     WAYPOINTS,
     Episode,
+    frame_rate_hz,
     gripper_events,
 )
 from lam_models.data.images import resize_frames
@@ -167,6 +169,23 @@ def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
                            if batch_size > robot_count else np.zeros(0, np.int64)])
 
 
+def _common_rate_hz(episodes: Sequence[Episode], acted: Sequence[Episode]) -> float:
+    """The acted episodes' frame rate (their median; 0: unknown), which every episode must share.
+
+    A latent or an action step is one row: rows at 30 Hz beside rows at 10 Hz are motions of
+    a third the size under one label (a dataset built without ``--rate-hz``).
+    """
+    rates = [frame_rate_hz(ep) for ep in acted]
+    rate = float(np.median([r for r in rates if r] or [0.0]))
+    for index, ep in enumerate(episodes):
+        own = frame_rate_hz(ep)
+        if rate and own and abs(own / rate - 1.0) > RATE_TOLERANCE:
+            raise ValueError(f'{_episode_name(index, ep)}: frames at {own:.3g} Hz, the '
+                             f'episodes with actions at {rate:.3g} Hz: build every dataset '
+                             'at one rate (lam-ros dataset build --rate-hz)')
+    return round(rate, 3)
+
+
 class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
@@ -203,6 +222,8 @@ class PolicyWindows:
             raise ValueError(f"{_episode_name(other, episodes[other])}: metadata {AVATAR!r} is "
                              f"{not self.avatar}, the first acted episode's {self.avatar}: "
                              'frames filmed with and without the avatar do not mix')
+        # One step of its actions means one row: the deploy controller must tick at this rate.
+        self.control_rate_hz = _common_rate_hz(episodes, acted)
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
                                            episode_action_space(ep) != self.action_space):

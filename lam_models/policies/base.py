@@ -86,6 +86,12 @@ class PolicyConfig(ModelConfig):
     source_frame_size: int = 0  # the data's native frame side (px), before resizing; 0: unknown
     avatar: bool = False        # frames filmed with the simulator's avatar for the effector
     #   (lam_ros.sim WidowXEnv(avatar=True)): evaluation films so too; no real camera does
+    control_rate_hz: float = 0.0  # its data's rows per second: one action step is one row,
+    #   so the deploy controller must tick at this rate; 0: unknown (written before it was kept)
+
+    # A checkpoint written before this field existed resumes with the data's value: it says
+    # what the data was, not how the weights were trained.
+    DESCRIBES_DATA: ClassVar[tuple[str, ...]] = ('control_rate_hz',)
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -96,7 +102,7 @@ class PolicyConfig(ModelConfig):
             if getattr(self, key) < 1:
                 raise ValueError(f'{name}.{key} must be >= 1, got {getattr(self, key)}')
         for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight', 'color_jitter',
-                    'state_noise', 'waypoint_weight'):
+                    'state_noise', 'waypoint_weight', 'control_rate_hz'):
             if getattr(self, key) < 0:
                 raise ValueError(f'{name}.{key} must be >= 0, got {getattr(self, key)}')
         if self.action_exec > self.action_horizon:

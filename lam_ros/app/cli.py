@@ -169,6 +169,9 @@ def add_dataset_parser(sub) -> None:
     p.add_argument('--rate-hz', type=float, default=CONTROL_RATE_HZ,
                    help='thin faster frames (a 30 fps RealSense) to this rate, the rate '
                         f'the policy acts at (default {CONTROL_RATE_HZ:g}); 0 keeps every frame')
+    p.add_argument('--successful-only', action='store_true',
+                   help="leave out episodes saved as failed (the teleop's n key, the sim's "
+                        'predicate); unknown ones stay')
     p = commands.add_parser('export-lerobot', help='robot episodes as a LeRobotDataset v3.0')
     p.add_argument('dataset', help='dataset file (.h5)')
     p.add_argument('out_dir', help='directory to create')
@@ -216,7 +219,8 @@ def run_dataset(args: argparse.Namespace) -> int:
                                   args.camera_topic or DEFAULT_CAMERA_TOPIC,
                                   overwrite=args.overwrite, progress=True,
                                   effector_path=recorded_effector_path,
-                                  rate_hz=args.rate_hz if args.rate_hz > 0 else None)
+                                  rate_hz=args.rate_hz if args.rate_hz > 0 else None,
+                                  successful_only=args.successful_only)
             print(f'{args.out}: {count} episodes')
         elif args.dataset_command == 'export-lerobot':
             done = export_lerobot(args.dataset, args.out_dir, overwrite=args.overwrite,

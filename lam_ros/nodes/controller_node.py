@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
-from lam_models.data.episode import CONTROL_RATE_HZ
+from lam_models.data.episode import CONTROL_RATE_HZ, RATE_TOLERANCE
 from lam_models.data.images import image_to_rgb
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
 from lam_ros.control.kinematics import FINGER_JOINTS, robot_spec
@@ -72,7 +72,8 @@ class ControllerNode(LamNode):
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
         self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
-        self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch)
+        self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch,
+                                        rate_hz)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
         self.joints: tuple[float, np.ndarray, np.ndarray] | None = None  # (arrival, state, arm)
         self.observed_image_at = -1.0
@@ -93,7 +94,7 @@ class ControllerNode(LamNode):
         self.create_timer(1.0 / rate_hz, self.tick)
 
     def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float,
-                     threads: int, prefetch: int) -> PolicyRunner | None:
+                     threads: int, prefetch: int, rate_hz: float) -> PolicyRunner | None:
         if not self.checkpoint:
             return None
         import torch
@@ -112,6 +113,18 @@ class ControllerNode(LamNode):
             raise ConfigError(f'controller: checkpoint:={self.checkpoint} was trained on frames '
                               "with the simulator's avatar in place of the arm, which no "
                               "camera here films; train it on the camera's own frames")
+        # One action is one row of its data: at another rate every step (an ee-delta's
+        # centimetres, a joint chunk's timing) comes that much faster or slower.
+        learned_hz = float(getattr(policy.config, 'control_rate_hz', 0.0))
+        if learned_hz and abs(rate_hz / learned_hz - 1.0) > RATE_TOLERANCE:
+            raise ConfigError(f'controller: rate_hz:={rate_hz:g}, but checkpoint:='
+                              f'{self.checkpoint} learned from data at {learned_hz:g} Hz, one '
+                              f'action per row: its moves would run {rate_hz / learned_hz:.2g}x '
+                              f'as fast; set rate_hz:={learned_hz:g}')
+        if not learned_hz:
+            self.report(f'checkpoint:={self.checkpoint} does not say its data rate (written '
+                        f'before it was kept): running at rate_hz:={rate_hz:g} unchecked',
+                        'warn')
         # The policy's state columns by name (recorded with the data), so a driver that
         # publishes more joints or another order (xs_sdk adds 'gripper') still fits.
         self.state_names = list(policy.config.state_names) or \

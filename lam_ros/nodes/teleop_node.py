@@ -6,7 +6,8 @@ Devices (parameter ``device``):
   scripted    the simulator's expert (``/sim/expert_action``) drives; episodes are
               reset, recorded and saved automatically (``episodes`` of them)
   keyboard    terminal keys jog the gripper: w/s x, a/d y, r/f z, q/e yaw,
-              space toggles the gripper; Enter start/stop an episode, x discard, Esc e-stop
+              space toggles the gripper; Enter start/stop an episode (saved as a success),
+              n stop it saved as a failure, x discard, Esc e-stop
   joy         sensor_msgs/Joy on ``/joy``: left stick x/y, right stick z/yaw, button 0 gripper
   spacemouse  a 3Dconnexion SpaceMouse through pyspacemouse (when one is attached)
   leader      a second WidowX's joint states (``/<leader_robot_name>/joint_states``)
@@ -14,6 +15,10 @@ Devices (parameter ``device``):
 While the arm node is e-stopped (``/lam/estopped``) nothing is sent and jogs are dropped; on
 release the jog restarts from where the arm is and a leader must meet the follower again,
 so the arm never jumps to where the operator steered meanwhile.
+
+An episode's success is the simulator's task predicate where a simulator publishes one
+(``/sim/success``); on hardware it is the operator's: Enter saves a success, n a failure
+(``lam-ros dataset build --successful-only`` leaves failures out).
 """
 from __future__ import annotations
 
@@ -85,6 +90,7 @@ class TeleopNode(LamNode):
         self.pending_jog = np.zeros(6)
         self.expert: JointState | None = None
         self.success = False
+        self.sim_judges = False   # a simulator publishes the task predicate: it decides
         self.episode_state = 'idle'
         self.estopped = False
         self.steps = 0
@@ -143,7 +149,7 @@ class TeleopNode(LamNode):
 
     def on_success(self, msg: Bool) -> None:
         """The simulator's task success predicate."""
-        self.success = msg.data
+        self.success, self.sim_judges = msg.data, True
 
     def on_joy(self, msg: Joy) -> None:
         """Sticks jog, button 0 toggles the gripper."""
@@ -173,6 +179,8 @@ class TeleopNode(LamNode):
             self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
         elif key in ('\n', '\r'):
             self.toggle_episode()
+        elif key == 'n':
+            self.toggle_episode(succeeded=False)
         elif key == 'x':
             self.call(self.discard_client, Trigger.Request(), 'idle')
         elif key == '\x1b':
@@ -219,11 +227,16 @@ class TeleopNode(LamNode):
         self.action_pub.publish(msg)
 
     # -- episodes -----------------------------------------------------------------------------
-    def toggle_episode(self) -> None:
-        """Enter key: start recording, or stop and save (success asked of the sim if any)."""
+    def toggle_episode(self, succeeded: bool = True) -> None:
+        """Start recording, or stop and save: a success if the sim says so, else if the operator.
+
+        ``succeeded``: the operator's verdict (Enter: True, n: False), asked only on
+        hardware; an n while idle starts nothing.
+        """
         if self.episode_state == 'recording':
-            self.call(self.stop_client, SetBool.Request(data=self.success), 'idle')
-        elif self.episode_state == 'idle':
+            success = self.success if self.sim_judges else succeeded
+            self.call(self.stop_client, SetBool.Request(data=success), 'idle')
+        elif self.episode_state == 'idle' and succeeded:
             self.call(self.start_client, Trigger.Request(), 'recording')
 
     def scripted_episode_step(self) -> None:
