@@ -144,7 +144,7 @@ def test_frames_published_on_the_camera_come_back_as_stamped_labels(rclpy_contex
     pixels = make_toy_episode(4, length=12).frames
     expected, valid = label_frames(model, pixels)
     labeler = LabelerNode(context=rclpy_context, parameter_overrides=overrides(
-        {'checkpoint': path, 'camera': CAMERA, 'device': 'cpu'}))
+        {'checkpoint': path, 'camera': CAMERA, 'device': 'cpu', 'rate_hz': 0.0}))
     camera = rclpy.create_node('camera_under_test', context=rclpy_context)
     executor = SingleThreadedExecutor(context=rclpy_context)
     received, status = [], []
@@ -158,7 +158,8 @@ def test_frames_published_on_the_camera_come_back_as_stamped_labels(rclpy_contex
         assert spin_until(executor, lambda: publisher.get_subscription_count() > 0, 10.0)
         for t, frame in enumerate(pixels):
             msg = Image(**array_to_image_fields(frame, 'rgb8'))
-            msg.header.stamp, msg.header.frame_id = Time(sec=100, nanosec=t * 1000), 'cam_optical'
+            msg.header.stamp = Time(sec=100, nanosec=t * 50_000_000)   # 20 Hz, all kept
+            msg.header.frame_id = 'cam_optical'
             publisher.publish(msg)
             spin_until(executor, lambda: False, 0.03)      # a camera's pace, not a burst
         assert spin_until(executor, lambda: len(received) >= valid.sum(), 10.0), \
@@ -168,7 +169,7 @@ def test_frames_published_on_the_camera_come_back_as_stamped_labels(rclpy_contex
         labeler.on_shutdown()
         labeler.destroy_node()
         camera.destroy_node()
-    assert [m.header.stamp.nanosec // 1000 for m in received] == list(np.flatnonzero(valid))
+    assert [m.header.stamp.nanosec // 50_000_000 for m in received] == list(np.flatnonzero(valid))
     assert {(m.encoding, m.height, m.width, m.header.frame_id) for m in received} == {
         ('32FC1', 1, 8, 'cam_optical')}
     values = np.stack([image_to_array(m)[0] for m in received])
@@ -219,3 +220,19 @@ def test_the_collect_graph_with_label_true_publishes_labels_of_the_sim_camera(rc
     seen = {(s.sec, s.nanosec) for s in frames}
     stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in labels]
     assert set(s for s in stamps if s >= min(seen)) <= seen    # each is a camera frame's stamp
+
+
+def test_a_30_fps_camera_is_labelled_at_the_10_hz_a_dataset_is_built_at():
+    """Every frame of a RealSense paired n frames apart: a third of the dataset's motion."""
+    model = small_model()
+    pixels = make_toy_episode(4, length=20, size=48).frames
+    jitter = np.random.default_rng(0).uniform(-0.004, 0.004, len(pixels))
+    stamps = 100.0 + np.arange(len(pixels)) / 30 + jitter
+    frames = [Frame(p, stamp, 'cam_optical') for p, stamp in zip(pixels, stamps)]
+    expected, valid = label_frames(model, pixels[::3])        # lam-ros dataset build's rows
+    core = LiveLabeler(model, rate_hz=10.0)
+    got = core.label(frames[:2]) + core.label(frames[2:11]) + core.label(frames[11:])
+    assert [stamp for stamp, _, _ in got] == list(stamps[::3][valid])
+    np.testing.assert_allclose(np.stack([z for _, _, z in got]), expected[valid], atol=1e-5)
+    every = LiveLabeler(model).label(frames)                   # rate_hz None (the node's 0)
+    assert len(every) == len(pixels) - model.config.frame_gap

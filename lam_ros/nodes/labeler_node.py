@@ -9,10 +9,10 @@ For every frame o_{t+n} of ``/<camera>/<camera>/color/image_raw`` it publishes
 z(o_t, o_{t+n}) on ``/lam/pseudo_action``, computed exactly as ``lam-ros label``
 computes row t of a dataset (``lam_models.latent.labeling``: the same resize, the
 same windows, context clamped at the stream's start), so people can watch labels
-next to the video in Foxglove or rqt. It labels the camera's every frame: a dataset built
-at another rate (``lam-ros dataset build`` thins a 30 fps camera to 10 Hz) pairs frames
-n steps of its own rate apart, so the two agree where the camera streams at the dataset's
-rate (the simulator's 10 Hz) or the dataset keeps every frame (``--rate-hz 0``).
+next to the video in Foxglove or rqt. A camera faster than ``rate_hz`` (10 Hz) is thinned
+to it as ``lam-ros dataset build --rate-hz`` thins a recording (a RealSense's 30 fps: every
+third frame, from the first of each stream), so a pair is n steps of the dataset's rate
+apart and the labels are the dataset's; ``rate_hz`` 0 labels every frame.
 
 The message is a ``sensor_msgs/Image``, encoding ``32FC1``, 1 row x z_dim columns:
 ROS has no standard stamped float vector, and Image is the standard typed array
@@ -50,6 +50,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 import torch  # noqa: E402
 
 from lam_models.checkpoints import CheckpointError  # noqa: E402
+from lam_models.data.episode import CONTROL_RATE_HZ  # noqa: E402
 from lam_models.data.images import array_to_image_fields, image_to_rgb, resize_frames  # noqa: E402
 from lam_models.latent.base import LatentActionModel, load_latent_model  # noqa: E402
 from lam_models.latent.labeling import (  # noqa: E402
@@ -136,12 +137,15 @@ class FrameStream:
 class LiveLabeler:
     """The node's plain-Python core: frames in, (stamp, frame_id, z) out, one batch per call."""
 
-    def __init__(self, model: LatentActionModel) -> None:
+    def __init__(self, model: LatentActionModel, rate_hz: float | None = None) -> None:
+        """``rate_hz``: a faster camera is thinned to it (``_kept``); None: every frame."""
         config = model.config
         self.model = model.eval()
         self.stream = FrameStream(config.frame_gap, config.context_frames, config.image_size)
+        self.rate_hz = rate_hz
         self.last_stamp: float | None = None
         self.periods: deque[float] = deque(maxlen=PERIOD_HISTORY)   # positive stamp steps
+        self.grid_at: float | None = None   # the thinned stream's last grid point (s)
 
     def label(self, frames: list[Frame]) -> list[tuple[Any, str, np.ndarray]]:
         """Pseudo-actions of every pair these frames complete, in one forward pass.
@@ -157,9 +161,32 @@ class LiveLabeler:
                 labels += self._encode(segment)
                 segment = []
                 self.stream.reset()
-            if frame.pixels is not None:
+                self.grid_at = None
+            if frame.pixels is not None and self._kept(frame):
                 segment.append(frame)    # one without: the next frame starts a new stream
         return labels + self._encode(segment)
+
+    def _kept(self, frame: Frame) -> bool:
+        """Whether the stream thinned to ``rate_hz`` keeps ``frame``: its first, then every k-th.
+
+        k is ``at_frame_rate``'s: the whole ratio of the camera's median rate to ``rate_hz``
+        (below 2: every frame); a frame is kept once within half a period of the next grid
+        point, k periods on from the last one.
+        """
+        if self.rate_hz is None:
+            return True
+        seconds = stamp_seconds(frame.stamp)
+        if self.grid_at is None or not self.periods:
+            self.grid_at = seconds
+            return True
+        period = float(np.median(self.periods))
+        stride = round(1.0 / (self.rate_hz * period))
+        if stride < 2:
+            return True
+        if seconds < self.grid_at + (stride - 0.5) * period:
+            return False
+        self.grid_at += stride * period
+        return True
 
     def _breaks_stream(self, frame: Frame) -> bool:
         """Whether frames were lost just before ``frame`` or time ran backwards to it."""
@@ -218,8 +245,10 @@ class LabelerNode(LamNode):
                             pattern=DEVICE_PATTERN)
         self.max_batch = self.param('max_batch', DEFAULT_BATCH_SIZE, 'frames per forward pass',
                                     low=1)
+        rate_hz = self.param('rate_hz', CONTROL_RATE_HZ, 'thin a faster camera to this rate, as '
+                             'lam-ros dataset build does (0: every frame)', low=0.0, high=1000.0)
         self.model, sha256 = self._load(checkpoint, device)
-        self.core = LiveLabeler(self.model)
+        self.core = LiveLabeler(self.model, rate_hz or None)
         self.queue: queue.Queue[tuple[Image, bool]] = queue.Queue(QUEUE_FRAMES)
         self.lost = 0                  # frames dropped since the last queued one
         self.counts = {'frames': 0, 'pairs': 0, 'dropped': 0}
@@ -233,7 +262,7 @@ class LabelerNode(LamNode):
         self._window_start = (time.monotonic(), 0, 0)
         config = self.model.config
         # Which labels these are, in every status: a late Foxglove or rqt still sees it.
-        self.identity = {'model': self.model.name, 'checkpoint': checkpoint,
+        self.identity = {'model': self.model.name, 'checkpoint': checkpoint, 'rate_hz': rate_hz,
                          'checkpoint_sha256': sha256, 'z_dim': config.z_dim,
                          'frame_gap': config.frame_gap}
         self.report(f'labelling {camera_topic} with {self.model.name} (sha256 {sha256[:12]}, '
