@@ -154,3 +154,32 @@ def test_on_hardware_the_operator_says_whether_an_episode_succeeded_in_sim_the_s
         assert saved.pop() == (topics.RECORDER_STOP, False)
     finally:
         node.destroy_node()
+
+
+def test_a_held_joy_button_acts_once_per_press(rclpy_context):
+    """joy_node repeats a held button at 20 Hz while a stick is off centre: one toggle each."""
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Joy
+
+    from lam_ros.interfaces import topics
+    from lam_ros.nodes.teleop_node import TeleopNode
+
+    node = TeleopNode(context=rclpy_context, parameter_overrides=[Parameter('device', value='joy')])
+    calls = []
+    node.call = lambda client, request, next_state: calls.append(
+        (client.srv_name, getattr(request, 'data', None)))
+    try:
+        stick = [0.0, 0.5, 0.0, 0.0, 0.0, 0.0]
+        for _ in range(4):   # the gripper button held over four repeats
+            node.on_joy(Joy(axes=stick, buttons=[1, 0, 0, 0]))
+        assert node.gripper == 0.0   # closed once, not closed and reopened
+        node.on_joy(Joy(axes=stick, buttons=[0, 0, 0, 0]))
+        node.on_joy(Joy(axes=stick, buttons=[1, 0, 0, 0]))
+        assert node.gripper == 1.0
+        node.episode_state = 'recording'
+        node.on_joy(Joy(axes=stick, buttons=[0, 0, 1, 0]))   # stop it as a failure
+        node.on_joy(Joy(axes=stick, buttons=[0, 0, 1, 0]))
+        node.on_joy(Joy(axes=stick, buttons=[0, 0, 0, 1]))
+        assert calls == [(topics.RECORDER_STOP, False), (topics.RECORDER_DISCARD, None)]
+    finally:
+        node.destroy_node()

@@ -8,7 +8,9 @@ Devices (parameter ``device``):
   keyboard    terminal keys jog the gripper: w/s x, a/d y, r/f z, q/e yaw,
               space toggles the gripper; Enter start/stop an episode (saved as a success),
               n stop it saved as a failure, x discard, Esc e-stop
-  joy         sensor_msgs/Joy on ``/joy``: left stick x/y, right stick z/yaw, button 0 gripper
+  joy         sensor_msgs/Joy on ``/joy``: left stick x/y, right stick z/yaw; buttons
+              (``joy_buttons``, once per press) gripper, start/stop an episode (a success),
+              stop it as a failure, discard: 0, 1, 2, 3 by default (an Xbox pad's A B X Y)
   spacemouse  a 3Dconnexion SpaceMouse through pyspacemouse (when one is attached)
   leader      a second WidowX's joint states (``/<leader_robot_name>/joint_states``)
 
@@ -66,6 +68,9 @@ class TeleopNode(LamNode):
                                        above=0.0, high=0.5)
         leader_name = self.param('leader_robot_name', 'leader', 'leader arm namespace',
                                  pattern=topics.NAME_PATTERN)
+        self.joy_buttons = self.param('joy_buttons', [0, 1, 2, 3], 'joy: button indices of '
+                                      'gripper, start/stop (success), stop as failure, discard',
+                                      length=4, low=0, high=63)
         self.leader = LeaderFollower(
             self.param('leader_max_start_error_rad', 0.3, above=0.0, high=1.0),
             self.param('leader_ramp_s', 2.0, low=0.0, high=30.0))
@@ -88,6 +93,7 @@ class TeleopNode(LamNode):
         self.jogger: EndEffectorJog | None = None
         self.gripper = 1.0
         self.pending_jog = np.zeros(6)
+        self.joy_held: set[int] = set()   # buttons down in the last /joy message
         self.expert: JointState | None = None
         self.success = False
         self.sim_judges = False   # a simulator publishes the task predicate: it decides
@@ -152,11 +158,24 @@ class TeleopNode(LamNode):
         self.success, self.sim_judges = msg.data, True
 
     def on_joy(self, msg: Joy) -> None:
-        """Sticks jog, button 0 toggles the gripper."""
+        """Sticks jog; a button acts once per press.
+
+        joy_node repeats its message (a held button in it) at 20 Hz while a stick is off
+        centre: acting on every message toggled the gripper as often as it repeated.
+        """
         axes = list(msg.axes) + [0.0] * 6
         self.pending_jog = np.array([axes[1], axes[0], axes[4], 0.0, 0.0, axes[3]])
-        if msg.buttons and msg.buttons[0]:
-            self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
+        held = {index for index, value in enumerate(msg.buttons) if value}
+        pressed, self.joy_held = held - self.joy_held, held
+        gripper, episode, failed, discard = self.joy_buttons
+        if gripper in pressed:
+            self.toggle_gripper()
+        if episode in pressed:
+            self.toggle_episode()
+        if failed in pressed:
+            self.toggle_episode(succeeded=False)
+        if discard in pressed:
+            self.discard_episode()
 
     def read_keyboard(self) -> None:
         """Terminal keys, in raw mode (stdin is a TTY: checked at start-up)."""
@@ -176,13 +195,13 @@ class TeleopNode(LamNode):
             axis, sign = KEY_JOGS[key]
             self.pending_jog[axis] += sign
         elif key == ' ':
-            self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
+            self.toggle_gripper()
         elif key in ('\n', '\r'):
             self.toggle_episode()
         elif key == 'n':
             self.toggle_episode(succeeded=False)
         elif key == 'x':
-            self.call(self.discard_client, Trigger.Request(), 'idle')
+            self.discard_episode()
         elif key == '\x1b':
             self.estop_pub.publish(Bool(data=True))
             self.report('e-stop sent')
@@ -226,7 +245,15 @@ class TeleopNode(LamNode):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.action_pub.publish(msg)
 
+    def toggle_gripper(self) -> None:
+        """Open a closed gripper, close an open one."""
+        self.gripper = 0.0 if self.gripper > GRIPPER_OPEN_ABOVE else 1.0
+
     # -- episodes -----------------------------------------------------------------------------
+    def discard_episode(self) -> None:
+        """Drop the episode being recorded (nothing of it is saved)."""
+        self.call(self.discard_client, Trigger.Request(), 'idle')
+
     def toggle_episode(self, succeeded: bool = True) -> None:
         """Start recording, or stop and save: a success if the sim says so, else if the operator.
 
