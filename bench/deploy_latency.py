@@ -23,7 +23,8 @@ import tempfile
 import numpy as np
 import torch
 
-from lam_models.policies import make_policy, save_policy
+from lam_models.data.episode import CONTROL_RATE_HZ
+from lam_models.policies import load_policy, make_policy, save_policy
 from lam_ros.app.deploy_eval import run_deploy_episodes
 
 GOALS_HZ = {'autoregressive': 30.0, 'diffusion': 10.0}
@@ -69,13 +70,18 @@ def main() -> int:
     parser.add_argument('--policies', default='autoregressive,diffusion')
     parser.add_argument('--checkpoint', action='append', default=[],
                         help='name=path of a trained policy (repeatable); else untrained')
-    parser.add_argument('--rate-hz', default='autoregressive=30,diffusion=10',
-                        help="name=Hz; a trained --checkpoint only runs at its data's rate "
-                             '(the controller refuses another)')
+    parser.add_argument('--rate-hz', default='',
+                        help='name=Hz,...; default: the goal rate (autoregressive 30, '
+                             "diffusion 10), or a trained --checkpoint's data rate, the only "
+                             'one the controller runs it at')
     parser.add_argument('--seconds', type=float, default=20.0)
     args = parser.parse_args()
     given = dict(item.split('=', 1) for item in args.checkpoint)
-    rates = {k: float(v) for k, v in (item.split('=') for item in args.rate_hz.split(','))}
+    rates = {**GOALS_HZ, **{name: load_policy(path).config.control_rate_hz
+                            or GOALS_HZ.get(name, CONTROL_RATE_HZ)
+                            for name, path in given.items()},
+             **{k: float(v) for k, v in (item.split('=') for item in args.rate_hz.split(',')
+                                         if item)}}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.policies.split(','):

@@ -167,8 +167,8 @@ def node_rate(episodes: list[np.ndarray], model_path: Path, batch_size: int
     node_process = subprocess.Popen(
         [sys.executable, '-m', 'lam_ros.app.cli', 'run', 'labeler', '--ros-args',
          '-p', f'checkpoint:={model_path}', '-p', f'camera:={CAMERA}', '-p', 'device:=cpu',
-         '-p', f'max_batch:={batch_size}'], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
+         '-p', f'max_batch:={batch_size}', '-p', 'rate_hz:=0.0'],   # every frame: its stamps are ns
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rclpy.init()
     node = rclpy.create_node('labeling_bench')
     executor = SingleThreadedExecutor()

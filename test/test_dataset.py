@@ -20,7 +20,7 @@ from lam_models.data.dataset import (
     build_dataset,
     write_dataset,
 )
-from lam_models.data.episode import FRAME_RATE, Episode, at_frame_rate
+from lam_models.data.episode import FRAME_RATE, Episode, at_frame_rate, frame_stride
 from lam_ros.app.cli import _main as cli
 from lam_ros.app.cli import recorded_effector_path
 from lam_ros.control import kinematics
@@ -121,6 +121,10 @@ def test_successful_only_leaves_out_the_episodes_saved_as_failed(tmp_path):
     assert build_dataset([robot], out, camera_topic=CAMERA, successful_only=True) == 1
     with Dataset(out) as ds:
         assert [ds.read_episode(n).task for n in ds.episode_names] == ['task1']
+    failed = record_session(tmp_path / 'rec', 'failed', 'robot', episodes=1)   # one, failed
+    with pytest.raises(DatasetError, match=r'no episodes to write.*1 episodes saved as failed '
+                                           r'were left out'):
+        build_dataset([failed], tmp_path / 'none.h5', camera_topic=CAMERA, successful_only=True)
 
 
 def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
@@ -161,6 +165,9 @@ def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
     fifteen = replace(jittery, timestamps=1_765_000_000.0 + np.arange(20) / 15)
     gaps = np.diff(at_frame_rate(fifteen, 10.0).timestamps)   # every second frame: even rows
     np.testing.assert_allclose(gaps, 2 / 15, atol=1e-6)
+    # a nanosecond either side of 1/15 s is one stride (round() gave 1 or 2: ratio 1.5)
+    assert frame_stride(1 / (1 / 15 + 1e-9), 10.0) == frame_stride(1 / (1 / 15 - 1e-9), 10.0) == 2
+    assert [frame_stride(hz, 10.0) for hz in (29.97, 30.0, 10.0, 9.0, 6.0)] == [3, 3, 1, 1, 1]
     with pytest.raises(ValueError, match='rate_hz must be > 0'):
         at_frame_rate(episode, 0.0)
 

@@ -236,3 +236,16 @@ def test_a_30_fps_camera_is_labelled_at_the_10_hz_a_dataset_is_built_at():
     np.testing.assert_allclose(np.stack([z for _, _, z in got]), expected[valid], atol=1e-5)
     every = LiveLabeler(model).label(frames)                   # rate_hz None (the node's 0)
     assert len(every) == len(pixels) - model.config.frame_gap
+
+
+def test_a_camera_that_speeds_up_is_thinned_from_then_on():
+    """A RealSense at 10 fps in dim light, then 30: the grid follows it, not its old point."""
+    model = small_model()
+    pixels = make_toy_episode(4, length=80, size=48).frames
+    stamps = np.concatenate([np.arange(10) * 0.1, 0.9 + np.arange(1, 71) / 30])
+    frames = [Frame(p, stamp, 'cam_optical') for p, stamp in zip(pixels, stamps)]
+    got = np.array([stamp for stamp, _, _ in LiveLabeler(model, rate_hz=10.0).label(frames)])
+    # the median period is 1/30 s from ~1.3 s on: every third frame from then, not every
+    # frame until a grid left at 0.9 s caught up (until ~1.9 s)
+    late = got[got > 1.4]
+    assert len(late) >= 12 and np.allclose(np.diff(late), 0.1, atol=1e-6)

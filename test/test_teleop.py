@@ -156,6 +156,17 @@ def test_on_hardware_the_operator_says_whether_an_episode_succeeded_in_sim_the_s
         node.destroy_node()
 
 
+def test_joy_buttons_must_be_four_different_ones(rclpy_context):
+    from rclpy.parameter import Parameter
+
+    from lam_ros.app.runtime import ConfigError
+    from lam_ros.nodes.teleop_node import TeleopNode
+
+    with pytest.raises(ConfigError, match=r'joy_buttons \[0, 1, 1, 3\]: four different'):
+        TeleopNode(context=rclpy_context, parameter_overrides=[
+            Parameter('device', value='joy'), Parameter('joy_buttons', value=[0, 1, 1, 3])])
+
+
 def test_a_held_joy_button_acts_once_per_press(rclpy_context):
     """joy_node repeats a held button at 20 Hz while a stick is off centre: one toggle each."""
     from rclpy.parameter import Parameter

@@ -206,6 +206,7 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
     if not sessions:
         raise DatasetError(f'{out}: no session directories given')
     total = sum(len(list_episodes(d)) for d, _ in sessions)
+    failed: list[str] = []   # left out by successful_only
 
     def episodes() -> Iterator[Episode]:
         with _progress(total, f'building {out.name}', progress) as bar:
@@ -213,16 +214,25 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                 for episode in session:
                     bar.update(1)
                     if successful_only and episode.success is False:
-                        logging.getLogger(__name__).info(
-                            '%s: saved as failed, left out (successful_only)',
-                            episode.metadata.get('bag_dir', '?'))
+                        failed.append(str(episode.metadata.get('bag_dir', '?')))
                         continue
                     if rate_hz is not None:
                         episode = at_frame_rate(episode, rate_hz)
                     path = None if effector_path is None or episode.effector_positions \
                         is not None else effector_path(episode)
                     yield episode if path is None else replace(episode, effector_positions=path)
-    return write_dataset(episodes(), out, overwrite=overwrite)
+    try:
+        return write_dataset(episodes(), out, overwrite=overwrite)
+    except DatasetError as error:
+        if failed:   # e.g. hardware sessions from before the teleop asked (all saved failed)
+            raise DatasetError(f'{error} ({len(failed)} episodes saved as failed were left '
+                               'out: successful_only)') from None
+        raise
+    finally:
+        if failed:
+            logging.getLogger(__name__).warning('%d episodes saved as failed left out '
+                                                '(successful_only), e.g. %s', len(failed),
+                                                failed[0])
 
 
 def _progress(total: int, desc: str, enabled: bool) -> tqdm:

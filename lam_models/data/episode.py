@@ -44,6 +44,15 @@ PER_FRAME = ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motio
 PER_FRAME_METADATA = ('pseudo_valid',)   # metadata lists with an entry per frame
 
 
+def frame_stride(native_hz: float, rate_hz: float) -> int:
+    """Every how many frames a ``native_hz`` stream keeps one at about ``rate_hz``.
+
+    The whole ratio, a half rounded up with a margin for clocks: 15 fps to 10 Hz is 2
+    (7.5 Hz) whether its median period reads a nanosecond over or under 1/15 s.
+    """
+    return max(int(native_hz / rate_hz + 0.5 + 0.02), 1)
+
+
 def frame_rate_hz(episode: Episode) -> float:
     """Frames per second, from the median frame interval (drops, jitter aside); 0: unknown."""
     times = np.asarray(episode.timestamps, np.float64)
@@ -68,7 +77,7 @@ def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
     if not native_hz:
         return episode
     frame_s = 1.0 / native_hz
-    stride = round(native_hz / rate_hz)
+    stride = frame_stride(native_hz, rate_hz)
     if stride < 2:
         return episode
     grid = np.arange(times[0], times[-1] + 1e-6, stride * frame_s)

@@ -169,16 +169,21 @@ def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
                            if batch_size > robot_count else np.zeros(0, np.int64)])
 
 
+RATE_FRAMES = 9   # an episode's frames before its rate is checked against the others'
+
+
 def _common_rate_hz(episodes: Sequence[Episode], acted: Sequence[Episode]) -> float:
     """The acted episodes' frame rate (their median; 0: unknown), which every episode must share.
 
     A latent or an action step is one row: rows at 30 Hz beside rows at 10 Hz are motions of
-    a third the size under one label (a dataset built without ``--rate-hz``).
+    a third the size under one label (a dataset built without ``--rate-hz``). An episode of
+    fewer than ``RATE_FRAMES`` frames is not judged: a few intervals of a jittery clock
+    (the simulator's over ROS: 87 to 115 ms) are no rate.
     """
     rates = [frame_rate_hz(ep) for ep in acted]
     rate = float(np.median([r for r in rates if r] or [0.0]))
     for index, ep in enumerate(episodes):
-        own = frame_rate_hz(ep)
+        own = frame_rate_hz(ep) if len(ep) >= RATE_FRAMES else 0.0
         if rate and own and abs(own / rate - 1.0) > RATE_TOLERANCE:
             raise ValueError(f'{_episode_name(index, ep)}: frames at {own:.3g} Hz, the '
                              f'episodes with actions at {rate:.3g} Hz: build every dataset '

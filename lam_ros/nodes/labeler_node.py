@@ -50,7 +50,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 import torch  # noqa: E402
 
 from lam_models.checkpoints import CheckpointError  # noqa: E402
-from lam_models.data.episode import CONTROL_RATE_HZ  # noqa: E402
+from lam_models.data.episode import CONTROL_RATE_HZ, frame_stride  # noqa: E402
 from lam_models.data.images import array_to_image_fields, image_to_rgb, resize_frames  # noqa: E402
 from lam_models.latent.base import LatentActionModel, load_latent_model  # noqa: E402
 from lam_models.latent.labeling import (  # noqa: E402
@@ -180,12 +180,12 @@ class LiveLabeler:
             self.grid_at = seconds
             return True
         period = float(np.median(self.periods))
-        stride = round(1.0 / (self.rate_hz * period))
-        if stride < 2:
-            return True
-        if seconds < self.grid_at + (stride - 0.5) * period:
+        stride = frame_stride(1.0 / period, self.rate_hz)
+        if stride > 1 and seconds < self.grid_at + (stride - 0.5) * period:
             return False
-        self.grid_at += stride * period
+        # on the grid, k periods on; after a change of camera rate, from this frame
+        late = seconds > self.grid_at + (stride + 0.5) * period
+        self.grid_at = seconds if stride == 1 or late else self.grid_at + stride * period
         return True
 
     def _breaks_stream(self, frame: Frame) -> bool:

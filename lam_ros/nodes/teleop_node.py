@@ -71,6 +71,9 @@ class TeleopNode(LamNode):
         self.joy_buttons = self.param('joy_buttons', [0, 1, 2, 3], 'joy: button indices of '
                                       'gripper, start/stop (success), stop as failure, discard',
                                       length=4, low=0, high=63)
+        if len(set(self.joy_buttons)) < 4:
+            raise ConfigError(f'node {self.get_name()!r}: parameter joy_buttons '
+                              f'{self.joy_buttons}: four different buttons')
         self.leader = LeaderFollower(
             self.param('leader_max_start_error_rad', 0.3, above=0.0, high=1.0),
             self.param('leader_ramp_s', 2.0, low=0.0, high=30.0))
@@ -288,7 +291,14 @@ class TeleopNode(LamNode):
                 self.call(self.stop_client, SetBool.Request(data=self.success), 'idle')
 
     def call(self, client, request, next_state: str) -> None:
-        """Call an episode service; move to ``next_state`` when it succeeds."""
+        """Call an episode service; move to ``next_state`` when it succeeds.
+
+        One call at a time: a second while one is in flight is refused (a discard behind a
+        stop would fail once the stop had saved, and restore the state 'waiting' for good).
+        """
+        if self.episode_state == 'waiting':
+            self.report(f'{client.srv_name}: ignored, the last episode call is not answered yet')
+            return
         if not client.service_is_ready():
             self.report(f'waiting for {client.srv_name}', throttle_s=5.0)
             return

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lam_models.data.episode import RATE_TOLERANCE
 from lam_models.data.images import resize_frames
 from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE
 from lam_ros.control.policy_control import policy_action_mode
@@ -348,6 +349,10 @@ def evaluate_policy(policy, tasks: Sequence[str] = DEFAULT_TASKS,
     if num_envs < 1 or not len(seeds):
         raise ValueError(f'evaluate_policy needs num_envs >= 1 and at least one seed, got '
                          f'num_envs={num_envs} and {len(seeds)} seeds')
+    learned_hz = float(getattr(config, 'control_rate_hz', 0.0))
+    if learned_hz and abs(learned_hz * control_dt - 1.0) > RATE_TOLERANCE:
+        raise ValueError(f'the policy learned from data at {learned_hz:g} Hz, one action per '
+                         f'row; these rollouts step every {control_dt:g} s')
     obs_horizon, action_exec = int(config.obs_horizon), int(config.action_exec)
     action_mode = action_mode or policy_action_mode(policy)
     avatar = bool(getattr(config, 'avatar', False)) if avatar is None else avatar
