@@ -63,6 +63,17 @@ def test_training_samples_both_embodiments_of_a_mixed_list():
     assert not windows.has_target[human].any() and windows.has_target[~human].all()
 
 
+def test_a_human_video_at_another_frame_rate_is_refused_naming_it():
+    """Built with --rate-hz 0 (30 fps) beside 10 Hz demos, its frame gap is a third the motion."""
+    from dataclasses import replace
+
+    import numpy as np
+    episodes = make_toy_episodes(3)
+    fast = replace(episodes[2], timestamps=np.arange(len(episodes[2])) / 30)
+    with pytest.raises(ValueError, match=r'^episode 2: frames at 30 Hz, the others at 10 Hz'):
+        FrameWindows([*episodes[:2], fast])
+
+
 @pytest.mark.parametrize('name', ['como', 'clam', 'vq', 'stamo'])
 def test_mixed_robot_and_human_episodes_train(tmp_path, name):
     episodes = make_toy_episodes(2, length=8) + make_toy_episodes(2, 'human', length=8)

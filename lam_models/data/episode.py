@@ -9,7 +9,7 @@ object directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -58,6 +58,36 @@ def frame_rate_hz(episode: Episode) -> float:
     times = np.asarray(episode.timestamps, np.float64)
     period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     return 1.0 / period if period > 0 else 0.0
+
+
+def episode_name(index: int, episode: Episode) -> str:
+    """How errors name an episode: its index in the list, and its source when known."""
+    source = episode.metadata.get('source')
+    return f'episode {index} ({source})' if source else f'episode {index}'
+
+
+RATE_FRAMES = 9   # an episode's frames before its rate is checked against the others'
+
+
+def common_frame_rate(episodes: Sequence[Episode],
+                      reference: Sequence[Episode] | None = None) -> float:
+    """The ``reference`` episodes' median frame rate (default: all; 0 unknown), shared by all.
+
+    A latent or an action step is one row: rows at 30 Hz beside rows at 10 Hz are motions of
+    a third the size under one label (a dataset built without ``--rate-hz``): a ValueError
+    names the episode. One of fewer than ``RATE_FRAMES`` frames is not judged: a few
+    intervals of a jittery clock (the simulator's over ROS: 87 to 115 ms) are no rate.
+    """
+    rates = [frame_rate_hz(ep) for ep in (episodes if reference is None else reference)]
+    rate = float(np.median([r for r in rates if r] or [0.0]))
+    for index, ep in enumerate(episodes):
+        own = frame_rate_hz(ep) if len(ep) >= RATE_FRAMES else 0.0
+        if rate and own and abs(own / rate - 1.0) > RATE_TOLERANCE:
+            raise ValueError(f'{episode_name(index, ep)}: frames at {own:.3g} Hz, the '
+                             f'{"others" if reference is None else "episodes with actions"} '
+                             f'at {rate:.3g} Hz: build every dataset at one rate '
+                             '(lam-ros dataset build --rate-hz)')
+    return round(rate, 3)
 
 
 def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:

@@ -19,7 +19,7 @@ from typing import Literal, Protocol, Sequence
 import numpy as np
 import torch
 
-from lam_models.data.episode import Episode
+from lam_models.data.episode import Episode, common_frame_rate
 from lam_models.data.images import resize_frames
 
 TargetField = Literal['actions', 'hidden_motion']
@@ -78,6 +78,7 @@ class FrameWindows:
         if len(action_dims) > 1:
             raise ValueError(f'episodes have different {target_field} widths: {action_dims}')
         self.action_dim = action_dims.pop() if action_dims else 0
+        common_frame_rate(episodes)   # a gap of n frames must be one motion in every episode
         self.frame_gap, self.context_frames, self.jitter = frame_gap, context_frames, jitter
         labelled = set(range(len(episodes)) if labelled_episodes is None else labelled_episodes)
 

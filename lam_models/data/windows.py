@@ -44,10 +44,10 @@ from lam_models.data.episode import (
     AVATAR,
     EE_DELTA,
     LOOK_TARGETS,
-    RATE_TOLERANCE,
     WAYPOINTS,
     Episode,
-    frame_rate_hz,
+    common_frame_rate,
+    episode_name,
     gripper_events,
 )
 from lam_models.data.images import resize_frames
@@ -73,12 +73,6 @@ class WindowShape:
                 raise ValueError(f'WindowShape.{name} must be >= 1, got {getattr(self, name)}')
 
 
-def _episode_name(index: int, episode: Episode) -> str:
-    """How errors name an episode: its index in the list, and its source when known."""
-    source = episode.metadata.get('source')
-    return f'episode {index} ({source})' if source else f'episode {index}'
-
-
 def _common_width(episodes: Sequence[Episode], key: str, what: str) -> int:
     """The column count of ``getattr(episode, key)`` shared by every episode that has it.
 
@@ -93,8 +87,8 @@ def _common_width(episodes: Sequence[Episode], key: str, what: str) -> int:
             first = index, values.shape[1]
         elif values.shape[1] != first[1]:
             raise ValueError(
-                f'{_episode_name(index, episode)}: {what} ({key}) has {values.shape[1]} '
-                f'columns, {_episode_name(first[0], episodes[first[0]])} has {first[1]}; '
+                f'{episode_name(index, episode)}: {what} ({key}) has {values.shape[1]} '
+                f'columns, {episode_name(first[0], episodes[first[0]])} has {first[1]}; '
                 'one policy needs one width')
     return 0 if first is None else first[1]
 
@@ -134,7 +128,7 @@ def _action_columns(index: int, episode: Episode, width: int) -> np.ndarray:
         return np.ones(width, bool)
     columns = np.asarray(columns)
     if columns.shape != (width,) or columns.dtype != bool or not columns.any():
-        raise ValueError(f'{_episode_name(index, episode)}: metadata {ACTION_COLUMNS!r} must be '
+        raise ValueError(f'{episode_name(index, episode)}: metadata {ACTION_COLUMNS!r} must be '
                          f'{width} bools, at least one True (one per action column), got '
                          f'{episode.metadata.get(ACTION_COLUMNS)!r}')
     return columns
@@ -150,7 +144,7 @@ def _look_targets(index: int, episode: Episode) -> list[np.ndarray | None]:
                                            for p in points):
             raise ValueError
     except (TypeError, ValueError):
-        raise ValueError(f'{_episode_name(index, episode)}: metadata {LOOK_TARGETS!r} must be '
+        raise ValueError(f'{episode_name(index, episode)}: metadata {LOOK_TARGETS!r} must be '
                          f'{WAYPOINTS} entries (grasp, release), each [x, y, z] finite m or '
                          f'None, got {targets!r}') from None
     return points
@@ -167,28 +161,6 @@ def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
                            else np.zeros(0, np.int64),
                            rng.choice(human_rows, batch_size - robot_count)
                            if batch_size > robot_count else np.zeros(0, np.int64)])
-
-
-RATE_FRAMES = 9   # an episode's frames before its rate is checked against the others'
-
-
-def _common_rate_hz(episodes: Sequence[Episode], acted: Sequence[Episode]) -> float:
-    """The acted episodes' frame rate (their median; 0: unknown), which every episode must share.
-
-    A latent or an action step is one row: rows at 30 Hz beside rows at 10 Hz are motions of
-    a third the size under one label (a dataset built without ``--rate-hz``). An episode of
-    fewer than ``RATE_FRAMES`` frames is not judged: a few intervals of a jittery clock
-    (the simulator's over ROS: 87 to 115 ms) are no rate.
-    """
-    rates = [frame_rate_hz(ep) for ep in acted]
-    rate = float(np.median([r for r in rates if r] or [0.0]))
-    for index, ep in enumerate(episodes):
-        own = frame_rate_hz(ep) if len(ep) >= RATE_FRAMES else 0.0
-        if rate and own and abs(own / rate - 1.0) > RATE_TOLERANCE:
-            raise ValueError(f'{_episode_name(index, ep)}: frames at {own:.3g} Hz, the '
-                             f'episodes with actions at {rate:.3g} Hz: build every dataset '
-                             'at one rate (lam-ros dataset build --rate-hz)')
-    return round(rate, 3)
 
 
 class PolicyWindows:
@@ -224,15 +196,15 @@ class PolicyWindows:
         other = next((index for index, ep in enumerate(episodes)
                       if bool(ep.metadata.get(AVATAR, False)) != self.avatar), None)
         if other is not None:
-            raise ValueError(f"{_episode_name(other, episodes[other])}: metadata {AVATAR!r} is "
+            raise ValueError(f"{episode_name(other, episodes[other])}: metadata {AVATAR!r} is "
                              f"{not self.avatar}, the first acted episode's {self.avatar}: "
                              'frames filmed with and without the avatar do not mix')
         # One step of its actions means one row: the deploy controller must tick at this rate.
-        self.control_rate_hz = _common_rate_hz(episodes, acted)
+        self.control_rate_hz = common_frame_rate(episodes, acted)
         for index, ep in enumerate(episodes):
             if ep.actions is not None and (ep.actions.shape[1] != self.action_dim or
                                            episode_action_space(ep) != self.action_space):
-                raise ValueError(f'{_episode_name(index, ep)}: actions '
+                raise ValueError(f'{episode_name(index, ep)}: actions '
                                  f'{episode_action_space(ep)!r} with {ep.actions.shape[1]} '
                                  f'columns, others {self.action_space!r} with {self.action_dim}')
         lengths = [len(ep) for ep in episodes]
@@ -314,7 +286,7 @@ class PolicyWindows:
                  if has and ep.embodiment == 'robot' and ep.effector_positions is not None]
         if not homes:
             first = next(iter(looking))
-            raise ValueError(f'{_episode_name(first, episodes[first])}: look targets '
+            raise ValueError(f'{episode_name(first, episodes[first])}: look targets '
                              f'({LOOK_TARGETS}) need robot episodes with waypoints and an '
                              'effector path (its demos) to say where the effector starts')
         home = np.mean(homes, 0)
