@@ -72,7 +72,8 @@ Rows (one policy each, same budget):
   with a third seed 34% [31, 38] (206/600) against 21% [18, 24] (124/600), +13.7, and the
   oracle 30% [27, 34] (181/600, 40% at H = 1000). Session 23, a longer look stage
   (``--policy-steps 7500 --look-first 0.6``, the acting steps unchanged): 36% [32, 40]
-  (217/600) against 24% [21, 28] (145/600), +12.0: it lifts robot-only more. Session 24,
+  (217/600) against 24% [21, 28] (145/600), +12.0: it lifts robot-only more; the oracle
+  40% [36, 44] (238/600, session 24): 77% of the gap closed. Session 24,
   twice the acting steps after it (``--policy-steps 10500 --look-first 0.428571``, continued
   from the 7500-step checkpoints): 34% [31, 38] (207/600) against 26% [23, 30] (157/600),
   +8.3;
