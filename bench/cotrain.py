@@ -255,12 +255,20 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     return episodes
 
 
-def data_key(args: argparse.Namespace) -> str:
-    """What shapes a trained model besides its own config: reruns resume only a match."""
-    human_look = '' if args.human_look == 'randomized' else f'_human{args.human_look}'
+def data_key(args: argparse.Namespace, human_videos: int | None) -> str:
+    """What shapes a trained model besides its own config: reruns resume only a match.
+
+    ``human_videos``: how many of each task's human videos it trained on; None for none, so
+    a robot-only run is named (and read back) whatever ``--human-videos`` says.
+    """
+    videos = human_look = ''
+    if human_videos is not None:
+        videos = f'_H{human_videos}'
+        human_look = '' if args.human_look == 'randomized' else f'_human{args.human_look}'
     avatar = '_avatar' if args.avatar else ''
-    return (f'{args.tasks.replace(",", "+")}_K{args.robot_demos}_H{args.human_videos}'
-            f'_{args.robot_look}{human_look}_{args.image_size}px{avatar}')
+    return (f'{args.tasks.replace(",", "+")}_K{args.robot_demos}{videos}'
+            f'_{args.robot_look}{human_look}'
+            f'_{args.image_size}px{avatar}')
 
 
 def policy_overrides(assignments: list[str]) -> dict:
@@ -364,11 +372,13 @@ def latent_labeller(name: str, robot: list[Episode], human: list[Episode],
     """A trained latent model (cached), or the pixel-difference baseline PCA'd to z 32."""
     if name == 'pixel_diff':
         return PixelDifferenceBaseline(image_size=args.image_size, z_dim=32).fit_pca(robot)
+    key = data_key(args, args.latent_videos)
     config = TrainConfig(out_dir=str(Path(args.out) / 'latent'
-                                     / f'{name}_{data_key(args)}{latent_tag(args, "_")}'),
+                                     / f'{name}_{key}{latent_tag(args, "_")}'),
                          steps=args.latent_steps,
                          batch_size=32, resume=True, figure=False, progress=True)
-    return train_latent_model(name, {'image_size': args.image_size}, robot + human, config)
+    seen = first_per_task(human, args.latent_videos)
+    return train_latent_model(name, {'image_size': args.image_size}, robot + seen, config)
 
 
 def decoded(name: str, robot: list[Episode], human: list[Episode], columns: list[bool],
@@ -459,7 +469,9 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
     human_acts = row_human_acts(source, args.decoded_look)
     windows = PolicyWindows(episodes, shape, proprio, human_acts)
     overrides = row_overrides(source, args.policy_overrides)
-    knobs = run_knobs(args, overrides, bool(len(windows.human_rows)))
+    human = bool(len(windows.human_rows))
+    knobs = run_knobs(args, overrides, human)
+    key = data_key(args, args.human_videos if human else None)
     look = {} if args.look_first is None else {'look_first': args.look_first}
     randomize = args.robot_look == 'randomized'
     tasks = args.tasks.split(',')
@@ -468,7 +480,7 @@ def train_and_evaluate(label: str, source: str, policy: str, episodes: list[Epis
         first = HELD_OUT_SEED_START + seed * args.eval_episodes
         held_out = range(first, first + args.eval_episodes)
         run_dir = (Path(args.out) / 'policies'
-                   / f'{policy}_{label.replace(" ", "_")}_{data_key(args)}_s{args.policy_steps}'
+                   / f'{policy}_{label.replace(" ", "_")}_{key}_s{args.policy_steps}'
                      f'{knobs}{f"_seed{seed}" if seed else ""}')
         clock = time.perf_counter()
         trained = train_policy(policy, overrides, windows, PolicyTrainConfig(
@@ -581,6 +593,10 @@ def main() -> int:
                              'them all reads them back into one table')
     parser.add_argument('--decoded-columns', default='y,z',
                         help=f'the *_decoded rows: decoded axes that train, of {",".join(AXES)}')
+    parser.add_argument('--latent-videos', type=int, default=None,
+                        help='the latent models train on the first this many human videos per '
+                             'task (default: all H) and label all H: the rest, like a new '
+                             "recording, unseen ('+human como on H2000')")
     parser.add_argument('--latent-steps', type=int, default=LATENT_STEPS,
                         help='another count trains (and caches) its own latent models and '
                              "names its rows so ('+human como latent4500')")
@@ -645,6 +661,11 @@ def main() -> int:
         args.eval_episodes, args.latent_steps, args.policy_steps = 4, 40, 60
         args.narrow_episodes = 2
         args.sources, args.out = 'como,pixel_diff', args.out + '_quick'
+    if args.latent_videos is None:
+        args.latent_videos = args.human_videos
+    if not 0 < args.latent_videos <= args.human_videos:
+        raise SystemExit(f'cotrain: --latent-videos takes 1 to --human-videos '
+                         f'({args.human_videos}), got {args.latent_videos}')
     sources = [source for source in args.sources.split(',') if source]   # '': the bounds only
     bounds = [bound for bound in args.bounds.split(',') if bound]
     if set(bounds) - set(BOUND_ROWS):
@@ -696,7 +717,8 @@ def main() -> int:
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
     families = [args.policy] + ([f for f in FAMILIES if f != args.policy] if args.full else [])
-    steps = latent_tag(args, ' ')
+    latent_label = latent_tag(args, ' ') + ('' if args.latent_videos == args.human_videos
+                                            else f' on H{args.latent_videos}')
     rows: list[Row] = []
     for policy in families:
         # The bounds first (robot-only, oracle, 5K): they say whether the regime can show a gain.
@@ -720,7 +742,7 @@ def main() -> int:
             if source in DECODED:
                 name = source.removesuffix('_decoded')
                 label = (f'+human {name}-decoded {decoded_label}'
-                         f'{" look" if args.decoded_look else ""}{steps}')
+                         f'{" look" if args.decoded_look else ""}{latent_label}')
                 runs.append((label, source, lambda name=name: robot + decoded(
                     name, robot, human, columns, args)))
                 continue
@@ -728,8 +750,9 @@ def main() -> int:
                 runs.append(('+human look targets', source,
                              lambda: robot + looking(robot, human, args)))
                 continue
-            runs.append((f'+human {source}{steps}', source, lambda source=source: labelled(
-                latent_labeller(source, robot, human, args), robot + human)))
+            runs.append((f'+human {source}{latent_label}', source,
+                         lambda source=source: labelled(
+                             latent_labeller(source, robot, human, args), robot + human)))
         for label, source, episodes in runs:
             rows.append(train_and_evaluate(label, source, policy, episodes(), args))
             tqdm.write(f'{policy} {label}: {rows[-1].summary()}')

@@ -356,6 +356,34 @@ def test_a_cotrain_run_is_named_by_every_knob_off_its_default(monkeypatch):
     assert bench.run_knobs(args, {}, human=False) == '_noproprio_batch32_look0.5'   # robot only
 
 
+def test_a_cotrain_run_is_named_by_the_human_videos_it_trained_on(tmp_path, monkeypatch):
+    """Robot-only reads back whatever --human-videos says; a latent model sees --latent-videos."""
+    bench = cotrain_bench(monkeypatch)
+    out_dirs = []
+    monkeypatch.setattr(bench, 'train_policy', lambda name, overrides, windows, config: (
+        out_dirs.append(Path(config.out_dir).name), config)[1])
+    monkeypatch.setattr(bench, 'rollouts', lambda *a, **_: SimpleNamespace(
+        tasks={'push': SimpleNamespace(successes=1, n=2)}, episodes=2))
+    args = Namespace(image_size=32, no_proprio=True, decoded_look=False, policy_overrides={},
+                     tasks='push', eval_episodes=2, narrow_episodes=0, out=str(tmp_path),
+                     policy_steps=10, batch_size=8, robot_fraction=0.5, look_first=None,
+                     robot_look='fixed', human_look='lab', avatar=False, robot_demos=1,
+                     num_envs=1, train_seeds=[0], latent_steps=bench.LATENT_STEPS)
+    for videos, human_rows in ((2000, []), (3000, []), (3000, [0])):
+        monkeypatch.setattr(bench, 'PolicyWindows',
+                            lambda *a, rows=human_rows: SimpleNamespace(human_rows=rows))
+        bench.train_and_evaluate('row', 'robot', 'diffusion', [],
+                                 Namespace(**vars(args), human_videos=videos))
+    assert out_dirs == ['diffusion_row_push_K1_fixed_32px_s10_noproprio_batch8'] * 2 + [
+        'diffusion_row_push_K1_H3000_fixed_humanlab_32px_s10_noproprio_batch8']
+    human = [generate_episode('push', seed, 'human', 'ego', 32) for seed in range(3)]
+    trained = {}
+    monkeypatch.setattr(bench, 'train_latent_model', lambda name, config, episodes, train: (
+        trained.update(out_dir=Path(train.out_dir).name, episodes=episodes)))
+    bench.latent_labeller('como', [], human, Namespace(**vars(args), human_videos=3,
+                                                       latent_videos=2))
+    assert trained['out_dir'] == 'como_push_K1_H2_fixed_humanlab_32px'
+    assert trained['episodes'] == human[:2]   # the third, like a new recording, unseen
 def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoints(monkeypatch):
     """A perfect decoder's rows: the hidden motion as actions, the other columns not real."""
     bench = cotrain_bench(monkeypatch)
