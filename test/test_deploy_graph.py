@@ -74,7 +74,8 @@ def test_deploy_solves_the_task_in_sim(rclpy_context):
     assert not graph.is_alive()
 
 
-def policy_checkpoint(directory, lift_m: float = 0.01) -> str:
+def policy_checkpoint(directory, lift_m: float = 0.01,
+                      rate_hz: float = CONTROL_RATE_HZ) -> str:
     """A small policy whose every action lifts the gripper by ``lift_m`` (ee_delta).
 
     Untrained weights with a near-zero action std: the output is the action mean whatever
@@ -85,7 +86,7 @@ def policy_checkpoint(directory, lift_m: float = 0.01) -> str:
     from lam_models.policies import make_policy, save_policy
     torch.manual_seed(0)
     policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta',
-                         control_rate_hz=CONTROL_RATE_HZ)
+                         control_rate_hz=rate_hz)
     mean = torch.zeros(7)
     mean[2], mean[6] = lift_m, 1.0
     policy.set_normalization({'action_mean': mean, 'action_std': torch.full((7,), 1e-6),
@@ -206,4 +207,21 @@ def test_a_rate_other_than_the_datas_is_refused_naming_the_parameter(tmp_path, r
             Parameter('checkpoint', value=path), Parameter('rate_hz', value=30.0)])
     node = ControllerNode(context=rclpy_context, parameter_overrides=[   # 29.97 vs 30 fps
         Parameter('checkpoint', value=path), Parameter('rate_hz', value=10.5)])
+    node.destroy_node()
+
+
+def test_the_controller_runs_at_the_checkpoints_data_rate_unless_told(tmp_path, rclpy_context):
+    """A policy from 15 Hz recordings acts at 15 Hz with no rate_hz given: nothing to get wrong."""
+    from rclpy.parameter import Parameter
+
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    path = policy_checkpoint(tmp_path, rate_hz=15.0)
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=path)])
+    assert node.rate_hz == 15.0
+    assert [timer.timer_period_ns for timer in node.timers] == [pytest.approx(1e9 / 15.0, abs=1)]
+    node.destroy_node()
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[])   # the sim expert
+    assert node.rate_hz == CONTROL_RATE_HZ
     node.destroy_node()

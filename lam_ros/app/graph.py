@@ -74,8 +74,8 @@ GRAPH_ARGUMENTS: dict[str, dict[str, LaunchArgument]] = {
         **COMMON_ARGUMENTS,
         'checkpoint': LaunchArgument('', 'Policy checkpoint to run (empty: relay the sim '
                                      'expert)'),
-        'rate_hz': LaunchArgument(f'{CONTROL_RATE_HZ:g}',
-                                  "Control rate: the training data's frame rate"),
+        'rate_hz': LaunchArgument('0', "Control rate; 0: the checkpoint's data rate "
+                                  f'({CONTROL_RATE_HZ:g} without a checkpoint)'),
         'task': LaunchArgument('', 'Sim: the task of the scene (default: config/deploy.yaml)'),
         'seed': LaunchArgument('', 'Sim: seed of the first scene; /sim/reset adds one '
                                '(default: config/deploy.yaml)'),
@@ -186,7 +186,7 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
         nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('controller', 'controller', parameters={
             **robot, 'cameras': cameras, 'checkpoint': args['checkpoint'],
-            'rate_hz': _number(args['rate_hz'], 'rate_hz', above=0.0)}))
+            'rate_hz': _number(args['rate_hz'], 'rate_hz', low=0.0)}))
 
     for spec in nodes:
         assert spec.executable in NODE_EXECUTABLES, spec.executable
@@ -233,13 +233,13 @@ def _profile(text: str, name: str) -> list[int]:
     return [width, height, fps]
 
 
-def _number(text: str, name: str, above: float) -> float:
+def _number(text: str, name: str, low: float) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ConfigError(f'{name}:={text!r} must be a number') from None
-    if not value > above:
-        raise ConfigError(f'{name}:={value} must be > {above}')
+    if not value >= low:
+        raise ConfigError(f'{name}:={value} must be >= {low}')
     return value
 
 

@@ -49,8 +49,8 @@ class ControllerNode(LamNode):
                              min_length=1, pattern=topics.NAME_PATTERN)
         self.checkpoint = self.param('checkpoint', '', 'learned policy checkpoint '
                                      '(empty: relay the sim expert)')
-        rate_hz = self.param('rate_hz', CONTROL_RATE_HZ, 'control rate (the training data rate)',
-                             above=0.0, high=1000.0)
+        rate_hz = self.param('rate_hz', 0.0, "control rate; 0: the checkpoint's data rate "
+                             f'({CONTROL_RATE_HZ:g} without a checkpoint)', low=0.0, high=1000.0)
         self.max_age_s = self.param('max_observation_age_s', 0.5, 'watchdog on observations',
                                     above=0.0, high=5.0)
         guard = self.param('startup_guard', 'ramp', 'far first target: ramp or refuse',
@@ -72,6 +72,7 @@ class ControllerNode(LamNode):
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
         self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
+        self.rate_hz = rate_hz or CONTROL_RATE_HZ                 # a policy's own below
         self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch,
                                         rate_hz)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
@@ -91,7 +92,7 @@ class ControllerNode(LamNode):
         if self.runner is None:
             self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
         self.create_service(Trigger, topics.CONTROLLER_RESET, self.on_reset)
-        self.create_timer(1.0 / rate_hz, self.tick)
+        self.create_timer(1.0 / self.rate_hz, self.tick)
 
     def _load_runner(self, device: str, guard: str, max_jump: float, ramp_step: float,
                      threads: int, prefetch: int, rate_hz: float) -> PolicyRunner | None:
@@ -116,14 +117,16 @@ class ControllerNode(LamNode):
         # One action is one row of its data: at another rate every step (an ee-delta's
         # centimetres, a joint chunk's timing) comes that much faster or slower.
         learned_hz = float(getattr(policy.config, 'control_rate_hz', 0.0))
-        if learned_hz and abs(rate_hz / learned_hz - 1.0) > RATE_TOLERANCE:
+        if not rate_hz:
+            self.rate_hz = learned_hz or CONTROL_RATE_HZ
+        elif learned_hz and abs(rate_hz / learned_hz - 1.0) > RATE_TOLERANCE:
             raise ConfigError(f'controller: rate_hz:={rate_hz:g}, but checkpoint:='
                               f'{self.checkpoint} learned from data at {learned_hz:g} Hz, one '
                               f'action per row: its moves would run {rate_hz / learned_hz:.2g}x '
                               f'as fast; set rate_hz:={learned_hz:g}')
         if not learned_hz:
             self.report(f'checkpoint:={self.checkpoint} does not say its data rate (written '
-                        f'before it was kept): running at rate_hz:={rate_hz:g} unchecked',
+                        f'before it was kept): running at rate_hz:={self.rate_hz:g} unchecked',
                         'warn')
         # The policy's state columns by name (recorded with the data), so a driver that
         # publishes more joints or another order (xs_sdk adds 'gripper') still fits.
@@ -133,8 +136,9 @@ class ControllerNode(LamNode):
             raise ConfigError(f'controller: checkpoint:={self.checkpoint}: state_names '
                               f'{self.state_names} do not match state_dim='
                               f'{policy.config.state_dim}')
-        self.report(f'running {policy.name} policy from {self.checkpoint} ({mode} actions)',
-                    policy=policy.name, action_mode=mode)
+        self.report(f'running {policy.name} policy from {self.checkpoint} ({mode} actions, '
+                    f'{self.rate_hz:g} Hz)', policy=policy.name, action_mode=mode,
+                    rate_hz=self.rate_hz)
         try:
             return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step,
                                 prefetch_actions=prefetch)
