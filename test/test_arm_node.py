@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from conftest import spin_until
-from interbotix_xs_msgs.msg import JointGroupCommand
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import RegisterValues, RobotInfo
 import numpy as np
 import pytest
@@ -38,9 +38,14 @@ ARM = topics.arm_topics('wx250s')
 class Rig:
     """An ArmNode plus a driver stand-in and an operator, spun by one executor."""
 
-    def __init__(self, context, joint_names=SPEC.joints, **parameters):
+    def __init__(self, context, joint_names=SPEC.joints, modes=('position', 'time', 'pwm'),
+                 **parameters):
         self.driver = rclpy.create_node('driver', context=context)
         self.commands: list[np.ndarray] = []
+        self.gripper_commands: list[float] = []
+        self.arm_mode, self.profile_type, self.gripper_mode = modes   # xs_sdk's modes.yaml
+        self.driver.create_subscription(JointSingleCommand, ARM['joint_single'],
+                                        lambda m: self.gripper_commands.append(m.cmd), 10)
         self.status: list[str] = []
         self.driver.create_subscription(JointGroupCommand, ARM['joint_group'],
                                         lambda m: self.commands.append(np.array(m.cmd)), 10)
@@ -62,6 +67,11 @@ class Rig:
             self.executor.add_node(node)
 
     def _robot_info(self, request, response):
+        if request.cmd_type == 'single':
+            response.mode, response.profile_type = self.gripper_mode, 'time'
+            response.joint_names = ['left_finger']
+            return response
+        response.mode, response.profile_type = self.arm_mode, self.profile_type
         response.joint_names = list(self.joint_names)
         response.joint_lower_limits = list(SPEC.lower[:len(self.joint_names)])
         response.joint_upper_limits = list(SPEC.upper[:len(self.joint_names)])
@@ -80,9 +90,9 @@ class Rig:
     def send_state(self, positions, names=SPEC.joints) -> None:
         self.state_pub.publish(JointState(name=list(names), position=list(positions)))
 
-    def send_action(self, target) -> None:
+    def send_action(self, target, gripper: float = 1.0) -> None:
         self.action_pub.publish(JointState(name=[*SPEC.joints, topics.GRIPPER],
-                                           position=[*target, 1.0]))
+                                           position=[*target, gripper]))
 
     def commands_after_actions(self, targets, state=None) -> list[np.ndarray]:
         """Commands the driver received for ``targets`` (state re-sent so it never goes stale)."""
@@ -204,6 +214,7 @@ def test_a_reliable_estop_publisher_gets_a_reliable_subscription(rig, rclpy_cont
     ('workspace_min', [0.5, 0.0, 0.1], r'workspace_min, workspace_max: workspace low .* below'),
     ('accel_time_s', 0.15, r'accel_time_s=0.15 must be in \[0.0, 0.1\]'),
     ('moving_time_s', 0.0, r'moving_time_s=0.0 must be in \[0.02, 5.0\]'),
+    ('gripper_pwm', 500.0, r'gripper_pwm=500.0 must be in \(0.0, 350.0\]'),
     ('robot_name', 'my robot', r"robot_name='my robot' must be a name matching"),
 ])
 def test_bad_parameters_are_refused_at_start_up_naming_node_and_parameter(
@@ -227,6 +238,66 @@ def test_robot_info_of_another_model_is_refused_without_crashing(rclpy_context):
         assert rig.arm.safety is None
         assert any('not those of robot_model wx250s' in s for s in rig.status)
         assert rig.commands_after_actions([READY] * 2, state=(READY,)) == []
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize('modes, said', [
+    (('velocity', 'time', 'pwm'), "group 'arm' is in 'velocity' mode"),
+    (('pwm', 'time', 'pwm'), "group 'arm' is in 'pwm' mode"),
+    (('position', 'velocity', 'pwm'), "group 'arm' has a 'velocity' profile")])
+def test_an_arm_group_not_driven_by_angle_and_time_is_refused(rclpy_context, modes, said):
+    """In velocity mode xs_sdk reads each target as a speed: the safety limits mean nothing."""
+    rig = Rig(rclpy_context, modes=modes)
+    try:
+        rig.spin(1.5)
+        assert rig.arm.safety is None
+        assert any(said in s and 'modes.yaml' in s for s in rig.status), rig.status
+        assert rig.commands_after_actions([READY] * 2, state=(READY,)) == []
+        assert rig.registers == []   # nor a profile written for a mode it does not mean
+    finally:
+        rig.close()
+
+
+def test_a_gripper_not_in_pwm_mode_gets_no_pwm(rclpy_context):
+    """A PWM of 250 would read as a 250 rad goal or a current; the arm still moves."""
+    rig = Rig(rclpy_context, modes=('position', 'time', 'current_based_position'))
+    try:
+        rig.ready()
+        rig.spin(1.0)   # the gripper's mode is asked after the arm's
+        for gripper in (0.0, 1.0, 0.0):
+            rig.send_state(READY)
+            rig.send_action(READY, gripper)
+            rig.spin(0.1)
+        assert rig.gripper_commands == [] and len(rig.commands) == 3
+        assert any("'gripper' is in 'current_based_position' mode, not 'pwm'" in s
+                   for s in rig.status), rig.status
+    finally:
+        rig.close()
+
+
+def test_a_target_refused_for_the_workspace_still_closes_the_gripper(rclpy_context):
+    """A grasp a few mm under the table's plane: the arm holds, the fingers still close."""
+    rig = Rig(rclpy_context, max_step_rad=0.5)
+    try:
+        rig.ready()
+        rig.spin(1.0)
+        rig.send_state(READY)
+        rig.send_action(READY, 1.0)
+        rig.spin(0.2)
+        assert rig.gripper_commands == [250.0]
+        rig.commands.clear()
+        down = READY + np.array([0, 0.5, 0.5, 0, 0.3, 0])   # ee into the table
+        rig.send_state(READY)
+        rig.send_action(down, 0.0)
+        rig.spin(0.3)
+        assert rig.commands == [] and rig.gripper_commands == [250.0, -250.0]
+        assert any('outside workspace' in s for s in rig.status)
+        rig.send_state(READY)
+        rig.arm.set_estop(True)   # e-stopped, nothing moves, the fingers neither
+        rig.send_action(READY, 1.0)
+        rig.spin(0.3)
+        assert rig.gripper_commands == [250.0, -250.0]
     finally:
         rig.close()
 

@@ -81,6 +81,9 @@ class SafetyDecision:
 
     command: np.ndarray | None
     reasons: list[str] = field(default_factory=list)
+    # Refused only for where the arm would go (the workspace): the arm may still open or close
+    # its gripper, so a grasp at the table's edge does not freeze with the fingers open.
+    gripper_allowed: bool = False
 
     @property
     def refused(self) -> bool:
@@ -189,5 +192,5 @@ class SafetyFilter:
             if outside_after > WORKSPACE_TOLERANCE_M and outside_after > outside_now - 1e-6:
                 return SafetyDecision(None, reasons + [
                     f'end effector {np.round(position, 3).tolist()} outside workspace '
-                    f'{workspace}'])
+                    f'{workspace}'], gripper_allowed=True)
         return SafetyDecision(clamped, reasons)

@@ -16,7 +16,10 @@ Once the driver answers, the node writes the arm group's servo profile registers
 streamed at 10 Hz, each new goal restarts a 2 s move and the arm covers a fraction of what
 the teleop or the policy asked, unlike the simulator and the demos. Not
 ``set_operating_modes``: xs_sdk turns each joint's torque off to apply it, and a raised
-arm would sag.
+arm would sag. So the node checks the modes instead, and refuses to command an arm group
+that is not in a position mode with a time-based profile (in velocity or pwm mode xs_sdk
+reads every target as a speed or a duty cycle; with a velocity-based profile, the profile
+registers as a speed) or a gripper that is not in pwm mode (the stock ``modes.yaml``'s).
 """
 from __future__ import annotations
 
@@ -35,6 +38,12 @@ from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, Workspac
 from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 from lam_ros.interfaces import topics
 
+# xs_sdk operating modes in which a joint command is a goal angle (the rest: a velocity, a
+# current or a PWM duty cycle).
+POSITION_MODES = ('position', 'ext_position', 'current_based_position')
+GRIPPER_MODE = 'pwm'
+MAX_GRIPPER_PWM = 350.0   # Interbotix's gripper_pressure_upper_limit: more stalls and overloads
+
 
 class ArmNode(LamNode):
     """Filters and forwards arm commands; holds the arm on e-stop or stale joint states."""
@@ -47,7 +56,7 @@ class ArmNode(LamNode):
                                 pattern=topics.NAME_PATTERN)
         self.arm_group = self.param('arm_group', 'arm', 'xs_sdk joint group of the arm')
         self.gripper_pwm = self.param('gripper_pwm', 250.0, 'PWM sent to open/close the gripper',
-                                      above=0.0, high=885.0)
+                                      above=0.0, high=MAX_GRIPPER_PWM)
         defaults = SafetyConfig()
         tunables = {name: self.param(name, getattr(defaults, name), low=low, high=high)
                     for name, (low, high) in SAFETY_PARAMETER_RANGES.items()}
@@ -75,6 +84,8 @@ class ArmNode(LamNode):
         self.safety: SafetyFilter | None = None
         self._pending_estop = False
         self._last_gripper_open: bool | None = None
+        self._gripper_mode: str | None = None   # the driver's answer ('' if none)
+        self._gripper_future = None
         arm = topics.arm_topics(robot_name)
         self.group_pub = self.create_publisher(JointGroupCommand, arm['joint_group'], 10)
         self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
@@ -100,6 +111,7 @@ class ArmNode(LamNode):
         """Ask the driver for the arm group's limits until it answers, then set the profile."""
         if self.safety is not None:
             self.set_motion_profile()
+            self.request_gripper_info()
             return
         if not self.info_client.service_is_ready():
             return
@@ -123,6 +135,26 @@ class ArmNode(LamNode):
         if self._pending_estop:
             self.safety.engage_estop()
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
+
+    def request_gripper_info(self) -> None:
+        """Ask once (again after a failed call) which mode the gripper is in."""
+        if self._gripper_mode is not None or self._gripper_future is not None:
+            return
+        self._gripper_future = self.info_client.call_async(
+            RobotInfo.Request(cmd_type='single', name=topics.GRIPPER))
+        self._gripper_future.add_done_callback(self.on_gripper_info)
+
+    def on_gripper_info(self, future) -> None:
+        """Keep the gripper's mode; say once that its commands are refused if not pwm."""
+        self._gripper_future = None
+        if future.exception() is not None or future.result() is None:
+            return   # asked again on the next tick
+        self._gripper_mode = future.result().mode
+        if self._gripper_mode != GRIPPER_MODE:
+            self.report(f'gripper commands refused: get_robot_info says {topics.GRIPPER!r} is in '
+                        f'{self._gripper_mode!r} mode, not {GRIPPER_MODE!r}: the node sends a '
+                        f'PWM, which another mode reads as a goal or a current; set it in '
+                        "the driver's modes.yaml", 'error')
 
     def set_motion_profile(self) -> None:
         """Write each profile register once it answers (a call that fails is sent again)."""
@@ -161,6 +193,14 @@ class ArmNode(LamNode):
                for values in limits) or \
                 np.any(np.asarray(info.joint_lower_limits) >= np.asarray(info.joint_upper_limits)):
             return f'limits are not {len(expected)} finite lower < upper pairs'
+        if info.mode not in POSITION_MODES:
+            return (f'group {self.arm_group!r} is in {info.mode!r} mode, where xs_sdk reads a '
+                    f'command as a speed or a duty cycle, not an angle; set one of '
+                    f"{list(POSITION_MODES)} in the driver's modes.yaml")
+        if info.profile_type != 'time':
+            return (f'group {self.arm_group!r} has a {info.profile_type!r} profile, which reads '
+                    "moving_time_s as a speed; set profile_type: time in the driver's "
+                    'modes.yaml')
         return None
 
     def on_joint_states(self, msg: JointState) -> None:
@@ -200,17 +240,18 @@ class ArmNode(LamNode):
         if decision.reasons:
             self.report(('refused: ' if decision.refused else 'adjusted: ')
                         + '; '.join(decision.reasons), 'warn', throttle_s=2.0)
-        if decision.refused:
+        if decision.refused and not decision.gripper_allowed:
             return
-        self.group_pub.publish(JointGroupCommand(
-            name=self.arm_group, cmd=decision.command.astype(np.float32).tolist()))
+        if not decision.refused:
+            self.group_pub.publish(JointGroupCommand(
+                name=self.arm_group, cmd=decision.command.astype(np.float32).tolist()))
         if topics.GRIPPER in requested and np.isfinite(requested[topics.GRIPPER]):
             self.command_gripper(requested[topics.GRIPPER] > GRIPPER_OPEN_ABOVE)
 
     def command_gripper(self, open_gripper: bool) -> None:
         """PWM open/close, sent on change only like Interbotix's gripper interface."""
-        if open_gripper == self._last_gripper_open:
-            return
+        if open_gripper == self._last_gripper_open or self._gripper_mode != GRIPPER_MODE:
+            return   # the mode's refusal was said when the driver answered
         self._last_gripper_open = open_gripper
         pwm = self.gripper_pwm if open_gripper else -self.gripper_pwm
         self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=float(pwm)))

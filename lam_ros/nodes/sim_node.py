@@ -217,7 +217,9 @@ class SimNode(LamNode):
             return response
         limits = [self.sim.joint_limits[name] for name in names]
         all_names = list(self.sim.joint_names)
-        response.mode, response.profile_type = 'position', 'time'
+        # xs_sdk's stock modes.yaml: the arm by position, the gripper by PWM (on_joint_single)
+        response.mode = 'pwm' if request.cmd_type == 'single' else 'position'
+        response.profile_type = 'time'
         response.joint_names = names
         response.joint_ids = [all_names.index(n) + 1 for n in names]
         response.joint_lower_limits = [limit.lower for limit in limits]
