@@ -37,7 +37,8 @@ def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
     assert sim.parameters['policy_camera'] == 'ego' and sim.parameters['cameras'] == ['camera']
     chosen = describe(graph, {'policy_camera': 'third_person'})[0]
     assert chosen.parameters['policy_camera'] == 'third_person'
-    hardware = {'use_sim': 'false', 'cameras': 'wrist,head', 'serials': '111,222'}
+    hardware = {'use_sim': 'false', 'cameras': 'wrist,head', 'serials': '111,222',
+                **({'checkpoint': 'policy'} if graph == 'deploy' else {})}
     nodes = describe(graph, {**hardware, 'policy_camera': 'head'})
     serials = {s.name: s.parameters['serial'] for s in nodes if s.executable == 'camera'}
     assert serials == {'wrist': '111', 'head': '222'}     # serials stay with their camera
@@ -57,6 +58,9 @@ def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
         describe(graph, {'use_sim': 'false', 'cameras': 'wrist,head'})   # both: one device
     with pytest.raises(ConfigError, match='in sim one of'):
         describe(graph, {'policy_camera': 'head'})
+    if graph == 'deploy':   # else the arm follows /sim/expert_action from any sim around
+        with pytest.raises(ConfigError, match=r'use_sim:=false\) needs checkpoint:='):
+            describe(graph, {**hardware, 'checkpoint': ''})
 
 
 def test_collect_graph_runs_in_process_and_shuts_down_cleanly(tmp_path, ros_env):

@@ -183,6 +183,10 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             nodes.append(NodeSpec('labeler', 'labeler', parameters={
                 'checkpoint': args['label_checkpoint'], 'camera': cameras[0]}))
     else:
+        if not use_sim and not args['checkpoint']:
+            # without one the controller relays /sim/expert_action: any sim on the network
+            raise ConfigError('deploy on the arm (use_sim:=false) needs checkpoint:=<policy '
+                              'checkpoint>')
         nodes.append(NodeSpec('arm', 'arm', parameters=robot))
         nodes.append(NodeSpec('controller', 'controller', parameters={
             **robot, 'cameras': cameras, 'checkpoint': args['checkpoint'],
