@@ -302,6 +302,19 @@ def test_a_target_refused_for_the_workspace_still_closes_the_gripper(rclpy_conte
         rig.close()
 
 
+def test_an_arm_started_estopped_moves_only_once_released(rclpy_context):
+    """Deploy on the arm: a policy's first command waits for the operator."""
+    rig = Rig(rclpy_context, start_estopped=True)
+    try:
+        rig.ready()
+        assert rig.commands_after_actions([READY + 0.01] * 3, state=(READY,)) == []
+        assert 'e-stop engaged' in rig.status
+        rig.arm.set_estop(False)
+        assert len(rig.commands_after_actions([READY + 0.01] * 3, state=(READY,))) >= 2
+    finally:
+        rig.close()
+
+
 def test_the_arm_status_reaches_diagnostics_for_dashboards(rig):
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 

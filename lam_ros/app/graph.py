@@ -187,7 +187,9 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
             # without one the controller relays /sim/expert_action: any sim on the network
             raise ConfigError('deploy on the arm (use_sim:=false) needs checkpoint:=<policy '
                               'checkpoint>')
-        nodes.append(NodeSpec('arm', 'arm', parameters=robot))
+        # On the arm, the policy waits for an operator to release the e-stop.
+        nodes.append(NodeSpec('arm', 'arm', parameters={
+            **robot, **({} if use_sim else {'start_estopped': True})}))
         nodes.append(NodeSpec('controller', 'controller', parameters={
             **robot, 'cameras': cameras, 'checkpoint': args['checkpoint'],
             'rate_hz': _number(args['rate_hz'], 'rate_hz', low=0.0)}))

@@ -79,6 +79,8 @@ class ArmNode(LamNode):
         self.accel_time_s = self.param('accel_time_s', 0.1, 'servo profile: its acceleration '
                                        'time (at most half of moving_time_s)', low=0.0,
                                        high=self.moving_time_s / 2)
+        start_estopped = self.param('start_estopped', False, 'latch the e-stop at start: '
+                                    'nothing moves until /lam/estop false releases it')
         self._state_fault_reported: str | None = None
 
         self.safety: SafetyFilter | None = None
@@ -101,6 +103,8 @@ class ArmNode(LamNode):
         # Published on each set_estop, never at start: a default 'released' sent before a
         # latched e-stop arrives would read, downstream, as a release.
         self.estopped_pub = self.create_publisher(Bool, topics.ESTOPPED, topics.LATCHED)
+        if start_estopped:
+            self.set_estop(True)
         self.info_client = self.create_client(RobotInfo, arm['get_robot_info'])
         self.registers_client = self.create_client(RegisterValues, arm['set_motor_registers'])
         self._info_future = None
