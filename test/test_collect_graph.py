@@ -60,6 +60,8 @@ def test_policy_camera_is_ego_in_sim_and_picks_the_realsense_on_hardware(graph):
         describe(graph, {'policy_camera': 'head'})
     if graph == 'deploy':   # on the arm the policy waits for the operator's release
         assert {s.name: s for s in nodes}['arm'].parameters['start_estopped'] is True
+        assert {s.name: s.parameters.get('enable_depth') for s in nodes} == {
+            'wrist': False, 'head': False, 'arm': None, 'controller': None}
         assert 'start_estopped' not in {s.name: s for s in describe(graph, {})}['arm'].parameters
         # no checkpoint: the controller would relay /sim/expert_action from any sim around
         with pytest.raises(ConfigError, match=r'use_sim:=false\) needs checkpoint:='):

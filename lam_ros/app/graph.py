@@ -158,6 +158,8 @@ def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
                 'serial': serials[index] if serials else '',
                 'color_profile': color_profile,
                 'depth_profile': _profile(args['depth_profile'], 'depth_profile'),
+                # no policy reads depth: deploy spares the USB link and the alignment
+                **({'enable_depth': False} if graph == 'deploy' else {}),
             }))
         # the recorder counts dropped frames against the rate the cameras stream at
         camera_rate = {'camera_rate_hz': float(color_profile[2])}
