@@ -181,7 +181,16 @@ def test_launch_files_start_exactly_the_graph_the_in_process_runner_runs(monkeyp
     assert 'use_sim' in declared and declared['robot_model'] == 'wx250s'
 
     context = {**declared, **given}
+    for variable in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY'):
+        monkeypatch.delenv(variable, raising=False)
+    launched = entities[-1].kwargs['function'](context)
+    # A simulated arm speaks on the real arm's topics: it stays on this machine.
+    sim = given.get('use_sim', 'true') == 'true'
+    assert [e.args for e in launched if 'executable' not in e.kwargs] == (
+        [('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')] if sim else [])
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'SUBNET')   # the user's choice stands
     nodes = entities[-1].kwargs['function'](context)
+    assert all('executable' in n.kwargs for n in nodes) and len(nodes) == len(launched) - sim
     expected = describe(graph, given)
     assert [(n.kwargs['executable'], n.kwargs['name'], n.kwargs['namespace'])
             for n in nodes] == [(s.executable, s.name, s.namespace) for s in expected]

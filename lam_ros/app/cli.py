@@ -26,6 +26,7 @@ from lam_ros.app.graph import (
     GRAPH_ARGUMENTS,
     NodeSpec,
     describe,
+    graph_environment,
     load_params_file,
     parse_assignments,
 )
@@ -67,6 +68,7 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
     use_fastdds_profile()
     given = parse_assignments(assignments)
     specs = describe(graph, given)
+    os.environ.update(graph_environment(graph, given, os.environ))   # before rclpy's context
     params_file = params_file_for(graph, given)
 
     def make_nodes():

@@ -111,6 +111,20 @@ def resolve_arguments(graph: str, given: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
+def graph_environment(graph: str, given: dict[str, str], environ: dict[str, str]
+                      ) -> dict[str, str]:
+    """Variables the graph's nodes need besides ``environ`` (both runners set them).
+
+    A simulated graph speaks on the arm's own topics (``/<robot_name>/commands/...``): on a
+    lab network it would drive a real arm's xs_sdk in the same ROS domain. So it discovers
+    only this machine, unless the user chose a discovery range.
+    """
+    chosen = {'ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY'} & set(environ)
+    if resolve_arguments(graph, given)['use_sim'] != 'true' or chosen:
+        return {}
+    return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+
+
 def describe(graph: str, given: dict[str, str]) -> list[NodeSpec]:
     """The nodes of ``graph`` ('collect' or 'deploy') for these launch arguments."""
     args = resolve_arguments(graph, given)

@@ -17,7 +17,7 @@ from launch.actions import (
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from lam_ros.app.graph import GRAPH_ARGUMENTS, describe
+from lam_ros.app.graph import GRAPH_ARGUMENTS, describe, graph_environment
 from launch import LaunchDescription
 
 
@@ -29,7 +29,8 @@ def generate(graph: str) -> LaunchDescription:
                  for name in GRAPH_ARGUMENTS[graph]}
         params_file = given['params_file'] or os.path.join(
             get_package_share_directory('lam_ros'), 'config', f'{graph}.yaml')
-        return [
+        environment = graph_environment(graph, given, os.environ)   # the shell's choice
+        nodes = [
             Node(package='lam_ros', executable=spec.executable, name=spec.name,
                  namespace=spec.namespace, parameters=[params_file, spec.parameters],
                  remappings=list(spec.remappings), output='screen', emulate_tty=True,
@@ -38,6 +39,8 @@ def generate(graph: str) -> LaunchDescription:
                  else None)
             for spec in describe(graph, given)
         ]
+        return [*(SetEnvironmentVariable(name, value) for name, value in environment.items()),
+                *nodes]
 
     arguments = [
         DeclareLaunchArgument(name, default_value=arg.default, description=arg.description,
