@@ -384,6 +384,7 @@ def test_a_cotrain_run_is_named_by_the_human_videos_it_trained_on(tmp_path, monk
                                                        latent_videos=2))
     assert trained['out_dir'] == 'como_push_K1_H2_fixed_humanlab_32px'
     assert trained['episodes'] == human[:2]   # the third, like a new recording, unseen
+    assert bench.after_first_per_task(human, 2) == human[2:]   # what the decoder is checked on
 def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoints(monkeypatch):
     """A perfect decoder's rows: the hidden motion as actions, the other columns not real."""
     bench = cotrain_bench(monkeypatch)

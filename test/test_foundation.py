@@ -3,6 +3,7 @@
 """Issue #2 acceptance: installed layout, nodes across processes, CLI errors, launch files."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -211,3 +212,24 @@ def test_the_deploy_watcher_and_the_demo_driver_do_not_load_the_simulator():
     loaded = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == '[]'
+
+
+@pytest.mark.parametrize('given, shell, expected', [
+    ({}, {}, 'LOCALHOST'),                                  # a sim: this machine only
+    ({}, {'ROS_LOCALHOST_ONLY': '0'}, 'LOCALHOST'),         # an old .bashrc's leftover
+    ({}, {'ROS_LOCALHOST_ONLY': '1'}, None),
+    ({}, {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET'}, 'SUBNET'),   # the user's choice
+    ({'use_sim': 'false', 'checkpoint': 'policy'}, {}, None),      # the arm's own graph
+])
+def test_a_simulated_graph_runs_on_this_machine_unless_the_shell_says(monkeypatch, given,
+                                                                       shell, expected):
+    """Its arm node speaks on the arm's topics: on the lab network it would drive xs_sdk."""
+    from lam_ros.app.cli import use_graph_environment
+
+    for variable in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY'):
+        monkeypatch.setenv(variable, 'restored after the test')
+        monkeypatch.delenv(variable)
+    for variable, value in shell.items():
+        monkeypatch.setenv(variable, value)
+    use_graph_environment('deploy', given)
+    assert os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE') == expected

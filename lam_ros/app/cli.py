@@ -67,8 +67,8 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
     """Run a whole graph in this process until SIGINT/SIGTERM (or ``stop`` is set)."""
     use_fastdds_profile()
     given = parse_assignments(assignments)
+    use_graph_environment(graph, given)
     specs = describe(graph, given)
-    os.environ.update(graph_environment(graph, given, os.environ))   # before rclpy's context
     params_file = params_file_for(graph, given)
 
     def make_nodes():
@@ -79,6 +79,14 @@ def run_graph(graph: str, assignments: list[str], stop=None) -> int:
         check_declared(built, load_params_file(params_file), params_file)
     return run_nodes(make_nodes, args=['lam-ros', '--ros-args', '--params-file', params_file],
                      stop=stop)
+
+
+def use_graph_environment(graph: str, given: dict[str, str]) -> None:
+    """``graph_environment`` in this process, before any rclpy context reads it.
+
+    A caller that starts ``run_graph`` on a thread beside its own context calls it first.
+    """
+    os.environ.update(graph_environment(graph, given, dict(os.environ)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,8 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from lam_models.data.episode import CONTROL_RATE_HZ
-from lam_ros.app.cli import run_graph
+from lam_ros.app.cli import run_graph, use_graph_environment
+from lam_ros.app.graph import parse_assignments
 from lam_ros.interfaces import topics
 from lam_ros.interfaces.seeds import HELD_OUT_SEED_START
 
@@ -106,9 +107,11 @@ class _Watcher:
 
 
 def run_deploy_episodes(checkpoint: str, task: str, episodes: int,
-                        seed_start: int = HELD_OUT_SEED_START, rate_hz: float = CONTROL_RATE_HZ,
+                        seed_start: int = HELD_OUT_SEED_START, rate_hz: float = 0.0,
                         progress: bool = True, steps: int | None = None) -> DeployRun:
     """``episodes`` closed-loop episodes of ``checkpoint`` on ``task`` through the graph.
+
+    ``rate_hz`` 0 runs the controller at the checkpoint's data rate, as ``deploy`` does.
 
     An episode ends at success or after ``steps`` actions sent (default: the task's budget,
     the step count ``lam-ros eval`` allows), or at a wall-clock timeout.
@@ -117,14 +120,17 @@ def run_deploy_episodes(checkpoint: str, task: str, episodes: int,
         raise ValueError(f'seed_start must be >= 1, got {seed_start}')
     stop = threading.Event()
     code: list[int] = []
-    graph = threading.Thread(target=lambda: code.append(run_graph('deploy', [
-        f'checkpoint:={checkpoint}', f'task:={task}', f'seed:={seed_start - 1}',
-        f'rate_hz:={rate_hz}'], stop)), name='deploy-graph')
+    assignments = [f'checkpoint:={checkpoint}', f'task:={task}', f'seed:={seed_start - 1}',
+                   f'rate_hz:={rate_hz}']
+    use_graph_environment('deploy', parse_assignments(assignments))   # the watcher's too
+    graph = threading.Thread(target=lambda: code.append(run_graph('deploy', assignments, stop)),
+                             name='deploy-graph')
     graph.start()
     run = DeployRun(task)
     watcher = _Watcher(run)
     budget = steps or TASK_STEPS[task]
-    timeout_s = 3 * budget / rate_hz + STARTUP_SLACK_S   # holds while inferring don't count
+    # holds while inferring don't count
+    timeout_s = 3 * budget / (rate_hz or CONTROL_RATE_HZ) + STARTUP_SLACK_S
     try:
         for index in range(episodes):
             if code:

@@ -116,10 +116,12 @@ def graph_environment(graph: str, given: dict[str, str], environ: dict[str, str]
     """Variables the graph's nodes need besides ``environ`` (both runners set them).
 
     A simulated graph speaks on the arm's own topics (``/<robot_name>/commands/...``): on a
-    lab network it would drive a real arm's xs_sdk in the same ROS domain. So it discovers
-    only this machine, unless the user chose a discovery range.
+    lab network it would drive a real arm's xs_sdk on another machine in the same ROS
+    domain. So it discovers only this machine, unless the user chose a discovery range (an
+    xs_sdk on this machine it still reaches: the README says to keep them apart).
     """
-    chosen = {'ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_LOCALHOST_ONLY'} & set(environ)
+    chosen = environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE') or \
+        environ.get('ROS_LOCALHOST_ONLY') == '1'   # an old .bashrc's '0' chooses nothing
     if resolve_arguments(graph, given)['use_sim'] != 'true' or chosen:
         return {}
     return {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}

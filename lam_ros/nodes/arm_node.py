@@ -43,6 +43,7 @@ from lam_ros.interfaces import topics
 POSITION_MODES = ('position', 'ext_position', 'current_based_position')
 GRIPPER_MODE = 'pwm'
 MAX_GRIPPER_PWM = 350.0   # Interbotix's gripper_pressure_upper_limit: more stalls and overloads
+GRIPPER_INFO_TIMEOUT_S = 2.0   # an unanswered get_robot_info of the gripper is asked again
 
 
 class ArmNode(LamNode):
@@ -88,6 +89,7 @@ class ArmNode(LamNode):
         self._last_gripper_open: bool | None = None
         self._gripper_mode: str | None = None   # the driver's answer ('' if none)
         self._gripper_future = None
+        self._gripper_asked_at = 0.0
         arm = topics.arm_topics(robot_name)
         self.group_pub = self.create_publisher(JointGroupCommand, arm['joint_group'], 10)
         self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
@@ -141,15 +143,22 @@ class ArmNode(LamNode):
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
 
     def request_gripper_info(self) -> None:
-        """Ask once (again after a failed call) which mode the gripper is in."""
-        if self._gripper_mode is not None or self._gripper_future is not None:
+        """Ask once which mode the gripper is in (again after a failed or unanswered call)."""
+        if self._gripper_mode is not None:
             return
+        if self._gripper_future is not None:
+            if time.monotonic() - self._gripper_asked_at < GRIPPER_INFO_TIMEOUT_S:
+                return
+            self._gripper_future.cancel()   # a driver restarted between the two questions
+        self._gripper_asked_at = time.monotonic()
         self._gripper_future = self.info_client.call_async(
             RobotInfo.Request(cmd_type='single', name=topics.GRIPPER))
         self._gripper_future.add_done_callback(self.on_gripper_info)
 
     def on_gripper_info(self, future) -> None:
         """Keep the gripper's mode; say once that its commands are refused if not pwm."""
+        if future is not self._gripper_future or future.cancelled():
+            return
         self._gripper_future = None
         if future.exception() is not None or future.result() is None:
             return   # asked again on the next tick
@@ -254,8 +263,14 @@ class ArmNode(LamNode):
 
     def command_gripper(self, open_gripper: bool) -> None:
         """PWM open/close, sent on change only like Interbotix's gripper interface."""
-        if open_gripper == self._last_gripper_open or self._gripper_mode != GRIPPER_MODE:
-            return   # the mode's refusal was said when the driver answered
+        if open_gripper == self._last_gripper_open:
+            return
+        if self._gripper_mode is None:
+            self.report("gripper command held: get_robot_info has not said the gripper's mode "
+                        'yet', 'warn', throttle_s=2.0)
+            return
+        if self._gripper_mode != GRIPPER_MODE:
+            return   # refused: said when the driver answered
         self._last_gripper_open = open_gripper
         pwm = self.gripper_pwm if open_gripper else -self.gripper_pwm
         self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=float(pwm)))
