@@ -315,6 +315,25 @@ def test_an_arm_started_estopped_moves_only_once_released(rclpy_context):
         rig.close()
 
 
+def test_a_second_driver_of_the_arm_latches_the_estop_until_it_is_gone(rig, rclpy_context):
+    """A simulator beside the arm's xs_sdk: their joint states would mix, both take commands."""
+    simulator = rclpy.create_node('simulator', context=rclpy_context)
+    try:
+        simulator.create_publisher(JointState, ARM['joint_states'], 10)
+        assert spin_until(rig.executor, lambda: any(
+            '2 nodes publish /wx250s/joint_states' in s for s in rig.status), 5.0)
+        rig.arm.set_estop(False)   # released while both still run: latched again
+        assert spin_until(rig.executor, lambda: rig.arm._pending_estop, 5.0)
+        assert rig.commands_after_actions([READY + 0.01] * 3, state=(READY,)) == []
+    finally:
+        simulator.destroy_node()
+    assert spin_until(rig.executor, lambda: rig.arm.count_publishers(ARM['joint_states']) == 1,
+                      5.0)
+    rig.arm.set_estop(False)
+    rig.spin(1.0)   # stays released with one driver
+    assert len(rig.commands_after_actions([READY + 0.01] * 3, state=(READY,))) >= 2
+
+
 def test_the_arm_status_reaches_diagnostics_for_dashboards(rig):
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 

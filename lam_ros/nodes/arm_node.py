@@ -91,6 +91,7 @@ class ArmNode(LamNode):
         self._gripper_future = None
         self._gripper_asked_at = 0.0
         arm = topics.arm_topics(robot_name)
+        self.joint_states_topic = arm['joint_states']
         self.group_pub = self.create_publisher(JointGroupCommand, arm['joint_group'], 10)
         self.single_pub = self.create_publisher(JointSingleCommand, arm['joint_single'], 10)
         self.create_subscription(JointState, arm['joint_states'], self.on_joint_states, 10)
@@ -115,6 +116,7 @@ class ArmNode(LamNode):
 
     def request_robot_info(self) -> None:
         """Ask the driver for the arm group's limits until it answers, then set the profile."""
+        self.check_one_driver()
         if self.safety is not None:
             self.set_motion_profile()
             self.request_gripper_info()
@@ -141,6 +143,19 @@ class ArmNode(LamNode):
         if self._pending_estop:
             self.safety.engage_estop()
         self.get_logger().info(f'limits of {list(info.joint_names)} from get_robot_info')
+
+    def check_one_driver(self) -> None:
+        """Latch the e-stop while two nodes publish the arm's joint states, and keep it so.
+
+        Two drivers (a simulator beside the arm's xs_sdk in one ROS domain) would mix their
+        states in the filter, and each would take the other's commands.
+        """
+        publishers = self.count_publishers(self.joint_states_topic)
+        if publishers > 1 and not self._pending_estop:
+            self.set_estop(True)
+            self.report(f'e-stop: {publishers} nodes publish {self.joint_states_topic} (a '
+                        "simulator beside the arm's driver?): stop one, then release",
+                        'error')
 
     def request_gripper_info(self) -> None:
         """Ask once which mode the gripper is in (again after a failed or unanswered call)."""
