@@ -86,7 +86,7 @@ def use_graph_environment(graph: str, given: dict[str, str]) -> None:
 
     A caller that starts ``run_graph`` on a thread beside its own context calls it first.
     """
-    os.environ.update(graph_environment(graph, given, dict(os.environ)))
+    os.environ.update(graph_environment(graph, given, os.environ))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ Neither keeps its own copy of which nodes run with which parameters.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 import re
 from typing import Any
@@ -111,16 +112,17 @@ def resolve_arguments(graph: str, given: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def graph_environment(graph: str, given: dict[str, str], environ: dict[str, str]
+def graph_environment(graph: str, given: dict[str, str], environ: Mapping[str, str]
                       ) -> dict[str, str]:
     """Variables the graph's nodes need besides ``environ`` (both runners set them).
 
     A simulated graph speaks on the arm's own topics (``/<robot_name>/commands/...``): on a
     lab network it would drive a real arm's xs_sdk on another machine in the same ROS
-    domain. So it discovers only this machine, unless the user chose a discovery range (an
-    xs_sdk on this machine it still reaches: the README says to keep them apart).
+    domain. So it discovers only this machine, unless the user chose a discovery range. An
+    xs_sdk on this machine it still reaches; there the arm node sees two publishers of the
+    joint states and latches its e-stop (``ArmNode.check_one_driver``).
     """
-    chosen = environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE') or \
+    chosen = bool(environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')) or \
         environ.get('ROS_LOCALHOST_ONLY') == '1'   # an old .bashrc's '0' chooses nothing
     if resolve_arguments(graph, given)['use_sim'] != 'true' or chosen:
         return {}

@@ -81,7 +81,7 @@ class ArmNode(LamNode):
                                        'time (at most half of moving_time_s)', low=0.0,
                                        high=self.moving_time_s / 2)
         start_estopped = self.param('start_estopped', False, 'latch the e-stop at start: '
-                                    'nothing moves until /lam/estop false releases it')
+                                    'nothing moves until ~/estop (or /lam/estop) releases it')
         self._state_fault_reported: str | None = None
 
         self.safety: SafetyFilter | None = None
