@@ -70,6 +70,7 @@ class Rig:
         if request.cmd_type == 'single':
             response.mode, response.profile_type = self.gripper_mode, 'time'
             response.joint_names = ['left_finger']
+            response.joint_lower_limits, response.joint_upper_limits = [0.015], [0.037]
             return response
         response.mode, response.profile_type = self.arm_mode, self.profile_type
         response.joint_names = list(self.joint_names)
@@ -332,6 +333,30 @@ def test_a_second_driver_of_the_arm_latches_the_estop_until_it_is_gone(rig, rclp
     rig.arm.set_estop(False)
     rig.spin(1.0)   # stays released with one driver
     assert len(rig.commands_after_actions([READY + 0.01] * 3, state=(READY,))) >= 2
+
+
+def test_the_gripper_pwm_stops_at_the_fingers_limit_not_on_an_object(rclpy_context):
+    """Opened all the way or closed on nothing it would stall until the servo overloads."""
+    rig = Rig(rclpy_context)
+    try:
+        rig.ready()
+        rig.spin(1.0)   # the gripper's mode and limits are asked after the arm's
+        with_finger = [*SPEC.joints, 'left_finger']
+        for gripper, finger, expected in ((1.0, 0.030, [250.0]),   # opening
+                                          (1.0, 0.037, [250.0, 0.0]),   # open: no effort
+                                          (0.0, 0.030, [250.0, 0.0, -250.0]),
+                                          (0.0, 0.024, [250.0, 0.0, -250.0]),   # on the block
+                                          (0.0, 0.024, [250.0, 0.0, -250.0])):
+            rig.send_state([*READY, finger], names=with_finger)
+            rig.send_action(READY, gripper)
+            rig.spin(0.15)
+            assert rig.gripper_commands == expected, (gripper, finger)
+        rig.send_action(READY, 1.0)
+        rig.send_state([*READY, 0.015], names=with_finger)   # opening from shut: no stop
+        rig.spin(0.15)
+        assert rig.gripper_commands[-1] == 250.0
+    finally:
+        rig.close()
 
 
 def test_the_arm_status_reaches_diagnostics_for_dashboards(rig):

@@ -44,6 +44,9 @@ POSITION_MODES = ('position', 'ext_position', 'current_based_position')
 GRIPPER_MODE = 'pwm'
 MAX_GRIPPER_PWM = 350.0   # Interbotix's gripper_pressure_upper_limit: more stalls and overloads
 GRIPPER_INFO_TIMEOUT_S = 2.0   # an unanswered get_robot_info of the gripper is asked again
+# A finger this close to the limit it is driven to has reached it (the limits come as float32,
+# the servo's reading in its own steps: neither need land exactly on the other).
+FINGER_LIMIT_TOLERANCE_M = 0.0005
 
 
 class ArmNode(LamNode):
@@ -88,6 +91,8 @@ class ArmNode(LamNode):
         self._pending_estop = False
         self._last_gripper_open: bool | None = None
         self._gripper_mode: str | None = None   # the driver's answer ('' if none)
+        self._finger: tuple[str, float, float] | None = None   # (joint, lower, upper)
+        self._gripper_moving = False
         self._gripper_future = None
         self._gripper_asked_at = 0.0
         arm = topics.arm_topics(robot_name)
@@ -177,7 +182,11 @@ class ArmNode(LamNode):
         self._gripper_future = None
         if future.exception() is not None or future.result() is None:
             return   # asked again on the next tick
-        self._gripper_mode = future.result().mode
+        info = future.result()
+        self._gripper_mode = info.mode
+        if info.joint_names and len(info.joint_lower_limits) and len(info.joint_upper_limits):
+            self._finger = (info.joint_names[0], float(info.joint_lower_limits[0]),
+                            float(info.joint_upper_limits[0]))
         if self._gripper_mode != GRIPPER_MODE:
             self.report(f'gripper commands refused: get_robot_info says {topics.GRIPPER!r} is in '
                         f'{self._gripper_mode!r} mode, not {GRIPPER_MODE!r}: the node sends a '
@@ -237,6 +246,7 @@ class ArmNode(LamNode):
         A state missing a joint, short or non-finite makes the arm hold until a good one
         arrives; the status says why once, and again when it clears.
         """
+        self.stop_gripper_at_limit(msg)
         if self.safety is None:
             return
         positions = topics.positions_by_name(msg, self.safety.limits.names)
@@ -289,6 +299,25 @@ class ArmNode(LamNode):
         self._last_gripper_open = open_gripper
         pwm = self.gripper_pwm if open_gripper else -self.gripper_pwm
         self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=float(pwm)))
+        self._gripper_moving = True
+
+    def stop_gripper_at_limit(self, msg: JointState) -> None:
+        """PWM 0 once the fingers reach the limit they are driven to, as Interbotix does.
+
+        A gripper opened all the way, or closed on nothing, would otherwise stall against
+        its end stop until the servo overloads and drops its torque; one closed on an
+        object stops short of the limit and keeps its grip.
+        """
+        if not self._gripper_moving or self._finger is None:
+            return
+        name, lower, upper = self._finger
+        if name not in msg.name or len(msg.position) != len(msg.name):
+            return
+        position = msg.position[list(msg.name).index(name)]
+        if (position >= upper - FINGER_LIMIT_TOLERANCE_M) if self._last_gripper_open \
+                else (position <= lower + FINGER_LIMIT_TOLERANCE_M):
+            self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=0.0))
+            self._gripper_moving = False
 
     def set_estop(self, engaged: bool) -> None:
         """Latch or release the e-stop (works before robot info arrives too), and say so."""

@@ -200,6 +200,8 @@ class SimNode(LamNode):
             self.get_logger().error(f'joint_single: only {topics.GRIPPER!r} is supported, '
                                     f'got {msg.name!r}')
             return
+        if msg.cmd == 0:
+            return   # no effort: the fingers stay where they are (sent at a finger's limit)
         limits = self.sim.joint_limits['left_finger']
         targets = self.sim.joint_targets()
         targets[-1] = limits.upper if msg.cmd > 0 else limits.lower
