@@ -76,7 +76,9 @@ Rows (one policy each, same budget):
   40% [36, 44] (238/600, session 24): 77% of the gap closed. Session 24,
   twice the acting steps after it (``--policy-steps 10500 --look-first 0.428571``, continued
   from the 7500-step checkpoints): 34% [31, 38] (207/600) against 26% [23, 30] (157/600),
-  +8.3;
+  +8.3. Session 25, more human videos labelled by the session-23 CoMo model
+  (``--human-videos 3000 --latent-videos 2000``): 36% [32, 40] (216/600) against the same
+  robot-only 145/600, +11.8; H = 4000, seed 0: 36% [30, 43]: no lift past 2000 videos;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
