@@ -74,8 +74,8 @@ def test_deploy_solves_the_task_in_sim(rclpy_context):
     assert not graph.is_alive()
 
 
-def policy_checkpoint(directory, lift_m: float = 0.01,
-                      rate_hz: float = CONTROL_RATE_HZ) -> str:
+def policy_checkpoint(directory, lift_m: float = 0.01, rate_hz: float = CONTROL_RATE_HZ,
+                      aspect: float = 1.0) -> str:
     """A small policy whose every action lifts the gripper by ``lift_m`` (ee_delta).
 
     Untrained weights with a near-zero action std: the output is the action mean whatever
@@ -86,7 +86,7 @@ def policy_checkpoint(directory, lift_m: float = 0.01,
     from lam_models.policies import make_policy, save_policy
     torch.manual_seed(0)
     policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta',
-                         control_rate_hz=rate_hz)
+                         control_rate_hz=rate_hz, source_frame_aspect=aspect)
     mean = torch.zeros(7)
     mean[2], mean[6] = lift_m, 1.0
     policy.set_normalization({'action_mean': mean, 'action_std': torch.full((7,), 1e-6),
@@ -207,6 +207,27 @@ def test_a_rate_other_than_the_datas_is_refused_naming_the_parameter(tmp_path, r
             Parameter('checkpoint', value=path), Parameter('rate_hz', value=30.0)])
     node = ControllerNode(context=rclpy_context, parameter_overrides=[   # 29.97 vs 30 fps
         Parameter('checkpoint', value=path), Parameter('rate_hz', value=10.5)])
+    node.destroy_node()
+
+
+def test_a_camera_of_another_shape_than_the_datas_is_refused(tmp_path, rclpy_context):
+    """848x480 squashed to the model's square puts every object elsewhere than 640x480 did."""
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from lam_models.data.images import array_to_image_fields
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=policy_checkpoint(tmp_path, aspect=640 / 480))])
+    said = []
+    node.report = lambda message, *args, **kwargs: said.append(message)
+    for width, height in ((848, 480), (128, 128)):
+        node.on_image(Image(**array_to_image_fields(np.zeros((height, width, 3), np.uint8),
+                                                    'rgb8')))
+        assert node.image is None and f'{width}x{height}, but the policy learned' in said[-1]
+    node.on_image(Image(**array_to_image_fields(np.zeros((480, 640, 3), np.uint8), 'rgb8')))
+    assert node.image is not None and node.image[1].shape == (480, 640, 3)
     node.destroy_node()
 
 

@@ -190,6 +190,7 @@ class PolicyWindows:
         with_state = next((ep for ep in episodes if ep.joint_positions is not None), acted[0])
         self.state_names = list(with_state.metadata.get('joint_names', []))[:self.state_dim]
         self.source_frame_size = int(acted[0].frames.shape[1])
+        self.source_frame_aspect = acted[0].frames.shape[2] / acted[0].frames.shape[1]
         # Frames filmed with the sim's avatar for the effector (generate_episode(avatar=True))
         # and frames of the real arm or hand are two cameras: one policy sees one of them.
         self.avatar = bool(acted[0].metadata.get(AVATAR, False))

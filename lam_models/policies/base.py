@@ -84,6 +84,8 @@ class PolicyConfig(ModelConfig):
     action_space: str = 'ee_delta'  # what the action columns mean: the dataset's attribute
     state_names: list[str] = field(default_factory=list)  # joint_states names, state order
     source_frame_size: int = 0  # the data's native frame side (px), before resizing; 0: unknown
+    source_frame_aspect: float = 0.0  # its frames' width / height (a 640x480 camera: 1.33),
+    #   squashed to a square for the model: a camera of another shape squashes otherwise
     avatar: bool = False        # frames filmed with the simulator's avatar for the effector
     #   (lam_ros.sim WidowXEnv(avatar=True)): evaluation films so too; no real camera does
     control_rate_hz: float = 0.0  # its data's rows per second: one action step is one row,
@@ -91,7 +93,7 @@ class PolicyConfig(ModelConfig):
 
     # A checkpoint written before this field existed resumes with the data's value: it says
     # what the data was, not how the weights were trained.
-    DESCRIBES_DATA: ClassVar[tuple[str, ...]] = ('control_rate_hz',)
+    DESCRIBES_DATA: ClassVar[tuple[str, ...]] = ('control_rate_hz', 'source_frame_aspect')
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -102,7 +104,8 @@ class PolicyConfig(ModelConfig):
             if getattr(self, key) < 1:
                 raise ValueError(f'{name}.{key} must be >= 1, got {getattr(self, key)}')
         for key in ('state_dim', 'latent_dim', 'shift_pixels', 'latent_weight', 'color_jitter',
-                    'state_noise', 'waypoint_weight', 'control_rate_hz'):
+                    'state_noise', 'waypoint_weight', 'control_rate_hz',
+                    'source_frame_aspect'):
             if getattr(self, key) < 0:
                 raise ValueError(f'{name}.{key} must be >= 0, got {getattr(self, key)}')
         if self.action_exec > self.action_horizon:

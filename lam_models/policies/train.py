@@ -151,6 +151,7 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
         'action_horizon': shape.action_horizon, 'action_dim': windows.action_dim,
         'state_dim': windows.state_dim, 'action_space': windows.action_space,
         'state_names': windows.state_names, 'source_frame_size': windows.source_frame_size,
+        'source_frame_aspect': windows.source_frame_aspect,
         'avatar': windows.avatar, 'control_rate_hz': windows.control_rate_hz,
         'latent_dim': windows.latent_dim if config.pseudo_actions else 0})
     policy.set_normalization(windows.normalization_stats())

@@ -36,6 +36,8 @@ from lam_ros.control.policy_control import (
 )
 from lam_ros.interfaces import topics
 
+ASPECT_TOLERANCE = 0.02   # a frame's width / height this close to the data's is the same camera
+
 
 class ControllerNode(LamNode):
     """Runs a policy in closed loop on the freshest observation."""
@@ -73,6 +75,7 @@ class ControllerNode(LamNode):
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
         self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
         self.rate_hz = rate_hz or CONTROL_RATE_HZ                 # a policy's own below
+        self.learned_aspect = 0.0   # the policy's frames' width / height (0: not checked)
         self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch,
                                         rate_hz)
         self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
@@ -128,6 +131,7 @@ class ControllerNode(LamNode):
             self.report(f'checkpoint:={self.checkpoint} does not say its data rate (written '
                         f'before it was kept): running at rate_hz:={self.rate_hz:g} unchecked',
                         'warn')
+        self.learned_aspect = float(getattr(policy.config, 'source_frame_aspect', 0.0))
         # The policy's state columns by name (recorded with the data), so a driver that
         # publishes more joints or another order (xs_sdk adds 'gripper') still fits.
         self.state_names = list(policy.config.state_names) or \
@@ -147,7 +151,19 @@ class ControllerNode(LamNode):
 
     # -- inputs ---------------------------------------------------------------------------
     def on_image(self, msg: Image) -> None:
-        """Keep the newest policy-camera frame (decoded here, not in the timer)."""
+        """Keep the newest policy-camera frame (decoded here, not in the timer).
+
+        A frame of another shape than the training data's is refused (the controller then
+        holds, its observation going stale): squashed to the model's square, it would show
+        every object somewhere the policy never saw one.
+        """
+        if self.learned_aspect and msg.height and \
+                abs(msg.width / msg.height / self.learned_aspect - 1.0) > ASPECT_TOLERANCE:
+            self.report(f'policy camera frame refused: {msg.width}x{msg.height}, but the '
+                        f'policy learned from frames {self.learned_aspect:.3g} times as wide '
+                        'as high; stream the training camera profile (color_profile:=)',
+                        'error', throttle_s=5.0)
+            return
         try:
             self.image = (time.monotonic(), image_to_rgb(msg))
         except ValueError as error:
