@@ -311,9 +311,10 @@ class ArmNode(LamNode):
         if not self._gripper_moving or self._finger is None:
             return
         name, lower, upper = self._finger
-        if name not in msg.name or len(msg.position) != len(msg.name):
+        found = topics.positions_by_name(msg, [name])
+        if found is None:
             return
-        position = msg.position[list(msg.name).index(name)]
+        position, = found
         if (position >= upper - FINGER_LIMIT_TOLERANCE_M) if self._last_gripper_open \
                 else (position <= lower + FINGER_LIMIT_TOLERANCE_M):
             self.single_pub.publish(JointSingleCommand(name=topics.GRIPPER, cmd=0.0))
