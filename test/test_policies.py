@@ -250,6 +250,33 @@ def test_save_load_round_trip_predicts_identically(name, tmp_path):
     assert sidecar['step'] == 7 and len(sidecar['normalization']['action_std']) == 3
 
 
+def test_a_waypoint_conditioned_denoiser_acts_on_the_waypoint_heads_guess_and_never_trains_it(
+        tmp_path):
+    batch = make_batch(3)
+    policy = tiny_policy('diffusion', waypoint_condition=True)
+    policy.set_normalization(normalization(batch))
+    loss, _ = policy({**batch, 'waypoint_mask': torch.zeros(3, 2, dtype=torch.bool),
+                      'pseudo_mask': torch.zeros(3, 8, dtype=torch.bool)})
+    loss.backward()                      # the action loss alone: waypoints and latents masked
+    head = policy.observation.waypoint_head
+    assert all(p.grad is None or not p.grad.any() for p in head.parameters())
+    policy.eval()
+    before = predict(policy, batch)
+    save_policy(tmp_path / 'policy', policy, step=1)
+    torch.testing.assert_close(predict(load_policy(tmp_path / 'policy.safetensors'), batch),
+                               before, rtol=0, atol=0)
+    with torch.no_grad():
+        head.net[-1].bias.add_(1.0)      # another guess of where to grasp: other actions
+    assert not torch.allclose(predict(policy, batch), before)
+    plain = tiny_policy('diffusion')     # and without the flag the guess is not read
+    plain.set_normalization(normalization(batch))
+    plain.eval()
+    unmoved = predict(plain, batch)
+    with torch.no_grad():
+        plain.observation.waypoint_head.net[-1].bias.add_(1.0)
+    torch.testing.assert_close(predict(plain, batch), unmoved, rtol=0, atol=0)
+
+
 def test_corrupted_foreign_and_incompatible_checkpoints_are_refused_naming_the_file(tmp_path):
     policy = tiny_policy('diffusion')
     path = tmp_path / 'diffusion.safetensors'

@@ -29,6 +29,9 @@ class DiffusionConfig(PolicyConfig):
     #   end that few-step DDIM starts from). CPU minutes favour 'sample'.
     clip_sample: float = 5.0        # clamp of the denoised chunk, in action std units; 0: off
     latent_hidden: int = 256        # latent head MLP width
+    waypoint_condition: bool = False  # the denoiser also reads the waypoint head's prediction
+    #   (detached): where to grasp and release, which human videos teach over the whole
+    #   workspace, handed to the action head as 6 numbers instead of left in the trunk
 
     def __post_init__(self) -> None:
         super().__post_init__()

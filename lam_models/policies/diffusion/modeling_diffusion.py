@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from lam_models.data.episode import WAYPOINTS
 from lam_models.policies.base import Policy, register
 from lam_models.policies.diffusion.configuration_diffusion import DiffusionConfig
 from lam_models.policies.layers import (
@@ -163,8 +164,10 @@ class DiffusionPolicy(Policy):
         super().__init__(config)
         self.observation = ObservationEncoder.from_config(config, config.obs_dim)
         cond_dim = config.obs_dim * self.observation.num_tokens
-        self.denoiser = ConditionalUnet1D(config.action_dim, cond_dim, config.unet_dim,
-                                          config.unet_levels, config.kernel_size)
+        denoiser_cond_dim = cond_dim + (WAYPOINTS * 3 if config.waypoint_condition else 0)
+        self.denoiser = ConditionalUnet1D(config.action_dim, denoiser_cond_dim,
+                                          config.unet_dim, config.unet_levels,
+                                          config.kernel_size)
         self.latent_head = ChunkHead(cond_dim, config.action_horizon, config.latent_dim,
                                      config.latent_hidden) if config.latent_dim else None
         schedule = {'num_train_timesteps': config.train_timesteps,
@@ -181,6 +184,16 @@ class DiffusionPolicy(Policy):
         """Preprocessed frames + normalized state -> the trunk's vector (B, 2 * obs_dim)."""
         return self.observation(images, state, state_valid, augment).flatten(1)
 
+    def denoiser_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The trunk's vector, and with ``waypoint_condition`` the predicted waypoints.
+
+        In the head's WAYPOINT_SCALE units (order 1, as the trunk's are). Detached: the
+        action loss must not bend the waypoint head away from waypoints.
+        """
+        if not self.config.waypoint_condition:
+            return cond
+        return torch.cat([cond, self.observation.waypoint_head(cond).detach().flatten(1)], -1)
+
     @override
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         require_keys(self.name, batch, ('images', 'state', 'state_valid', 'actions',
@@ -195,7 +208,8 @@ class DiffusionPolicy(Policy):
                                   device=actions.device)
         noisy = self.noise_scheduler.add_noise(actions, noise, timesteps)
         target = noise if self.config.prediction_type == 'epsilon' else actions
-        action_loss = masked_loss(self.denoiser(noisy, timesteps, cond), target,
+        denoised = self.denoiser(noisy, timesteps, self.denoiser_condition(cond))
+        action_loss = masked_loss(denoised, target,
                                   batch['action_mask'], columns=batch.get('action_columns'))
         waypoint_loss = self.waypoint_term(cond, batch)
         metrics = {'action_loss': action_loss.item(), 'waypoint_loss': waypoint_loss.item()}
@@ -219,7 +233,7 @@ class DiffusionPolicy(Policy):
                        state_valid: torch.Tensor, generator: torch.Generator | None
                        ) -> torch.Tensor:
         """DDIM from Gaussian noise, ``inference_steps`` U-Net calls on one trunk pass."""
-        cond = self.condition(images, state, state_valid)
+        cond = self.denoiser_condition(self.condition(images, state, state_valid))
         shape = (len(cond), self.config.action_horizon, self.config.action_dim)
         sample = torch.randn(shape, generator=generator, device=cond.device)
         self.sampler.set_timesteps(self.config.inference_steps)
