@@ -382,7 +382,7 @@ def test_a_cotrain_run_is_named_by_the_human_videos_it_trained_on(tmp_path, monk
         trained.update(out_dir=Path(train.out_dir).name, episodes=episodes)))
     bench.latent_labeller('como', [], human, Namespace(**vars(args), human_videos=3,
                                                        latent_videos=2))
-    assert trained['out_dir'] == 'como_push_K1_H2_fixed_humanlab_32px'
+    assert trained['out_dir'] == 'como_push_K1_H2_fixed_humanlab_32px_latent4500'
     assert trained['episodes'] == human[:2]   # the third, like a new recording, unseen
     assert bench.after_first_per_task(human, 2) == human[2:]   # what the decoder is checked on
 def test_the_oracle_decoded_bound_keeps_only_the_decoded_columns_and_no_waypoints(monkeypatch):
