@@ -18,9 +18,19 @@ from lam_models.data.dataset import (
     Dataset,
     DatasetError,
     build_dataset,
+    read_episodes,
     write_dataset,
 )
-from lam_models.data.episode import FRAME_RATE, Episode, at_frame_rate, frame_stride
+from lam_models.data.episode import (
+    FRAME_RATE,
+    SOURCE_FRAME_SHAPE,
+    Episode,
+    at_frame_rate,
+    frame_stride,
+    source_frame_shape,
+)
+from lam_models.data.images import resize_frames
+from lam_models.data.windows import PolicyWindows, WindowShape
 from lam_ros.app.cli import _main as cli
 from lam_ros.app.cli import recorded_effector_path
 from lam_ros.control import kinematics
@@ -213,6 +223,21 @@ def test_write_dataset_round_trips_sim_episodes_and_refuses_an_existing_file(tmp
     assert write_dataset(episodes[:1], out, overwrite=True) == 1
     with Dataset(out) as ds:
         assert len(ds) == 1
+
+
+def test_episodes_read_at_a_models_size_keep_their_cameras_shape(tmp_path):
+    """A lab's 640x480 demos do not fit in memory at full size: they are resized as read."""
+    episodes = [sim_like_episode('robot', 6, 1), sim_like_episode('human', 4, 2)]
+    out = tmp_path / 'sim.h5'
+    write_dataset(episodes, out)
+    resized = read_episodes(out, image_size=4)
+    for back, original in zip(resized, episodes):
+        np.testing.assert_array_equal(back.frames, resize_frames(original.frames, 4))
+        assert back.metadata[SOURCE_FRAME_SHAPE] == [8, 10]
+        assert source_frame_shape(back) == source_frame_shape(original) == (8, 10)
+    windows = PolicyWindows.from_dataset(out, WindowShape(image_size=4))
+    assert windows.frames.shape[1:3] == (4, 4)
+    assert (windows.source_frame_size, windows.source_frame_aspect) == (8, 10 / 8)
 
 
 def test_an_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path):

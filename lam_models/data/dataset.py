@@ -43,7 +43,14 @@ import numpy as np
 from tqdm import tqdm
 
 from lam_models.data.bags import DEFAULT_CAMERA_TOPIC, iter_session, list_episodes
-from lam_models.data.episode import CONTROL_RATE_HZ, EMBODIMENTS, Episode, at_frame_rate
+from lam_models.data.episode import (
+    CONTROL_RATE_HZ,
+    EMBODIMENTS,
+    SOURCE_FRAME_SHAPE,
+    Episode,
+    at_frame_rate,
+)
+from lam_models.data.images import resize_frames
 
 log = logging.getLogger(__name__)
 
@@ -381,11 +388,15 @@ class Dataset:
     def __len__(self) -> int:
         return len(self._file[EPISODES])
 
-    def read_episode(self, name: str, pseudo_actions: str | None = None) -> Episode:
+    def read_episode(self, name: str, pseudo_actions: str | None = None,
+                     image_size: int | None = None) -> Episode:
         """The stored Episode; with ``pseudo_actions=<model>`` its labels too.
 
         Labels go to ``Episode.pseudo_actions`` and their validity mask to
         ``metadata['pseudo_valid']`` (the last frame_gap rows have no label).
+        ``image_size``: frames resized to a model's square input as they are read, the
+        recorded shape kept as ``metadata['source_frame_shape']``: a camera's 640x480
+        frames are 0.9 MB each, and a lab's demos at full size do not fit in memory.
         """
         group = self._group(name)
         frames = self.frames(name)
@@ -393,13 +404,17 @@ class Dataset:
         attrs = self.episode_attrs(name)
         arrays = {key: self._array(group, key, rows, required=False) for key in ARRAYS}
         metadata = self.metadata(name)
+        pixels = frames[()]
+        if image_size is not None:
+            metadata[SOURCE_FRAME_SHAPE] = list(pixels.shape[1:3])
+            pixels = resize_frames(pixels, image_size)
         pseudo = None
         if pseudo_actions is not None:
             values, valid = self._pseudo_actions(group, pseudo_actions, rows)
             pseudo, metadata['pseudo_valid'] = values, valid
         success = int(attrs.get('success', -1))
         return Episode(
-            frames=frames[()], timestamps=self._array(group, 'timestamps', rows)[()],
+            frames=pixels, timestamps=self._array(group, 'timestamps', rows)[()],
             embodiment=attrs.get('embodiment', 'robot'),
             **{key: None if data is None else data[()] for key, data in arrays.items()},
             pseudo_actions=pseudo, task=attrs.get('task', ''),
@@ -421,7 +436,12 @@ class Dataset:
         return values.astype(np.float32, copy=False), valid.astype(bool, copy=False)
 
 
-def read_episodes(path: str | Path, pseudo_actions: str | None = None) -> list[Episode]:
-    """Every episode of the dataset at ``path``, in order (with one model's labels)."""
+def read_episodes(path: str | Path, pseudo_actions: str | None = None,
+                  image_size: int | None = None) -> list[Episode]:
+    """Every episode of the dataset at ``path``, in order (with one model's labels).
+
+    ``image_size``: each episode's frames resized to it as it is read (``read_episode``).
+    """
     with Dataset(path) as dataset:
-        return [dataset.read_episode(name, pseudo_actions) for name in dataset.episode_names]
+        return [dataset.read_episode(name, pseudo_actions, image_size)
+                for name in dataset.episode_names]

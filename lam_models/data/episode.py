@@ -37,6 +37,9 @@ AVATAR = 'avatar'
 CONTROL_RATE_HZ = 10.0
 # Episode.metadata key: the rate (Hz) its frames were thinned to (at_frame_rate).
 FRAME_RATE = 'frame_rate_hz'
+# Episode.metadata key: [height, width] px of its frames as recorded, where they were resized
+# on reading (read_episodes(image_size=)): a policy keeps its camera's shape (deploy checks it).
+SOURCE_FRAME_SHAPE = 'source_frame_shape'
 # Rates within this share of each other are one rate (a camera's 29.97 fps, its drops).
 RATE_TOLERANCE = 0.1
 PER_FRAME = ('frames', 'timestamps', 'actions', 'joint_positions', 'hidden_motion',
@@ -58,6 +61,12 @@ def frame_rate_hz(episode: Episode) -> float:
     times = np.asarray(episode.timestamps, np.float64)
     period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     return 1.0 / period if period > 0 else 0.0
+
+
+def source_frame_shape(episode: Episode) -> tuple[int, int]:
+    """(height, width) px of the episode's frames as its camera gave them."""
+    shape = episode.metadata.get(SOURCE_FRAME_SHAPE) or episode.frames.shape[1:3]
+    return int(shape[0]), int(shape[1])
 
 
 def episode_name(index: int, episode: Episode) -> str:

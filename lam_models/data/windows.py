@@ -49,6 +49,7 @@ from lam_models.data.episode import (
     common_frame_rate,
     episode_name,
     gripper_events,
+    source_frame_shape,
 )
 from lam_models.data.images import resize_frames
 
@@ -189,8 +190,8 @@ class PolicyWindows:
         # controller picks joint_states by these names, evaluation renders at this size.
         with_state = next((ep for ep in episodes if ep.joint_positions is not None), acted[0])
         self.state_names = list(with_state.metadata.get('joint_names', []))[:self.state_dim]
-        self.source_frame_size = int(acted[0].frames.shape[1])
-        self.source_frame_aspect = acted[0].frames.shape[2] / acted[0].frames.shape[1]
+        height, width = source_frame_shape(acted[0])
+        self.source_frame_size, self.source_frame_aspect = height, width / height
         # Frames filmed with the sim's avatar for the effector (generate_episode(avatar=True))
         # and frames of the real arm or hand are two cameras: one policy sees one of them.
         self.avatar = bool(acted[0].metadata.get(AVATAR, False))
@@ -316,7 +317,7 @@ class PolicyWindows:
                      pseudo_actions: str | None = None, robot_only: bool = False,
                      proprio: bool = True, human_acts: bool = True) -> PolicyWindows:
         """Load an HDF5 dataset (``lam_models.data.dataset``), with one model's labels."""
-        episodes = read_episodes(path, pseudo_actions)
+        episodes = read_episodes(path, pseudo_actions, image_size=shape.image_size)
         if robot_only:
             episodes = [ep for ep in episodes if ep.actions is not None]
         return cls(episodes, shape, proprio, human_acts)

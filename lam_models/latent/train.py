@@ -177,7 +177,8 @@ def main() -> None:
         model_config = OmegaConf.to_container(cfg.model, resolve=True)
         name = model_config.pop('name')
         train_values = OmegaConf.to_container(cfg.train, resolve=True)
-        train_latent_model(name, model_config, read_episodes(cfg.data),
+        image_size = model_class(name).config_class(**model_config).image_size
+        train_latent_model(name, model_config, read_episodes(cfg.data, image_size=image_size),
                            TrainConfig(**train_values))
 
     run()

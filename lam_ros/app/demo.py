@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 def train_latent(dataset: Path, run_dir: Path, steps: int) -> Path:
     """CoMo on every episode's frames (robot and human); returns its checkpoint."""
     from lam_models.data.dataset import read_episodes
+    from lam_models.latent.base import model_class
     from lam_models.latent.train import CHECKPOINT_NAME, TrainConfig, train_latent_model
-    train_latent_model('como', {}, read_episodes(dataset), TrainConfig(
+    image_size = model_class('como').config_class().image_size
+    train_latent_model('como', {}, read_episodes(dataset, image_size=image_size), TrainConfig(
         out_dir=str(run_dir), steps=steps, batch_size=32, save_every=steps))
     return run_dir / CHECKPOINT_NAME
 
