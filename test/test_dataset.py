@@ -3,6 +3,7 @@
 """The HDF5 dataset: exact round trips from bags and Episodes, atomic writes, clear errors."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 import json
 import logging
@@ -28,6 +29,7 @@ from lam_models.data.episode import (
     at_frame_rate,
     frame_stride,
     source_frame_shape,
+    uneven_rows,
 )
 from lam_models.data.images import resize_frames
 from lam_models.data.windows import PolicyWindows, WindowShape
@@ -43,8 +45,12 @@ JOINT_NAMES = ARM_JOINTS + ('left_finger', 'right_finger')
 
 
 def record_session(root: Path, name: str, embodiment: str, episodes: int = 2,
-                   frames: int = 5) -> Path:
-    """A session written by the recorder core (RecordingSession), as the recorder node does."""
+                   frames: int = 5, period_ns: Callable[[int], int] = lambda i: 33_333_333
+                   ) -> Path:
+    """A session written by the recorder core (RecordingSession), as the recorder node does.
+
+    ``period_ns(i)``: the time from frame i to frame i + 1 (a 30 fps camera's by default).
+    """
     topics = [TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0)]
     if embodiment == 'robot':
         topics += [TopicSpec(ACTION, 'sensor_msgs/msg/JointState', 30.0),
@@ -54,8 +60,9 @@ def record_session(root: Path, name: str, embodiment: str, episodes: int = 2,
         cdr = CdrFactory(session.typestore)
         for e in range(episodes):
             session.start_episode(task=f'task{e}', instruction=f'do thing {e}')
+            stamp = T0 + e * 100 * 33_333_333
             for i in range(frames):
-                stamp = T0 + (e * 100 + i) * 33_333_333
+                stamp += period_ns(i - 1) if i else 0
                 pixels = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
                 session.write(CAMERA, stamp, cdr.image(pixels, 'rgb8', stamp))
                 if embodiment == 'robot':
@@ -180,6 +187,21 @@ def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
     assert [frame_stride(hz, 10.0) for hz in (29.97, 30.0, 10.0, 9.0, 6.0)] == [3, 3, 1, 1, 1]
     with pytest.raises(ValueError, match='rate_hz must be > 0'):
         at_frame_rate(episode, 0.0)
+
+
+def test_a_camera_that_slows_down_mid_episode_is_named_for_its_uneven_rows(tmp_path, caplog):
+    """Auto-exposure in dim light: 30 fps, then 15. Rows alternate 67 and 133 ms apart."""
+    steady = record_session(tmp_path / 'rec', 'steady', 'robot', episodes=1, frames=61)
+    slowing = record_session(tmp_path / 'rec', 'slowing', 'robot', episodes=1, frames=46,
+                             period_ns=lambda i: 33_333_333 if i < 30 else 66_666_667)
+    with caplog.at_level(logging.WARNING, logger='lam_models.data.dataset'):
+        assert cli(['dataset', 'build', str(steady), str(slowing), '--out',
+                    str(tmp_path / 'data.h5'), '--camera-topic', CAMERA]) == 0
+    named = [r.getMessage() for r in caplog.records if 'unevenly spaced' in r.getMessage()]
+    assert len(named) == 1 and 'slowing' in named[0], named
+    with Dataset(tmp_path / 'data.h5') as ds:
+        built = [ds.read_episode(name) for name in ds.episode_names]
+    assert uneven_rows(built[0]) == 0.0 and uneven_rows(built[1]) > 0.3
 
 
 def test_build_stores_a_robot_demos_effector_path_by_forward_kinematics(tmp_path, caplog):

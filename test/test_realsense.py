@@ -20,6 +20,7 @@ from lam_ros.hardware.camera_source import (
 from lam_ros.hardware.realsense import (
     PlaybackEnded,
     RealSenseCamera,
+    hold_frame_rate,
     intrinsics_from_profile,
     list_devices,
 )
@@ -278,3 +279,14 @@ def test_kannala_brandt_maps_to_equidistant():
     intrinsics = intrinsics_from_profile(profile, 'fisheye_optical_frame')
     assert intrinsics.distortion_model == 'equidistant'
     assert intrinsics.d == pytest.approx((0.1, 0.2, 0.3, 0.4))
+
+
+def test_auto_exposure_may_no_longer_lower_the_frame_rate():
+    """By default librealsense favours exposure: a D4xx in dim light streams 15 fps, not 30."""
+    device = rs.software_device()
+    color = device.add_sensor('RGB Camera')
+    color.add_option(rs.option.auto_exposure_priority, rs.option_range(0, 1, 1, 1), True)
+    device.add_sensor('Stereo Module')   # has no such option: left alone
+    assert color.get_option(rs.option.auto_exposure_priority) == 1
+    assert hold_frame_rate(device) == 1
+    assert color.get_option(rs.option.auto_exposure_priority) == 0

@@ -49,6 +49,7 @@ from lam_models.data.episode import (
     SOURCE_FRAME_SHAPE,
     Episode,
     at_frame_rate,
+    uneven_rows,
 )
 from lam_models.data.images import resize_frames
 
@@ -192,6 +193,9 @@ def write_dataset(episodes: Iterable[Episode], path: str | Path,
     return count
 
 
+UNEVEN_ROWS_WARNING = 0.05   # an episode with more of its rows out of step is named in a warning
+
+
 def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                   camera_topic: str = DEFAULT_CAMERA_TOPIC, overwrite: bool = False,
                   progress: bool = False,
@@ -225,6 +229,12 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                         continue
                     if rate_hz is not None:
                         episode = at_frame_rate(episode, rate_hz)
+                    uneven = uneven_rows(episode)
+                    if uneven > UNEVEN_ROWS_WARNING:
+                        logging.getLogger(__name__).warning(
+                            '%s: %.0f%% of its rows are unevenly spaced (the camera dropped '
+                            'frames or slowed down: auto-exposure priority?)',
+                            episode.metadata.get('bag_dir', '?'), 100 * uneven)
                     path = None if effector_path is None or episode.effector_positions \
                         is not None else effector_path(episode)
                     yield episode if path is None else replace(episode, effector_positions=path)

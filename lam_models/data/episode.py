@@ -131,6 +131,23 @@ def at_frame_rate(episode: Episode, rate_hz: float) -> Episode:
     return replace(episode, **rows, metadata={**metadata, FRAME_RATE: 1.0 / (stride * frame_s)})
 
 
+UNEVEN_SHARE = 0.2   # a row this share of a period off its place is out of step
+
+
+def uneven_rows(episode: Episode) -> float:
+    """Share of an episode's row intervals more than ``UNEVEN_SHARE`` off their median.
+
+    Thinned rows of a camera that slowed down mid-episode (auto-exposure in dim light)
+    alternate 67 and 133 ms apart at 10 Hz: each still carries one command, but the motion
+    between two rows is half or twice a step. 0 for evenly spaced rows or under 3 frames.
+    """
+    intervals = np.diff(np.asarray(episode.timestamps, np.float64))
+    if len(intervals) < 2 or not np.median(intervals) > 0:
+        return 0.0
+    period = float(np.median(intervals))
+    return float(np.mean(np.abs(intervals - period) > UNEVEN_SHARE * period))
+
+
 def gripper_events(actions: np.ndarray) -> np.ndarray:
     """Steps whose gripper command (the last column) is on the other side of open/closed.
 
