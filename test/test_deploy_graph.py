@@ -231,6 +231,34 @@ def test_a_camera_of_another_shape_than_the_datas_is_refused(tmp_path, rclpy_con
     node.destroy_node()
 
 
+def test_a_frame_is_paired_with_the_joint_state_of_its_own_stamp(tmp_path, rclpy_context):
+    """As the data paired them: a real camera's frame arrives 50-150 ms after it was taken."""
+    from builtin_interfaces.msg import Time
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from lam_models.data.images import array_to_image_fields
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=policy_checkpoint(tmp_path))])
+    observed = []
+    node.runner.observe = lambda image, state, **kwargs: observed.append((state, kwargs))
+    names = [*node.spec.joints, 'left_finger', 'right_finger']
+    for stamp_ms, waist in ((1000, 0.1), (1050, 0.2), (1100, 0.3)):   # taken, ..., now
+        msg = JointState(name=names, position=[waist] + [0.0] * (len(names) - 3) + [0.02, -0.02])
+        msg.header.stamp = Time(sec=stamp_ms // 1000, nanosec=stamp_ms % 1000 * 1_000_000)
+        node.on_joints(msg)
+    frame = Image(**array_to_image_fields(np.zeros((64, 64, 3), np.uint8), 'rgb8'))
+    frame.header.stamp = Time(sec=1, nanosec=60_000_000)   # between the second and third
+    node.on_image(frame)
+    node.tick()
+    (state, kwargs), = observed
+    assert state[0] == pytest.approx(0.2)                       # the state at its stamp
+    assert kwargs['arm_joints'][0] == pytest.approx(0.3)        # the arm where it is now
+    node.destroy_node()
+
+
 def test_the_controller_runs_at_the_checkpoints_data_rate_unless_told(tmp_path, rclpy_context):
     """A policy from 15 Hz recordings acts at 15 Hz with no rate_hz given: nothing to get wrong."""
     from rclpy.parameter import Parameter

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from lam_ros.control.kinematics import robot_spec
-from lam_ros.control.policy_control import RAMP_WAIT_TICKS, PolicyRefused, PolicyRunner
+from lam_ros.control.policy_control import (
+    RAMP_WAIT_TICKS,
+    PolicyRefused,
+    PolicyRunner,
+    StateHistory,
+)
 
 SPEC = robot_spec('wx250s')
 HOME = np.array([0.0, -0.2, 0.4, 0.0, 1.3, 0.0])
@@ -238,6 +243,17 @@ def test_non_finite_joints_are_refused_before_they_reach_ik(bad):
     with pytest.raises(ValueError, match='finite'):
         observe(runner, broken)
     assert not runner.history
+
+
+def test_the_state_history_gives_the_newest_state_at_or_before_a_stamp():
+    history = StateHistory(size=3)
+    assert history.at(5) is None
+    for stamp in (10, 20, 30, 40):   # the first falls out
+        history.add(stamp, np.array([stamp]))
+    assert [int(history.at(stamp)[0]) for stamp in (25, 30, 99)] == [20, 30, 40]
+    assert int(history.at(5)[0]) == 20   # all later (another clock): the oldest kept
+    history.clear()
+    assert history.at(30) is None
 
 
 def test_the_controller_node_ignores_a_non_finite_joint_state(rclpy_context):

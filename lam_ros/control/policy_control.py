@@ -94,6 +94,40 @@ def check_action_layout(policy, spec: RobotSpec, action_mode: str) -> None:
                              f'{list(spec.joints)} (then the gripper): another robot_model?')
 
 
+class StateHistory:
+    """The last joint states by their stamps, to pair a camera frame with its own.
+
+    A dataset pairs each frame with the newest joint state at or before the frame's stamp
+    (``lam_models.data.bags``). At a tick the newest state is 50-150 ms younger than the
+    frame on a real camera (exposure, USB, transport): another observation than the policy
+    learned from, the arm seen in one place and felt in the next.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.entries: deque[tuple[int, np.ndarray]] = deque(maxlen=size)
+
+    def add(self, stamp_ns: int, state: np.ndarray) -> None:
+        """A state as it arrives, with its header stamp."""
+        self.entries.append((stamp_ns, state))
+
+    def at(self, stamp_ns: int) -> np.ndarray | None:
+        """The newest state stamped at or before ``stamp_ns``.
+
+        The oldest kept if all are later (clocks apart: the nearest there is); None when
+        empty.
+        """
+        if not self.entries:
+            return None
+        for stamp, state in reversed(self.entries):
+            if stamp <= stamp_ns:
+                return state
+        return self.entries[0][1]
+
+    def clear(self) -> None:
+        """Forget them all (a new scene, an e-stop's release)."""
+        self.entries.clear()
+
+
 class PolicyRefused(RuntimeError):
     """The runner will not move the arm (non-finite output, guard set to refuse)."""
 

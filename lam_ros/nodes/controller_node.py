@@ -32,6 +32,7 @@ from lam_ros.control.policy_control import (
     STARTUP_GUARDS,
     PolicyRefused,
     PolicyRunner,
+    StateHistory,
     policy_action_mode,
 )
 from lam_ros.interfaces import topics
@@ -78,8 +79,9 @@ class ControllerNode(LamNode):
         self.learned_aspect = 0.0   # the policy's frames' width / height (0: not checked)
         self.runner = self._load_runner(device, guard, max_jump, ramp_step, threads, prefetch,
                                         rate_hz)
-        self.image: tuple[float, np.ndarray] | None = None       # (arrival, rgb)
+        self.image: tuple[float, np.ndarray, int] | None = None   # (arrival, rgb, stamp ns)
         self.joints: tuple[float, np.ndarray, np.ndarray] | None = None  # (arrival, state, arm)
+        self.states = StateHistory()   # the policy's state by stamp: a frame's own, below
         self.observed_image_at = -1.0
         self.estopped = False
         self.suggestion: JointState | None = None
@@ -165,7 +167,7 @@ class ControllerNode(LamNode):
                         'error', throttle_s=5.0)
             return
         try:
-            self.image = (time.monotonic(), image_to_rgb(msg))
+            self.image = (time.monotonic(), image_to_rgb(msg), self.stamp_ns(msg))
         except ValueError as error:
             self.report(f'policy camera frame refused: {error}', 'error', throttle_s=5.0)
 
@@ -187,6 +189,12 @@ class ControllerNode(LamNode):
             return
         self.joints = (time.monotonic(), np.asarray(state, np.float32),
                        np.asarray(arm, np.float64))
+        self.states.add(self.stamp_ns(msg), self.joints[1])
+
+    def stamp_ns(self, msg: Image | JointState) -> int:
+        """A message's header stamp (ns); now where its publisher left it at zero."""
+        stamp = msg.header.stamp
+        return stamp.sec * 1_000_000_000 + stamp.nanosec or self.get_clock().now().nanoseconds
 
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion (no checkpoint)."""
@@ -213,6 +221,7 @@ class ControllerNode(LamNode):
             self.runner = self.runner.restarted()
         self.observed_image_at = -1.0
         self.image = self.joints = None   # the next history starts from fresh messages
+        self.states.clear()
 
     # -- the loop ---------------------------------------------------------------------------
     def tick(self) -> None:
@@ -233,8 +242,9 @@ class ControllerNode(LamNode):
                 self.action_pub.publish(self.suggestion)
             return
         if self.image[0] != self.observed_image_at:   # one history entry per camera frame
-            self.runner.observe(self.image[1], self.joints[1], stamp=self.image[0],
-                                arm_joints=self.joints[2])
+            # the state at the frame's stamp, as the data paired them; the arm where it is now
+            self.runner.observe(self.image[1], self.states.at(self.image[2]),
+                                stamp=self.image[0], arm_joints=self.joints[2])
             self.observed_image_at = self.image[0]
         self.runner.measure(self.joints[2])   # between frames too: IK from where the arm is
         chunks = self.runner.status.chunks
