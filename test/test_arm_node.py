@@ -28,6 +28,7 @@ from std_msgs.msg import Bool, String
 from lam_ros.app.runtime import ConfigError
 from lam_ros.control.kinematics import robot_spec
 from lam_ros.interfaces import topics
+from lam_ros.nodes import arm_node
 from lam_ros.nodes.arm_node import ArmNode
 
 SPEC = robot_spec('wx250s')
@@ -182,6 +183,20 @@ def test_the_arm_group_gets_a_time_profile_of_about_two_command_periods(rclpy_co
             ('group', 'arm', 'Profile_Acceleration', 100),
             ('group', 'arm', 'Profile_Velocity', 250)]
         assert spin_until(rig.executor, lambda: any('servo profile' in s for s in rig.status), 5)
+    finally:
+        rig.close()
+
+
+def test_the_profile_is_written_again_for_a_driver_that_restarted(rclpy_context, monkeypatch):
+    """A restarted xs_sdk puts modes.yaml's 2 s moves back, reboot_motors a zero profile."""
+    monkeypatch.setattr(arm_node, 'PROFILE_REFRESH_S', 0.8)
+    rig = Rig(rclpy_context, moving_time_s=0.25)
+    try:
+        rig.ready()
+        assert spin_until(rig.executor, lambda: len(rig.registers) >= 6, 8.0), rig.registers
+        assert {(r.reg, r.value) for r in rig.registers} == {
+            ('Profile_Acceleration', 100), ('Profile_Velocity', 250)}
+        assert sum('servo profile' in s for s in rig.status) == 1   # said once
     finally:
         rig.close()
 

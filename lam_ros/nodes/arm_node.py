@@ -12,7 +12,8 @@ a real WidowX next to ``interbotix_xsarm_control`` or the simulated one.
 Once the driver answers, the node writes the arm group's servo profile registers
 (``set_motor_registers``: ``Profile_Velocity`` = ``moving_time_s``, ``Profile_Acceleration``
 = ``accel_time_s``, in ms, as Interbotix's ``set_trajectory_time`` does; the stock
-``modes.yaml``'s time-based profile reads them so). Its own default gives every goal 2 s:
+``modes.yaml``'s time-based profile reads them so), and again every ``PROFILE_REFRESH_S``
+(a restarted driver or a ``reboot_motors`` resets them). Its own default gives every goal 2 s:
 streamed at 10 Hz, each new goal restarts a 2 s move and the arm covers a fraction of what
 the teleop or the policy asked, unlike the simulator and the demos. Not
 ``set_operating_modes``: xs_sdk turns each joint's torque off to apply it, and a raised
@@ -44,6 +45,9 @@ POSITION_MODES = ('position', 'ext_position', 'current_based_position')
 GRIPPER_MODE = 'pwm'
 MAX_GRIPPER_PWM = 350.0   # Interbotix's gripper_pressure_upper_limit: more stalls and overloads
 GRIPPER_INFO_TIMEOUT_S = 2.0   # an unanswered get_robot_info of the gripper is asked again
+# The servo profile is written again this often: a restarted driver puts modes.yaml's 2 s
+# moves back, a reboot_motors (after an overload) the registers' 0, no profile at all.
+PROFILE_REFRESH_S = 5.0
 # A finger this close to the limit it is driven to has reached it (the limits come as float32,
 # the servo's reading in its own steps: neither need land exactly on the other).
 FINGER_LIMIT_TOLERANCE_M = 0.0005
@@ -117,6 +121,7 @@ class ArmNode(LamNode):
         self.registers_client = self.create_client(RegisterValues, arm['set_motor_registers'])
         self._info_future = None
         self._profile: dict[str, object] = {}   # register -> its pending call, then True
+        self._profile_written_at: float | None = None   # monotonic, both registers answered
         self.create_timer(0.5, self.request_robot_info)
 
     def request_robot_info(self) -> None:
@@ -194,9 +199,12 @@ class ArmNode(LamNode):
                         "the driver's modes.yaml", 'error')
 
     def set_motion_profile(self) -> None:
-        """Write each profile register once it answers (a call that fails is sent again)."""
+        """Write each profile register until it answers, and every PROFILE_REFRESH_S again."""
         if not self.registers_client.service_is_ready():
             return
+        if self._profile_written_at is not None and len(self._profile) == 2 and \
+                time.monotonic() - self._profile_written_at > PROFILE_REFRESH_S:
+            self._profile.clear()
         for register, seconds in (('Profile_Velocity', self.moving_time_s),
                                   ('Profile_Acceleration', self.accel_time_s)):
             if register in self._profile:
@@ -214,8 +222,12 @@ class ArmNode(LamNode):
             return
         self._profile[register] = True
         if all(value is True for value in self._profile.values()) and len(self._profile) == 2:
-            self.report(f'servo profile: {round(1000 * self.moving_time_s)} ms moves, '
-                        f'{round(1000 * self.accel_time_s)} ms acceleration')
+            first = self._profile_written_at is None
+            self._profile_written_at = time.monotonic()
+            if first:
+                    self.report(f'servo profile: {round(1000 * self.moving_time_s)} ms moves, '
+                            f'{round(1000 * self.accel_time_s)} ms acceleration (written '
+                            f'again every {PROFILE_REFRESH_S:g} s)')
 
     def _robot_info_problem(self, info) -> str | None:
         """Why the driver's answer cannot be used (the filter would compute nonsense)."""
