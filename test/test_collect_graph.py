@@ -148,7 +148,8 @@ def test_build_label_load_and_train_from_the_graphs_sessions(sessions, tmp_path)
     dataset = tmp_path / 'dataset.h5'
     sources = [sessions / 'robot', sessions / 'human']
     assert build_dataset(sources, dataset, camera_topic=CAMERA) == 10
-    bags = [ep for source in sources for ep in read_session(source, camera_topic=CAMERA)]
+    bags = [ep for source in sources   # one row per command, as the build reads them
+            for ep in read_session(source, camera_topic=CAMERA, rows='commands')]
     stored = read_episodes(dataset)
     for bag, episode in zip(bags, stored, strict=True):   # the file reads back exactly
         assert np.array_equal(bag.frames, episode.frames)

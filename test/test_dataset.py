@@ -164,6 +164,44 @@ def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
         assert len(ds.read_episode(ds.episode_names[0])) == 31
 
 
+def test_each_10_hz_command_gets_one_row_whatever_the_phase_of_the_cameras_30_fps(tmp_path):
+    """Commands 2 ms after a frame, +-3 ms of jitter: each its own row, none twice.
+
+    A grid of every third frame gave 5 of these 30 commands two rows and skipped the next.
+    """
+    rng = np.random.default_rng(3)
+    topics = [TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0),
+              TopicSpec(ACTION, 'sensor_msgs/msg/JointState', 10.0),
+              TopicSpec(JOINTS, 'sensor_msgs/msg/JointState', 100.0)]
+    commands = []
+    with RecordingSession(tmp_path / 'rec', 'robot', 'wx250s', embodiment='robot',
+                          topics=topics) as session:
+        cdr = CdrFactory(session.typestore)
+        session.start_episode(task='pick_place')
+        for i in range(90):                               # 3 s of frames
+            stamp = T0 + i * 33_333_333
+            session.write(CAMERA, stamp, cdr.image(np.full((6, 8, 3), i, np.uint8), 'rgb8',
+                                                   stamp))
+            session.write(JOINTS, stamp, cdr.joint_state(JOINT_NAMES, np.full(8, i), stamp))
+            if i % 3 == 0:                                # 10 Hz, a hair after the frame
+                command = T0 + i * 33_333_333 + int(2e6 + rng.normal(0, 3e6))
+                commands.append(command)
+                session.write(ACTION, command, cdr.joint_state(
+                    ACTION_NAMES, np.full(len(ACTION_NAMES), len(commands)), command))
+        session.stop_episode(success=True)
+    out = tmp_path / 'data.h5'
+    assert cli(['dataset', 'build', str(session.session_dir), '--out', str(out),
+                '--camera-topic', CAMERA]) == 0
+    with Dataset(out) as ds:
+        built = ds.read_episode(ds.episode_names[0])
+    frame_ns = T0 + np.arange(90) * 33_333_333
+    seen = np.searchsorted(frame_ns, commands, side='right') - 1   # the frame each was decided on
+    kept = seen >= 0
+    np.testing.assert_array_equal(built.actions[:, 0], np.arange(1, 31)[kept])   # each once
+    np.testing.assert_array_equal(built.frames[:, 0, 0, 0], seen[kept])
+    np.testing.assert_array_equal(built.joint_positions[:, 0], seen[kept])
+
+
 def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
     rng = np.random.default_rng(0)
     times = 1000.0 + np.delete(np.arange(60) / 30.0, [7, 8, 30])   # dropped frames

@@ -256,7 +256,7 @@ def _pick_joint_state_topic(types: dict[str, set[str]], exclude: str,
 def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
                  action_topic: str | None = DEFAULT_ACTION_TOPIC,
                  joint_state_topic: str | None = None,
-                 typestore: Typestore | None = None) -> Episode:
+                 typestore: Typestore | None = None, rows: str = 'frames') -> Episode:
     """Load one episode bag as an Episode aligned on the camera frames.
 
     Frame times are the camera header stamps. ``actions[t]`` is the first
@@ -264,6 +264,10 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
     the latest state at or before it. ``joint_state_topic=None`` picks the one
     ``*joint_states`` JointState topic if there is one. A robot episode must
     have ``action_topic``; a human one may lack it (actions stay None).
+    ``rows='commands'``: one row per command instead, with the newest frame at or before
+    it (the one it was decided on), as the policy acts: a 30 fps camera beside 10 Hz
+    commands thinned on a grid of its own would, at some phases of the two clocks, give one
+    command to two rows and skip the next. An episode without commands keeps its frames.
 
     Raises BagFormatError (a ValueError) naming the file for anything wrong, and
     its subclass BagCorruptError when the bytes fail a CRC check or do not parse.
@@ -296,6 +300,8 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise BagFormatError(f'{bag_dir}: {camera_topic} frame size changes: {shapes}')
+    if rows not in ('frames', 'commands'):
+        raise ValueError(f"read_episode rows must be 'frames' or 'commands', got {rows!r}")
     frame_ns = np.asarray(times, dtype=np.int64)
     order = np.argsort(frame_ns, kind='stable')
     frame_ns = frame_ns[order]
@@ -306,7 +312,15 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
     if action_topic and _check_topic(types, action_topic, JOINT_STATE_TYPE, bag_dir):
         stamps, values, names = _read_joint_states(joint_states.get(action_topic, []),
                                                    typestore, action_topic, bag_dir)
-        actions = _next_sample(stamps, values, frame_ns)
+        if rows == 'commands':
+            seen = np.searchsorted(frame_ns, stamps, side='right') - 1   # -1: before any frame
+            order, frame_ns = order[seen[seen >= 0]], frame_ns[seen[seen >= 0]]
+            actions = values[seen >= 0]
+            if not len(actions):
+                raise BagFormatError(f'{bag_dir}: every command on {action_topic} came before '
+                                     f'the first frame of {camera_topic}')
+        else:
+            actions = _next_sample(stamps, values, frame_ns)
         metadata.update(action_topic=action_topic, action_names=names)
     elif action_topic and meta.embodiment == 'robot':
         raise BagFormatError(f'{bag_dir}: robot episode has no action topic {action_topic} '

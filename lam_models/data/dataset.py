@@ -208,12 +208,16 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
     its bag, as ``read_session`` does, and the rest is still built. ``effector_path``
     (episode -> (T, 3) m or None) stores where a robot episode's effector went: the arm's
     forward kinematics, which lam_models does not own (``lam-ros dataset build`` passes it).
-    Frames faster than ``rate_hz`` are thinned to it (``at_frame_rate``); None keeps all.
+    A robot episode gets one row per command (``read_episode(rows='commands')``), a human
+    one's frames faster than ``rate_hz`` are thinned to it (``at_frame_rate``); None keeps
+    every frame.
     ``successful_only`` leaves out the episodes saved as failed (unknown ones stay).
     """
     out = Path(out)
     _output_check(out, overwrite)
-    sessions = [(Path(d), iter_session(d, camera_topic=camera_topic)) for d in session_dirs]
+    rows = 'frames' if rate_hz is None else 'commands'   # a robot episode: one row per command
+    sessions = [(Path(d), iter_session(d, camera_topic=camera_topic, rows=rows))
+                for d in session_dirs]
     if not sessions:
         raise DatasetError(f'{out}: no session directories given')
     total = sum(len(list_episodes(d)) for d, _ in sessions)
