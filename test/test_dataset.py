@@ -202,6 +202,28 @@ def test_each_10_hz_command_gets_one_row_whatever_the_phase_of_the_cameras_30_fp
     np.testing.assert_array_equal(built.joint_positions[:, 0], seen[kept])
 
 
+def test_build_reads_the_policy_camera_the_recorder_had(tmp_path):
+    """Collected with policy_camera:=wrist, the dataset is the wrist's, not the first camera's."""
+    head, wrist = '/head/head/color/image_raw', '/wrist/wrist/color/image_raw'
+    topics = [TopicSpec(head, 'sensor_msgs/msg/Image', 10.0),
+              TopicSpec(wrist, 'sensor_msgs/msg/Image', 10.0)]
+    with RecordingSession(tmp_path / 'rec', 'human', 'wx250s', embodiment='human',
+                          topics=topics, policy_camera_topic=wrist) as session:
+        cdr = CdrFactory(session.typestore)
+        session.start_episode(task='pick_place')
+        for i in range(3):
+            stamp = T0 + i * 100_000_000
+            for topic, value in ((head, 1), (wrist, 2)):
+                session.write(topic, stamp, cdr.image(np.full((6, 8, 3), value, np.uint8),
+                                                      'rgb8', stamp))
+        session.stop_episode(success=True)
+    out = tmp_path / 'data.h5'
+    assert cli(['dataset', 'build', str(session.session_dir), '--out', str(out)]) == 0
+    with Dataset(out) as ds:
+        built = ds.read_episode(ds.episode_names[0])
+    assert (built.frames == 2).all() and built.metadata['camera_topic'] == wrist
+
+
 def test_thinning_keeps_the_frame_nearest_each_period_and_leaves_10_hz_alone():
     rng = np.random.default_rng(0)
     times = 1000.0 + np.delete(np.arange(60) / 30.0, [7, 8, 30])   # dropped frames

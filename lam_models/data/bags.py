@@ -104,6 +104,7 @@ class EpisodeMetadata:
     stop_time_ns: int = 0
     complete: bool = False
     notes: str = ''
+    policy_camera_topic: str = ''   # the recorder's policy camera ('': recorded before it said)
 
     def to_json(self) -> str:
         """Serialize for custom_data / the partial-episode side file."""
@@ -253,14 +254,15 @@ def _pick_joint_state_topic(types: dict[str, set[str]], exclude: str,
     return candidates[0] if candidates else None
 
 
-def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
+def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
                  action_topic: str | None = DEFAULT_ACTION_TOPIC,
                  joint_state_topic: str | None = None,
                  typestore: Typestore | None = None, rows: str = 'frames') -> Episode:
     """Load one episode bag as an Episode aligned on the camera frames.
 
-    Frame times are the camera header stamps. ``actions[t]`` is the first
-    command at or after frame t (the one decided on it); joint positions are
+    ``camera_topic=None``: the policy camera the recorder says it had (``EpisodeMetadata``),
+    else ``DEFAULT_CAMERA_TOPIC``. Frame times are the camera header stamps. ``actions[t]``
+    is the first command at or after frame t (the one decided on it); joint positions are
     the latest state at or before it. ``joint_state_topic=None`` picks the one
     ``*joint_states`` JointState topic if there is one. A robot episode must
     have ``action_topic``; a human one may lack it (actions stay None).
@@ -275,6 +277,7 @@ def read_episode(bag_dir: str | Path, camera_topic: str = DEFAULT_CAMERA_TOPIC,
     bag_dir = Path(bag_dir)
     info = _load_bag_info(bag_dir)
     meta = _episode_metadata(bag_dir, info)
+    camera_topic = camera_topic or meta.policy_camera_topic or DEFAULT_CAMERA_TOPIC
     typestore = typestore or make_typestore()
     types: dict[str, set[str]] = {}
     frames, times = [], []

@@ -42,7 +42,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from lam_models.data.bags import DEFAULT_CAMERA_TOPIC, iter_session, list_episodes
+from lam_models.data.bags import iter_session, list_episodes
 from lam_models.data.episode import (
     CONTROL_RATE_HZ,
     EMBODIMENTS,
@@ -197,7 +197,7 @@ UNEVEN_ROWS_WARNING = 0.05   # an episode with more of its rows out of step is n
 
 
 def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
-                  camera_topic: str = DEFAULT_CAMERA_TOPIC, overwrite: bool = False,
+                  camera_topic: str | None = None, overwrite: bool = False,
                   progress: bool = False,
                   effector_path: Callable[[Episode], np.ndarray | None] | None = None,
                   rate_hz: float | None = CONTROL_RATE_HZ, successful_only: bool = False) -> int:
@@ -210,7 +210,7 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
     forward kinematics, which lam_models does not own (``lam-ros dataset build`` passes it).
     A robot episode gets one row per command (``read_episode(rows='commands')``), a human
     one's frames faster than ``rate_hz`` are thinned to it (``at_frame_rate``); None keeps
-    every frame.
+    every frame. ``camera_topic`` None: each episode's policy camera as its recorder said.
     ``successful_only`` leaves out the episodes saved as failed (unknown ones stay).
     """
     out = Path(out)

@@ -174,7 +174,8 @@ def add_dataset_parser(sub) -> None:
     p = commands.add_parser('build', help='recorded sessions (MCAP) into one HDF5 dataset')
     p.add_argument('sessions', nargs='+', help='session directories')
     p.add_argument('--out', required=True, help='dataset file to write (.h5)')
-    p.add_argument('--camera-topic', help='policy camera topic (default: the head camera)')
+    p.add_argument('--camera-topic', help="policy camera topic (default: each episode's "
+                   "recorded policy camera, else the head camera's)")
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
     p.add_argument('--rate-hz', type=float, default=CONTROL_RATE_HZ,
                    help='thin faster frames (a 30 fps RealSense) to this rate, the rate '
@@ -215,7 +216,6 @@ def recorded_effector_path(episode):
 
 def run_dataset(args: argparse.Namespace) -> int:
     """Dispatch ``lam-ros dataset``; a bad input is one line naming the file."""
-    from lam_models.data.bags import DEFAULT_CAMERA_TOPIC
     from lam_models.data.dataset import build_dataset
     from lam_models.data.dataset_figures import show_episode
     from lam_models.data.lerobot import export_lerobot
@@ -226,7 +226,7 @@ def run_dataset(args: argparse.Namespace) -> int:
             if args.rate_hz < 0:
                 raise ConfigError(f'dataset build: --rate-hz must be >= 0, got {args.rate_hz}')
             count = build_dataset(args.sessions, args.out,
-                                  args.camera_topic or DEFAULT_CAMERA_TOPIC,
+                                  args.camera_topic,
                                   overwrite=args.overwrite, progress=True,
                                   effector_path=recorded_effector_path,
                                   rate_hz=args.rate_hz if args.rate_hz > 0 else None,

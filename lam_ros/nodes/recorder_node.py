@@ -93,7 +93,8 @@ class RecorderNode(LamNode):
             self.session = RecordingSession(output_dir, session, robot_model, embodiment=mode,
                                             topics=specs, operator=self.operator, resume=True,
                                             min_free_bytes=int(min_free_mb * 2**20),
-                                            on_failure=self._on_episode_failed)
+                                            on_failure=self._on_episode_failed,
+                                            policy_camera_topic=self.policy_camera_topic)
         except RecordingError as error:
             raise ConfigError(str(error)) from None
         for partial in self.session.incomplete:

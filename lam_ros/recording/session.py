@@ -80,7 +80,8 @@ class RecordingSession:
                  software_version: str = lam_ros.__version__,
                  typestore: Typestore | None = None, max_queue_messages: int = 4096,
                  min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+                 on_failure: Callable[[str], None] | None = None,
+                 policy_camera_topic: str = '') -> None:
         if embodiment not in ('robot', 'human'):
             raise RecordingError(f'embodiment must be robot or human, got {embodiment!r}')
         if not session_name or '/' in session_name or session_name.startswith('.'):
@@ -90,6 +91,7 @@ class RecordingSession:
         self.robot_model = robot_model
         self.embodiment = embodiment
         self.operator = operator
+        self.policy_camera_topic = policy_camera_topic   # each episode's metadata says it
         self.software_version = software_version
         self.topics = list(topics)
         self.typestore = typestore or make_typestore()
@@ -220,7 +222,8 @@ class RecordingSession:
         metadata = EpisodeMetadata(
             session=self.session_name, episode_index=index, task=task, instruction=instruction,
             operator=self.operator, embodiment=self.embodiment, robot_model=self.robot_model,
-            software_version=self.software_version, start_time_ns=time.time_ns(), notes=notes)
+            software_version=self.software_version, start_time_ns=time.time_ns(), notes=notes,
+            policy_camera_topic=self.policy_camera_topic)
         episode = None
         try:
             episode = EpisodeWriter(partial / episode_dir_name(index), metadata, self.typestore,
