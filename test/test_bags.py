@@ -98,7 +98,7 @@ def write_bag(bag_dir: Path, embodiment: str = 'robot', with_action: bool = True
     return frames
 
 
-def test_action_decided_on_each_frame_and_human_episode(tmp_path):
+def test_action_decided_on_each_frame_and_human_episode(tmp_path, caplog):
     frames = write_bag(tmp_path / 'robot')
     episode = read_episode(tmp_path / 'robot', camera_topic=CAMERA)
     np.testing.assert_array_equal(episode.frames, frames)
@@ -106,6 +106,11 @@ def test_action_decided_on_each_frame_and_human_episode(tmp_path):
     # (frame 0 had none: it takes the first action).
     np.testing.assert_array_equal(episode.actions[:, 0], [1, 1, 2, 3])
     assert episode.joint_positions is None and episode.success is False
+    # a recorder told another robot_name records no joint states: said, not silent
+    assert 'robot episode without a joint_states topic' in caplog.text
+    by_command = read_episode(tmp_path / 'robot', camera_topic=CAMERA, rows='commands')
+    np.testing.assert_array_equal(by_command.actions[:, 0], [1, 2, 3])   # one row each
+    np.testing.assert_array_equal(by_command.frames, frames[1:])
 
     write_bag(tmp_path / 'human', embodiment='human', with_action=False)
     human = read_episode(tmp_path / 'human', camera_topic=CAMERA)

@@ -340,6 +340,9 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
                                                    typestore, joint_state_topic, bag_dir)
         joint_positions = _previous_sample(stamps, values, frame_ns)
         metadata.update(joint_state_topic=joint_state_topic, joint_names=names)
+    elif meta.embodiment == 'robot':
+        log.warning("%s: robot episode without a joint_states topic (the recorder's "
+                    'robot_name?): it trains no state', bag_dir)
 
     return Episode(
         frames=np.stack(frames)[order], timestamps=_ns_to_seconds(frame_ns),
