@@ -164,10 +164,12 @@ def test_a_30_fps_recording_builds_at_the_10_hz_the_policy_acts_at(tmp_path):
         assert len(ds.read_episode(ds.episode_names[0])) == 31
 
 
-def test_each_10_hz_command_gets_one_row_whatever_the_phase_of_the_cameras_30_fps(tmp_path):
+def test_each_10_hz_command_gets_one_row_whatever_the_phase_of_the_cameras_30_fps(
+        tmp_path, caplog):
     """Commands 2 ms after a frame, +-3 ms of jitter: each its own row, none twice.
 
     A grid of every third frame gave 5 of these 30 commands two rows and skipped the next.
+    The camera stalls for the last four: their rows repeat its last frame, and it is said.
     """
     rng = np.random.default_rng(3)
     topics = [TopicSpec(CAMERA, 'sensor_msgs/msg/Image', 30.0),
@@ -188,16 +190,25 @@ def test_each_10_hz_command_gets_one_row_whatever_the_phase_of_the_cameras_30_fp
                 commands.append(command)
                 session.write(ACTION, command, cdr.joint_state(
                     ACTION_NAMES, np.full(len(ACTION_NAMES), len(commands)), command))
+        for k in range(4):                                # no frame after 2.97 s
+            commands.append(T0 + 3_000_000_000 + k * 100_000_000)
+            session.write(ACTION, commands[-1], cdr.joint_state(
+                ACTION_NAMES, np.full(len(ACTION_NAMES), len(commands)), commands[-1]))
         session.stop_episode(success=True)
     out = tmp_path / 'data.h5'
-    assert cli(['dataset', 'build', str(session.session_dir), '--out', str(out),
-                '--camera-topic', CAMERA]) == 0
+    with caplog.at_level(logging.WARNING):
+        assert cli(['dataset', 'build', str(session.session_dir), '--out', str(out),
+                    '--camera-topic', CAMERA]) == 0
     with Dataset(out) as ds:
         built = ds.read_episode(ds.episode_names[0])
     frame_ns = T0 + np.arange(90) * 33_333_333
     seen = np.searchsorted(frame_ns, commands, side='right') - 1   # the frame each was decided on
     kept = seen >= 0
-    np.testing.assert_array_equal(built.actions[:, 0], np.arange(1, 31)[kept])   # each once
+    np.testing.assert_array_equal(built.actions[:, 0], np.arange(1, 35)[kept])   # each once
+    np.testing.assert_allclose(built.timestamps - T0 / 1e9, (np.array(commands)[kept] - T0) / 1e9,
+                               rtol=0, atol=1e-6)        # a row's time: its command's
+    assert '3 of 34 commands were decided on a /cam/color frame over' in caplog.text
+    assert 'unevenly spaced' not in caplog.text          # rows on the commands' clock
     np.testing.assert_array_equal(built.frames[:, 0, 0, 0], seen[kept])
     np.testing.assert_array_equal(built.joint_positions[:, 0], seen[kept])
 

@@ -232,6 +232,26 @@ def _next_sample(sample_times: np.ndarray, values: np.ndarray,
     return values[np.clip(index, 0, len(values) - 1)]
 
 
+STALE_FRAME_PERIODS = 2.5   # a command decided on a frame this many periods old: stalled camera
+
+
+def _warn_stale_frames(bag_dir: Path, camera_topic: str, frame_ns: np.ndarray,
+                       command_ns: np.ndarray, seen: np.ndarray) -> None:
+    """Say how many commands had only an old frame to be decided on (a camera that stalled).
+
+    Their rows are kept (a row per command keeps the episode's steps whole), with that frame
+    repeated: an episode with many is one to record again.
+    """
+    if len(frame_ns) < 2:
+        return
+    period = float(np.median(np.diff(frame_ns)))
+    stale = int(np.sum(command_ns - frame_ns[seen] > STALE_FRAME_PERIODS * period))
+    if stale:
+        log.warning('%s: %d of %d commands were decided on a %s frame over %.3g s old (the '
+                    'camera stalled?)', bag_dir, stale, len(command_ns), camera_topic,
+                    STALE_FRAME_PERIODS * period / 1e9)
+
+
 def _check_topic(types: dict[str, set[str]], topic: str, msgtype: str, bag_dir: Path) -> bool:
     """True if ``topic`` is in the bag with ``msgtype``; raise if it has another type."""
     found = types.get(topic)
@@ -308,6 +328,7 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
     frame_ns = np.asarray(times, dtype=np.int64)
     order = np.argsort(frame_ns, kind='stable')
     frame_ns = frame_ns[order]
+    row_ns = frame_ns   # a row's time: its frame's, or with rows='commands' its command's
     metadata: dict[str, Any] = {**asdict(meta), 'bag_dir': str(bag_dir),
                                 'camera_topic': camera_topic, 'topics': topics}
 
@@ -317,11 +338,13 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
                                                    typestore, action_topic, bag_dir)
         if rows == 'commands':
             seen = np.searchsorted(frame_ns, stamps, side='right') - 1   # -1: before any frame
-            order, frame_ns = order[seen[seen >= 0]], frame_ns[seen[seen >= 0]]
-            actions = values[seen >= 0]
-            if not len(actions):
+            kept = seen >= 0
+            if not kept.any():
                 raise BagFormatError(f'{bag_dir}: every command on {action_topic} came before '
                                      f'the first frame of {camera_topic}')
+            _warn_stale_frames(bag_dir, camera_topic, frame_ns, stamps[kept], seen[kept])
+            order, frame_ns = order[seen[kept]], frame_ns[seen[kept]]
+            actions, row_ns = values[kept], stamps[kept]
         else:
             actions = _next_sample(stamps, values, frame_ns)
         metadata.update(action_topic=action_topic, action_names=names)
@@ -345,7 +368,7 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
                     'robot_name?): it trains no state', bag_dir)
 
     return Episode(
-        frames=np.stack(frames)[order], timestamps=_ns_to_seconds(frame_ns),
+        frames=np.stack(frames)[order], timestamps=_ns_to_seconds(row_ns),
         embodiment='human' if meta.embodiment == 'human' else 'robot',
         actions=actions, joint_positions=joint_positions, task=meta.task,
         instruction=meta.instruction, success=meta.success, metadata=metadata)

@@ -235,9 +235,10 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
                         episode = at_frame_rate(episode, rate_hz)
                     uneven = uneven_rows(episode)
                     if uneven > UNEVEN_ROWS_WARNING:
-                        logging.getLogger(__name__).warning(
-                            '%s: %.0f%% of its rows are unevenly spaced (the camera dropped '
-                            'frames or slowed down: auto-exposure priority?)',
+                        log.warning(
+                            '%s: %.0f%% of its rows are unevenly spaced (a camera that '
+                            'slowed down, auto-exposure priority?, or a teleop that missed '
+                            'ticks)',
                             episode.metadata.get('bag_dir', '?'), 100 * uneven)
                     path = None if effector_path is None or episode.effector_positions \
                         is not None else effector_path(episode)
@@ -251,9 +252,8 @@ def build_dataset(session_dirs: Sequence[str | Path], out: str | Path,
         raise
     finally:
         if failed:
-            logging.getLogger(__name__).warning('%d episodes saved as failed left out '
-                                                '(successful_only), e.g. %s', len(failed),
-                                                failed[0])
+            log.warning('%d episodes saved as failed left out (successful_only), e.g. %s',
+                        len(failed), failed[0])
 
 
 def _progress(total: int, desc: str, enabled: bool) -> tqdm:
@@ -420,7 +420,7 @@ class Dataset:
         metadata = self.metadata(name)
         pixels = frames[()]
         if image_size is not None:
-            metadata[SOURCE_FRAME_SHAPE] = list(pixels.shape[1:3])
+            metadata.setdefault(SOURCE_FRAME_SHAPE, list(pixels.shape[1:3]))
             pixels = resize_frames(pixels, image_size)
         pseudo = None
         if pseudo_actions is not None:

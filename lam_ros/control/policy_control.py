@@ -123,6 +123,10 @@ class StateHistory:
                 return state
         return self.entries[0][1]
 
+    def covers(self, stamp_ns: int) -> bool:
+        """Whether a state at or before ``stamp_ns`` is kept (else ``at`` gives the oldest)."""
+        return bool(self.entries) and self.entries[0][0] <= stamp_ns
+
     def clear(self) -> None:
         """Forget them all (a new scene, an e-stop's release)."""
         self.entries.clear()

@@ -75,7 +75,10 @@ def hold_frame_rate(device: rs.device) -> int:
     held = 0
     for sensor in device.query_sensors():
         if sensor.supports(rs.option.auto_exposure_priority):
-            sensor.set_option(rs.option.auto_exposure_priority, 0)
+            try:
+                sensor.set_option(rs.option.auto_exposure_priority, 0)
+            except RuntimeError:   # read-only on some firmware: the stream still runs
+                continue
             held += 1
     return held
 

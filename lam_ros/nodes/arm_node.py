@@ -202,8 +202,8 @@ class ArmNode(LamNode):
         """Write each profile register until it answers, and every PROFILE_REFRESH_S again."""
         if not self.registers_client.service_is_ready():
             return
-        if self._profile_written_at is not None and len(self._profile) == 2 and \
-                time.monotonic() - self._profile_written_at > PROFILE_REFRESH_S:
+        written = len(self._profile) == 2 and all(v is True for v in self._profile.values())
+        if written and time.monotonic() - self._profile_written_at > PROFILE_REFRESH_S:
             self._profile.clear()
         for register, seconds in (('Profile_Velocity', self.moving_time_s),
                                   ('Profile_Acceleration', self.accel_time_s)):
@@ -217,6 +217,8 @@ class ArmNode(LamNode):
                 register, done))
 
     def _on_profile(self, register: str, future) -> None:
+        if self._profile.get(register) is not future:
+            return   # an answer to a call made before the last refresh
         if future.exception() is not None or future.result() is None:
             del self._profile[register]   # the next timer tick sends it again
             return
@@ -225,7 +227,7 @@ class ArmNode(LamNode):
             first = self._profile_written_at is None
             self._profile_written_at = time.monotonic()
             if first:
-                    self.report(f'servo profile: {round(1000 * self.moving_time_s)} ms moves, '
+                self.report(f'servo profile: {round(1000 * self.moving_time_s)} ms moves, '
                             f'{round(1000 * self.accel_time_s)} ms acceleration (written '
                             f'again every {PROFILE_REFRESH_S:g} s)')
 

@@ -242,6 +242,10 @@ class ControllerNode(LamNode):
                 self.action_pub.publish(self.suggestion)
             return
         if self.image[0] != self.observed_image_at:   # one history entry per camera frame
+            if not self.states.covers(self.image[2]):
+                self.report('policy camera frame stamped before every joint state kept (its '
+                            "clock and the driver's apart?): paired with the oldest", 'warn',
+                            throttle_s=5.0)
             # the state at the frame's stamp, as the data paired them; the arm where it is now
             self.runner.observe(self.image[1], self.states.at(self.image[2]),
                                 stamp=self.image[0], arm_joints=self.joints[2])
