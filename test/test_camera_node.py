@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import wait_for_messages
+from conftest import spin_until, wait_for_messages
 import numpy as np
 import pyrealsense2 as rs
 import pytest
@@ -64,6 +64,8 @@ def test_camera_node_plays_a_recorded_db3_on_realsense_topics(tmp_path, ros_env,
     try:
         color = wait_for_messages(listener, executor, Image, names['color'], count=3,
                                   timeout_s=20.0)[0]
+        # depth and info come on their own topics: on a loaded machine after three colours
+        spin_until(executor, lambda: got['depth'] and got['color_info'], 10.0)
     finally:
         camera.send_signal(signal.SIGINT)
         output, _ = camera.communicate(timeout=20)
