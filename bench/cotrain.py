@@ -630,7 +630,8 @@ def main() -> int:
     parser.add_argument('--policy-steps', type=int, default=7500,
                         help='in all, of which --look-first look first')
     parser.add_argument('--look-first', type=float, default=0.6,
-                        help='share of the steps spent looking first')
+                        help='share of the steps spent looking first (runs before session 23 '
+                             "took the trainer's 1/3 and are named without it)")
     parser.add_argument('--batch-size', type=int, default=DEFAULT_BATCH)
     parser.add_argument('--robot-fraction', type=float, default=DEFAULT_ROBOT_FRACTION,
                         help='share of each batch drawn from robot rows (where there are '
