@@ -88,7 +88,8 @@ Rows (one policy each, same budget):
   (``--human-videos 3000 --latent-videos 2000``): 36% [32, 40] (216/600) against the same
   robot-only 145/600, +11.8; H = 4000, seed 0: 36% [30, 43]: no lift past 2000 videos.
   One seed of the rows at H = 2000: robot-only 28%, oracle 41%, robot 5K 36%, CoMo 36%, VQ
-  (collapsed again) 3%;
+  (collapsed again) 3%; session 26, the rest of that seed's table: StaMo 26%, CLAM 23%,
+  pixel differences 27%;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
