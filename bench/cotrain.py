@@ -89,7 +89,9 @@ Rows (one policy each, same budget):
   robot-only 145/600, +11.8; H = 4000, seed 0: 36% [30, 43]: no lift past 2000 videos.
   One seed of the rows at H = 2000: robot-only 28%, oracle 41%, robot 5K 36%, CoMo 36%, VQ
   (collapsed again) 3%; session 26, the rest of that seed's table: StaMo 26%, CLAM 23%,
-  pixel differences 27%;
+  pixel differences 27%; ``--set waypoint_condition=true`` (the denoiser reads the
+  waypoint head's guess): CoMo 36% (71/200, as without), robot-only 30% and 23% on seeds 0
+  and 1 (28% and 21% without): the gain shrinks;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
