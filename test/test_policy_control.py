@@ -252,7 +252,9 @@ def test_the_state_history_gives_the_newest_state_at_or_before_a_stamp():
         history.add(stamp, np.array([stamp]))
     assert [int(history.at(stamp)[0]) for stamp in (25, 30, 99)] == [20, 30, 40]
     assert int(history.at(5)[0]) == 20   # all later (another clock): the oldest kept
-    assert history.covers(20) and not history.covers(19)
+    assert history.clocks_apart(19) and not history.clocks_apart(20)
+    history.entries.popleft()   # not full: a start-up, not a clock
+    assert not history.clocks_apart(19)
     history.clear()
     assert history.at(30) is None
 

@@ -123,9 +123,13 @@ class StateHistory:
                 return state
         return self.entries[0][1]
 
-    def covers(self, stamp_ns: int) -> bool:
-        """Whether a state at or before ``stamp_ns`` is kept (else ``at`` gives the oldest)."""
-        return bool(self.entries) and self.entries[0][0] <= stamp_ns
+    def clocks_apart(self, stamp_ns: int) -> bool:
+        """A frame older than every state of a full history: its clock is not the driver's.
+
+        Right after a start or a reset the history is short, and a frame taken just before
+        it began predates it without anything being wrong.
+        """
+        return len(self.entries) == self.entries.maxlen and stamp_ns < self.entries[0][0]
 
     def clear(self) -> None:
         """Forget them all (a new scene, an e-stop's release)."""

@@ -242,7 +242,7 @@ class ControllerNode(LamNode):
                 self.action_pub.publish(self.suggestion)
             return
         if self.image[0] != self.observed_image_at:   # one history entry per camera frame
-            if not self.states.covers(self.image[2]):
+            if self.states.clocks_apart(self.image[2]):
                 self.report('policy camera frame stamped before every joint state kept (its '
                             "clock and the driver's apart?): paired with the oldest", 'warn',
                             throttle_s=5.0)
