@@ -176,7 +176,7 @@ def read_episode_metadata(bag_dir: str | Path) -> EpisodeMetadata:
     return _episode_metadata(bag_dir, _load_bag_info(bag_dir))
 
 
-def _stamp_ns(msg: Any, receive_ns: int) -> int:
+def header_stamp_ns(msg: Any, receive_ns: int) -> int:
     """Header stamp in ns; the receive time when the publisher left the stamp at zero.
 
     Alignment works on integer ns: float64 seconds since 1970 only resolve ~0.2 us.
@@ -205,7 +205,7 @@ def _read_joint_states(messages: list[tuple[int, bytes]], typestore: Typestore, 
         if len(msg.position) != len(names):
             raise BagFormatError(
                 f'{bag_dir}: {topic} has {len(msg.position)} positions for {len(names)} names')
-        stamps.append(_stamp_ns(msg, receive_ns))
+        stamps.append(header_stamp_ns(msg, receive_ns))
         rows.append(np.asarray(msg.position, dtype=np.float32))
     if not rows:
         raise BagFormatError(f'{bag_dir}: topic {topic} has no messages')
@@ -294,6 +294,8 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
     Raises BagFormatError (a ValueError) naming the file for anything wrong, and
     its subclass BagCorruptError when the bytes fail a CRC check or do not parse.
     """
+    if rows not in ('frames', 'commands'):
+        raise ValueError(f"read_episode rows must be 'frames' or 'commands', got {rows!r}")
     bag_dir = Path(bag_dir)
     info = _load_bag_info(bag_dir)
     meta = _episode_metadata(bag_dir, info)
@@ -310,7 +312,7 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
             except ValueError as exc:
                 raise BagFormatError(f'{bag_dir}: topic {camera_topic} field encoding: '
                                      f'{exc}') from None
-            times.append(_stamp_ns(msg, receive_ns))
+            times.append(header_stamp_ns(msg, receive_ns))
         elif msgtype == JOINT_STATE_TYPE:
             joint_states.setdefault(topic, []).append((receive_ns, raw))
 
@@ -323,8 +325,6 @@ def read_episode(bag_dir: str | Path, camera_topic: str | None = None,
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise BagFormatError(f'{bag_dir}: {camera_topic} frame size changes: {shapes}')
-    if rows not in ('frames', 'commands'):
-        raise ValueError(f"read_episode rows must be 'frames' or 'commands', got {rows!r}")
     frame_ns = np.asarray(times, dtype=np.int64)
     order = np.argsort(frame_ns, kind='stable')
     frame_ns = frame_ns[order]
@@ -399,7 +399,7 @@ def read_topic_stamps(bag_dir: str | Path, topics: list[str] | None = None,
         receive.setdefault(topic, []).append(receive_ns)
         if headers and has_header(typestore, msgtype):
             msg = typestore.deserialize_cdr(raw, msgtype)
-            header.setdefault(topic, []).append(_stamp_ns(msg, receive_ns))
+            header.setdefault(topic, []).append(header_stamp_ns(msg, receive_ns))
     missing = sorted(set(topics or ()) - set(types))
     if missing:
         raise BagFormatError(f'{bag_dir}: topics {missing} not in bag')

@@ -24,6 +24,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
+from lam_models.data.bags import header_stamp_ns
 from lam_models.data.episode import CONTROL_RATE_HZ, RATE_TOLERANCE
 from lam_models.data.images import image_to_rgb
 from lam_ros.app.runtime import ConfigError, LamNode, node_main
@@ -192,9 +193,8 @@ class ControllerNode(LamNode):
         self.states.add(self.stamp_ns(msg), self.joints[1])
 
     def stamp_ns(self, msg: Image | JointState) -> int:
-        """A message's header stamp (ns); now where its publisher left it at zero."""
-        stamp = msg.header.stamp
-        return stamp.sec * 1_000_000_000 + stamp.nanosec or self.get_clock().now().nanoseconds
+        """A message's header stamp (ns), as the bag reader takes it; now where it is zero."""
+        return header_stamp_ns(msg, self.get_clock().now().nanoseconds)
 
     def on_expert(self, msg: JointState) -> None:
         """The simulator's expert suggestion (no checkpoint)."""
