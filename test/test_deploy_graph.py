@@ -75,7 +75,7 @@ def test_deploy_solves_the_task_in_sim(rclpy_context):
 
 
 def policy_checkpoint(directory, lift_m: float = 0.01, rate_hz: float = CONTROL_RATE_HZ,
-                      aspect: float = 1.0) -> str:
+                      aspect: float = 1.0, start: dict | None = None) -> str:
     """A small policy whose every action lifts the gripper by ``lift_m`` (ee_delta).
 
     Untrained weights with a near-zero action std: the output is the action mean whatever
@@ -86,7 +86,8 @@ def policy_checkpoint(directory, lift_m: float = 0.01, rate_hz: float = CONTROL_
     from lam_models.policies import make_policy, save_policy
     torch.manual_seed(0)
     policy = make_policy('autoregressive', width=16, keypoints=8, action_space='ee_delta',
-                         control_rate_hz=rate_hz, source_frame_aspect=aspect)
+                         control_rate_hz=rate_hz, source_frame_aspect=aspect,
+                         **({} if start is None else {'start_pose': start, 'start_gripper': 1.0}))
     mean = torch.zeros(7)
     mean[2], mean[6] = lift_m, 1.0
     policy.set_normalization({'action_mean': mean, 'action_std': torch.full((7,), 1e-6),
@@ -273,4 +274,36 @@ def test_the_controller_runs_at_the_checkpoints_data_rate_unless_told(tmp_path, 
     node.destroy_node()
     node = ControllerNode(context=rclpy_context, parameter_overrides=[])   # the sim expert
     assert node.rate_hz == CONTROL_RATE_HZ
+    node.destroy_node()
+
+
+def test_the_controller_takes_the_start_pose_by_joint_name_and_says_when_there_is_none(
+        tmp_path, rclpy_context):
+    """Recorded from xs_sdk's joint_states (extra 'gripper', another order): picked by name."""
+    from rclpy.parameter import Parameter
+
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    arm = {'waist': 0.1, 'shoulder': -0.2, 'elbow': 0.4, 'forearm_roll': 0.0,
+           'wrist_angle': 1.3, 'wrist_rotate': -0.1}
+    start = {'gripper': 0.7, **dict(reversed(arm.items())), 'left_finger': 0.03}
+    with_start = policy_checkpoint(tmp_path / 'with', start=start)
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=with_start)])
+    np.testing.assert_allclose(node.runner.start_pose, [*arm.values(), 1.0])
+    node.destroy_node()
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=with_start), Parameter('go_to_start', value=False)])
+    assert node.runner.start_pose is None
+    node.destroy_node()
+    said = []
+    original = ControllerNode.report
+    ControllerNode.report = lambda self, message, *args, **kwargs: said.append(message)
+    try:
+        node = ControllerNode(context=rclpy_context, parameter_overrides=[
+            Parameter('checkpoint', value=policy_checkpoint(tmp_path / 'without'))])
+    finally:
+        ControllerNode.report = original
+    assert node.runner.start_pose is None
+    assert any('does not say where its demos began' in message for message in said)
     node.destroy_node()

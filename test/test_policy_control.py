@@ -42,6 +42,7 @@ class StandInPolicy:
             assert self.release.wait(5)
         self.calls += 1
         self.seen = (tuple(images.shape), images.dtype, tuple(state.shape))
+        self.images = images.clone()
         return torch.as_tensor(self.chunk, dtype=torch.float32)[None]
 
 
@@ -49,8 +50,8 @@ def chunk_near(q: np.ndarray, steps: int = 6) -> np.ndarray:
     return np.array([np.append(q + 0.01 * (i + 1), 1.0) for i in range(steps)])
 
 
-def observe(runner: PolicyRunner, q: np.ndarray = HOME) -> None:
-    runner.observe(np.zeros((48, 64, 3), np.uint8), np.append(q, [0.02, -0.02]))
+def observe(runner: PolicyRunner, q: np.ndarray = HOME, brightness: int = 0) -> None:
+    runner.observe(np.full((48, 64, 3), brightness, np.uint8), np.append(q, [0.02, -0.02]))
 
 
 def test_executes_action_exec_actions_per_forward_pass_on_resized_history():
@@ -130,6 +131,47 @@ def test_a_ramp_step_the_arm_never_reaches_is_waited_for_a_bounded_time():
     for _ in range(RAMP_WAIT_TICKS + 1):
         sent.append(runner.tick())   # the arm stays at HOME
     assert np.abs(sent[-1][:6] - HOME).max() > np.abs(sent[1][:6] - HOME).max()
+
+
+def test_the_arm_goes_to_the_demos_start_pose_first_and_the_policy_sees_frames_from_there():
+    """A real arm boots at its sleep pose, from which no demo began."""
+    sleep = np.array(SPEC.sleep)
+    policy = StandInPolicy(chunk_near(HOME))
+    runner = PolicyRunner(policy, SPEC, startup_step_rad=0.1, background=False,
+                          start_pose=np.append(HOME, 1.0))
+    runner.measure(sleep)
+    observe(runner, sleep, brightness=50)    # frames on the way: not a demo's first
+    sent = [runner.tick()]
+    assert runner.status.state == 'homing' and "from its demos' start pose" in \
+        runner.status.message
+    while runner.status.state == 'homing':
+        runner.measure(sent[-1][:6])         # the arm follows
+        observe(runner, sent[-1][:6], brightness=50)
+        sent.append(runner.tick())
+    assert policy.calls == 0                 # no action while going there
+    path = np.vstack([sleep, [target[:6] for target in sent]])
+    assert np.abs(np.diff(path, axis=0)).max() <= 0.1 + 1e-6   # steps, never a jump
+    np.testing.assert_allclose(sent[-1], np.append(HOME, 1.0))  # there, the gripper open
+    assert runner.tick() is None             # waits for a frame taken there
+    observe(runner, HOME, brightness=200)
+    np.testing.assert_allclose(runner.tick(), chunk_near(HOME)[0])
+    assert policy.images.min() == 200        # its whole history from the start pose
+
+
+def test_an_arm_at_the_start_pose_acts_at_once_and_refuse_mode_does_not_go_there():
+    near = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False,
+                        start_pose=np.append(HOME + 0.1, 1.0), start_tolerance_rad=0.2)
+    near.measure(HOME)
+    observe(near)
+    np.testing.assert_allclose(near.tick(), chunk_near(HOME)[0])
+    far = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, startup_guard='refuse',
+                       background=False, start_pose=np.append(HOME, 1.0))
+    far.measure(np.array(SPEC.sleep))
+    observe(far, np.array(SPEC.sleep))
+    with pytest.raises(PolicyRefused, match="start pose at joint 'shoulder'.*startup_guard=refuse"):
+        far.tick()
+    with pytest.raises(ValueError, match='start_pose must be 6 finite joint positions'):
+        PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, start_pose=HOME)
 
 
 def test_startup_guard_refuses_when_asked_and_a_near_target_passes():

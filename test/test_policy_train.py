@@ -341,6 +341,26 @@ def test_the_data_rate_is_kept_and_an_older_checkpoint_without_it_resumes_with_t
         cotrain.control_rate_hz = 10.0
 
 
+def test_the_checkpoint_keeps_where_the_robot_demos_began_even_without_proprio(windows,
+                                                                                tmp_path):
+    """The deploy controller moves the arm there first: the median first pose, by name."""
+    _, path = windows
+    episodes = read_episodes(path)
+    images_only = PolicyWindows(episodes, SHAPE, proprio=False)
+    robot = [ep for ep in episodes if ep.embodiment == 'robot']
+    first = np.median([ep.joint_positions[0] for ep in robot], axis=0)
+    assert list(images_only.start_pose) == robot[0].metadata['joint_names']
+    np.testing.assert_allclose(list(images_only.start_pose.values()), first, rtol=1e-6)
+    config = PolicyTrainConfig(out_dir=str(tmp_path), steps=1, batch_size=8, progress=False,
+                               proprio=False)
+    train_policy('diffusion', {**SMALL, **TINY['diffusion']}, images_only, config)
+    loaded = load_policy(tmp_path / CHECKPOINT_NAME).config
+    assert loaded.state_dim == 0 and loaded.start_pose == images_only.start_pose
+    assert loaded.start_gripper == np.median([ep.actions[0, -1] for ep in robot])
+    assert PolicyWindows([replace(ep, joint_positions=None) for ep in episodes],
+                         SHAPE).start_pose == {}   # no joints recorded: unknown
+
+
 def test_hydra_policy_group_takes_every_default_from_the_dataclasses():
     from dataclasses import asdict
 

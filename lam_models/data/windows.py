@@ -164,6 +164,27 @@ def _draw(robot_rows: np.ndarray, human_rows: np.ndarray, batch_size: int,
                            if batch_size > robot_count else np.zeros(0, np.int64)])
 
 
+def start_pose(acted: Sequence[Episode]) -> tuple[dict[str, float], float]:
+    """Where the robot demos began: median first joint positions by name, first gripper command.
+
+    The deploy controller moves the arm there before a policy's first action (a real arm
+    boots at its sleep pose, which no demo starts from). Only the robot demos recorded with
+    joint names count (those of another naming are left out); none: ({}, -1.0).
+    """
+    robot = [ep for ep in acted if ep.embodiment == 'robot' and ep.joint_positions is not None
+             and ep.metadata.get('joint_names')]
+    if not robot:
+        return {}, -1.0
+    names = list(robot[0].metadata['joint_names'])
+    same = [ep for ep in robot if list(ep.metadata['joint_names']) == names
+            and ep.joint_positions.shape[1] == len(names)]
+    if not same:
+        return {}, -1.0
+    first = np.median(np.stack([ep.joint_positions[0] for ep in same]), axis=0)
+    gripper = float(np.median([ep.actions[0, -1] for ep in same]))
+    return {name: float(value) for name, value in zip(names, first)}, gripper
+
+
 class PolicyWindows:
     """All samples of a list of episodes, in memory, sampled by embodiment."""
 
@@ -181,6 +202,7 @@ class PolicyWindows:
             raise ValueError('PolicyWindows needs at least one episode with actions')
         self.shape, self.human_acts = shape, human_acts
         self.action_dim = acted[0].actions.shape[1]
+        self.start_pose, self.start_gripper = start_pose(acted)   # before proprio drops them
         if not proprio:
             episodes = [replace(ep, joint_positions=None) for ep in episodes]
         self.state_dim = _common_width(episodes, 'joint_positions', 'state')

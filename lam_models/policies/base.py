@@ -90,10 +90,14 @@ class PolicyConfig(ModelConfig):
     #   (lam_ros.sim WidowXEnv(avatar=True)): evaluation films so too; no real camera does
     control_rate_hz: float = 0.0  # its data's rows per second: one action step is one row,
     #   so the deploy controller must tick at this rate; 0: unknown (written before it was kept)
+    start_pose: dict[str, float] = field(default_factory=dict)  # the robot demos' median first
+    #   joint positions by joint_states name: deploy goes there first; {}: unknown
+    start_gripper: float = -1.0  # their first gripper command (0 closed..1 open); < 0: unknown
 
     # A checkpoint written before this field existed resumes with the data's value: it says
     # what the data was, not how the weights were trained.
-    DESCRIBES_DATA: ClassVar[tuple[str, ...]] = ('control_rate_hz', 'source_frame_aspect')
+    DESCRIBES_DATA: ClassVar[tuple[str, ...]] = ('control_rate_hz', 'source_frame_aspect',
+                                                 'start_pose', 'start_gripper')
 
     def __post_init__(self) -> None:
         name = type(self).__name__

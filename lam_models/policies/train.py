@@ -153,6 +153,7 @@ def train_policy(policy_name: str, policy_config: dict[str, Any], windows: Polic
         'state_names': windows.state_names, 'source_frame_size': windows.source_frame_size,
         'source_frame_aspect': windows.source_frame_aspect,
         'avatar': windows.avatar, 'control_rate_hz': windows.control_rate_hz,
+        'start_pose': windows.start_pose, 'start_gripper': windows.start_gripper,
         'latent_dim': windows.latent_dim if config.pseudo_actions else 0})
     policy.set_normalization(windows.normalization_stats())
     policy.to(device)

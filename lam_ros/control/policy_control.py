@@ -28,6 +28,12 @@ ramps there in steps of at most ``startup_step_rad`` (``startup_guard='ramp'``) 
 to move (``'refuse'``). A ramp step is sent once the measured arm is within a step of the
 last one (or after ``RAMP_WAIT_TICKS``), so the ramp does not run ahead of an arm that
 lags or that the arm node holds.
+
+Start pose: given one (the training demos' first pose, ``PolicyConfig.start_pose``), the
+runner first moves the arm there when it is farther than ``start_tolerance_rad`` (any
+joint), by the same ramp (or refuses, ``'refuse'``), waits for it to arrive, and forgets
+what it saw on the way: the policy's first chunk comes from frames at the start, as every
+demo's did. A real arm boots at its sleep pose, from which no demo began.
 """
 from __future__ import annotations
 
@@ -144,7 +150,7 @@ class PolicyRefused(RuntimeError):
 class RunnerStatus:
     """What the last tick did, for the node's status topic and the latency bench."""
 
-    state: str = 'waiting'          # waiting | inferring | acting | ramping | refused
+    state: str = 'waiting'   # waiting | homing | at start | inferring | acting | ramping | refused
     message: str = ''
     chunks: int = 0
     inference_s: float = 0.0        # last forward pass
@@ -158,7 +164,8 @@ class PolicyRunner:
     def __init__(self, policy, spec: RobotSpec, action_mode: str | None = None,
                  startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
                  startup_step_rad: float = 0.05, background: bool = True,
-                 prefetch_actions: int = 1) -> None:
+                 prefetch_actions: int = 1, start_pose: np.ndarray | None = None,
+                 start_tolerance_rad: float = 0.2) -> None:
         action_mode = action_mode or policy_action_mode(policy)
         if action_mode not in ACTION_MODES:
             raise ValueError(f'action_mode must be one of {ACTION_MODES}, got {action_mode!r}')
@@ -175,6 +182,16 @@ class PolicyRunner:
             raise ValueError(f'prefetch_actions must be in [0, action_exec) and leave '
                              f'action_exec actions in the chunk, got {prefetch_actions}')
         self.prefetch = prefetch_actions
+        arm = len(spec.joints)
+        if start_pose is not None:   # [arm joints..., gripper 0..1]
+            start_pose = np.asarray(start_pose, np.float64)
+            if start_pose.shape != (arm + 1,) or not np.all(np.isfinite(start_pose)):
+                raise ValueError(f'start_pose must be {arm} finite joint positions {spec.joints} '
+                                 f'and a gripper command, got {start_pose.tolist()}')
+        if not start_tolerance_rad > 0:
+            raise ValueError(f'start_tolerance_rad must be > 0, got {start_tolerance_rad}')
+        self.start_pose, self.start_tolerance = start_pose, start_tolerance_rad
+        self.at_start = start_pose is None   # nothing to go to: start where the arm is
         self.skip = 0    # actions of the old chunk executed after the pending observation
         self.guard, self.max_jump, self.ramp_step = (startup_guard, startup_max_jump_rad,
                                                      startup_step_rad)
@@ -227,14 +244,12 @@ class PolicyRunner:
         """
         if self.status.state == 'refused':
             return None
+        if not self.at_start:
+            target = self._go_to_start()
+            if target is not None:
+                return target
         if self.ramp:
-            arm = len(self.spec.joints)
-            lagging = np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step
-            if lagging and self.ramp_waited < RAMP_WAIT_TICKS:
-                self.ramp_waited += 1
-                return self.ramp_target   # the arm lags (or the arm node held): wait for it
-            self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
-            return self.ramp_target
+            return self._ramp_step()
         if not self.queue:
             if not self.history:
                 return None
@@ -270,7 +285,8 @@ class PolicyRunner:
         self.close()
         return PolicyRunner(self.policy, self.spec, self.action_mode, self.guard, self.max_jump,
                             self.ramp_step, background=self.pool is not None,
-                            prefetch_actions=self.prefetch)
+                            prefetch_actions=self.prefetch, start_pose=self.start_pose,
+                            start_tolerance_rad=self.start_tolerance)
 
     def close(self) -> None:
         """Stop the worker thread (an in-flight forward pass finishes in the background)."""
@@ -307,6 +323,39 @@ class PolicyRunner:
         self.status.state, self.status.message = 'acting', ''
         self.queue.extend(actions)
 
+    def _ramp_step(self) -> np.ndarray:
+        """The ramp's next step once the arm is within a step of the last (or waited long)."""
+        arm = len(self.spec.joints)
+        lagging = np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step
+        if lagging and self.ramp_waited < RAMP_WAIT_TICKS:
+            self.ramp_waited += 1
+            return self.ramp_target   # the arm lags (or the arm node held): wait for it
+        self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
+        return self.ramp_target
+
+    def _go_to_start(self) -> np.ndarray | None:
+        """A step towards the start pose, or None once there (the policy's turn)."""
+        arm = len(self.spec.joints)
+        away = np.abs(self.start_pose[:arm] - self.joints)
+        if self.status.state != 'homing':   # the first tick: near enough, or a ramp there
+            if away.max() <= self.start_tolerance:
+                self.at_start = True
+                return None
+            joint = self.spec.joints[int(away.argmax())]
+            return self._plan_ramp(self.start_pose, 'homing', (
+                f"arm is {away.max():.2f} rad from its demos' start pose at joint {joint!r} "
+                f'(start_tolerance_rad={self.start_tolerance})'))
+        if self.ramp:
+            return self._ramp_step()
+        if away.max() > self.ramp_step and self.ramp_waited < RAMP_WAIT_TICKS:
+            self.ramp_waited += 1
+            return self.ramp_target   # the last step sent: wait for the arm to arrive
+        # There: what was seen on the way is not a demo's first frame.
+        self.at_start = True
+        self.history.clear()
+        self.status.state, self.status.message = 'at start', 'at the start pose'
+        return self.ramp_target
+
     def _guard_start(self, target: np.ndarray) -> np.ndarray:
         """The first joint target, or the first step of a ramp to it when it is far."""
         arm = len(self.spec.joints)
@@ -314,16 +363,21 @@ class PolicyRunner:
         if jump.max() <= self.max_jump:
             return target
         joint = self.spec.joints[int(jump.argmax())]
-        message = (f'first policy target is {jump.max():.2f} rad from the arm at joint '
-                   f'{joint!r} (startup_max_jump_rad={self.max_jump})')
+        self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
+        return self._plan_ramp(target, 'ramping', (
+            f'first policy target is {jump.max():.2f} rad from the arm at joint {joint!r} '
+            f'(startup_max_jump_rad={self.max_jump})'))
+
+    def _plan_ramp(self, target: np.ndarray, state: str, why: str) -> np.ndarray:
+        """Refuse (``startup_guard='refuse'``) or ramp to ``target``; its first step."""
         if self.guard == 'refuse':
-            self._refuse(message + '; refusing to move (startup_guard=refuse)')
-        steps = int(np.ceil(jump.max() / self.ramp_step))
+            self._refuse(why + '; refusing to move (startup_guard=refuse)')
+        arm = len(self.spec.joints)
+        steps = int(np.ceil(np.abs(target[:arm] - self.joints).max() / self.ramp_step))
         self.ramp.extend(np.append(self.joints + (target[:arm] - self.joints) * (i / steps),
                                    target[arm:]) for i in range(1, steps + 1))
-        self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
-        self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
-        self.ramp_target = self.ramp.popleft()
+        self.status.state, self.status.message = state, why + f'; ramping in {steps} steps'
+        self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
         return self.ramp_target
 
     def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:

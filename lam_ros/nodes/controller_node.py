@@ -13,7 +13,9 @@ come from the checkpoint) through :class:`lam_ros.control.policy_control.PolicyR
 forward pass runs off the executor thread. Without a checkpoint the controller relays the
 simulator's scripted expert (``/sim/expert_action``), which exercises the loop in sim.
 ``~/reset`` (std_srvs/Trigger) forgets the observation history and re-arms the start-up
-guard: call it with every new scene.
+guard: call it with every new scene. With ``go_to_start`` the policy first takes the arm to
+where its demos began (the checkpoint's ``start_pose``), at start and after each reset or
+e-stop release.
 """
 from __future__ import annotations
 
@@ -71,6 +73,11 @@ class ControllerNode(LamNode):
         threads = self.param('inference_threads', 1, 'CPU threads of the forward pass (one '
                              'leaves the other cores to the sim/driver and beats two under load)',
                              low=1, high=256)
+        self.go_to_start = self.param('go_to_start', True, "first move the arm to the policy's "
+                                      "demos' start pose (at start, ~/reset, e-stop release)")
+        self.start_tolerance = self.param('start_tolerance_rad', 0.2, 'arm this close (every '
+                                          'joint) to the start pose is there', above=0.0,
+                                          high=1.0)
         try:
             self.spec = robot_spec(robot_model)
         except ValueError as error:
@@ -148,9 +155,25 @@ class ControllerNode(LamNode):
                     rate_hz=self.rate_hz)
         try:
             return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step,
-                                prefetch_actions=prefetch)
+                                prefetch_actions=prefetch, start_pose=self._start_pose(policy),
+                                start_tolerance_rad=self.start_tolerance)
         except ValueError as error:
             raise ConfigError(f'controller: {error}') from None
+
+    def _start_pose(self, policy) -> np.ndarray | None:
+        """[arm joints..., gripper] where the policy's demos began, or None (start in place)."""
+        if not self.go_to_start:
+            return None
+        pose = dict(getattr(policy.config, 'start_pose', {}) or {})
+        gripper = float(getattr(policy.config, 'start_gripper', -1.0))
+        missing = [joint for joint in self.spec.joints if joint not in pose]
+        if missing or gripper < 0:
+            self.report(f'checkpoint:={self.checkpoint} does not say where its demos began '
+                        f'(no {missing or "gripper"} in its start_pose: written before it was '
+                        'kept, or data without joint names): the policy starts where the arm '
+                        "is; move it to a demo's start pose first", 'warn')
+            return None
+        return np.array([*(pose[joint] for joint in self.spec.joints), gripper])
 
     # -- inputs ---------------------------------------------------------------------------
     def on_image(self, msg: Image) -> None:
@@ -264,7 +287,7 @@ class ControllerNode(LamNode):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.action_pub.publish(msg)
         status = self.runner.status
-        if status.state == 'ramping':
+        if status.state in ('ramping', 'homing'):
             self.report(status.message, 'warn', throttle_s=2.0)
         elif status.chunks != chunks:   # a new chunk's first command: how fresh it is
             self.report('chunk', log=False, chunks=status.chunks,
