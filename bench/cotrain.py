@@ -180,6 +180,7 @@ from lam_ros.sim.evaluate import EvalReport, evaluate_policy, wilson_interval
 # held-out evaluation seeds start at HELD_OUT_SEED_START, lam_ros.interfaces.seeds).
 SEEDS = {'robot': 30_000, 'human': 40_000}
 WHOLE_ROBOT_SEED = 50_000   # robot episodes over the whole workspace: a decoder's check, not data
+WHOLE_DEMO_SEED = 35_000    # robot demos over the whole workspace: the 'whole' bound's data
 AGREEMENT_EPISODES = 50     # per task and embodiment, for that check
 LATENT_SOURCES = ('como', 'stamo', 'clam', 'vq')
 LATENT_FIELDS = ('latent_weight',)   # policy fields only a row with pseudo-actions uses
@@ -193,8 +194,10 @@ ORACLE_LOOK = 'oracle_look'     # the oracle's human rows as look targets only
 ORACLE_DECODED = 'oracle_decoded'   # the oracle's motion on the decoded columns only
 LOOKED = 'look_targets'         # human videos' grasp and release read off their frames
 ROBOT_5K = 'robot_5k'            # robot-only with 5 K demos: what more robot data would buy
-BOUNDS = ('robot', 'oracle', ROBOT_5K, ORACLE_LOOK, ORACLE_DECODED)   # no pseudo-action source
-BOUND_ROWS = ('robot', 'oracle', '5k')   # --bounds: robot-only K, the oracle, robot-only 5K
+ROBOT_WHOLE = 'robot_whole'      # robot-only K over the whole workspace: the oracle's embodiment
+BOUNDS = ('robot', 'oracle', ROBOT_5K, ROBOT_WHOLE, ORACLE_LOOK, ORACLE_DECODED)   # no source
+BOUND_ROWS = ('robot', 'oracle', '5k', 'whole')   # --bounds: robot-only K, the oracle, 5K, whole
+HEADLINE_BOUNDS = ('robot', 'oracle', '5k')   # the default run's
 AXES = ('x', 'y', 'z', 'roll', 'pitch', 'yaw', 'gripper')   # the ee-delta action's columns
 WAYPOINT_AXES = ('x', 'y', 'z', 'gripper')   # what waypoints are summed from (PolicyWindows)
 DEFAULT_BATCH = PolicyTrainConfig.batch_size                  # the trainer's own defaults:
@@ -617,7 +620,7 @@ def main() -> int:
                         help='the headline policy family')
     parser.add_argument('--sources', default=','.join((*DECODED, 'pixel_diff')),
                         help="pseudo-action rows; '' runs the bounds rows only")
-    parser.add_argument('--bounds', default=','.join(BOUND_ROWS),
+    parser.add_argument('--bounds', default=','.join(HEADLINE_BOUNDS),
                         help=f"bound rows to train, of {','.join(BOUND_ROWS)}; '' none: "
                              'processes on one --out share the rows out, and a later run naming '
                              'them all reads them back into one table')
@@ -745,12 +748,15 @@ def main() -> int:
     tasks = args.tasks.split(',')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    robot_pool = simulate(args, 'robot', 5 * args.robot_demos, 'narrow', args.robot_look)
+    # the 5K row's pool holds the K demos as its first (the same seeds): simulated only for it
+    pool_size = 5 * args.robot_demos if '5k' in bounds else args.robot_demos
+    robot_pool = simulate(args, 'robot', pool_size, 'narrow', args.robot_look)
     robot = first_per_task(robot_pool, args.robot_demos)
     human = simulate(args, 'human', args.human_videos, 'full', args.human_look)
     print(f'{len(robot)} robot demos (narrow region, {args.robot_demos} per task, '
           f'{args.robot_look} look), '
-          f'{len(robot_pool)} for the 5K row, {len(human)} human videos (whole workspace, '
+          f'{len(robot_pool) if "5k" in bounds else "none"} for the 5K row, '
+          f'{len(human)} human videos (whole workspace, '
           f'{args.human_look} look); '
           f'evaluation: {args.eval_episodes} held-out episodes per task, whole workspace')
 
@@ -765,7 +771,10 @@ def main() -> int:
         bound_runs = {
             'robot': (f'robot K={args.robot_demos}', 'robot', lambda: robot),
             'oracle': ('+human oracle', 'oracle', lambda: robot + as_oracle(human)),
-            '5k': (f'robot 5K={5 * args.robot_demos}', ROBOT_5K, lambda: robot_pool)}
+            '5k': (f'robot 5K={5 * args.robot_demos}', ROBOT_5K, lambda: robot_pool),
+            'whole': (f'robot whole K={args.robot_demos}', ROBOT_WHOLE, lambda: simulate(
+                args, 'robot', args.robot_demos, 'full', args.robot_look,
+                first_seed=WHOLE_DEMO_SEED))}
         runs = [] if policy in LATENT_ONLY else [run for bound, run in bound_runs.items()
                                                  if bound in bounds]
         if args.oracle_look and policy not in LATENT_ONLY:

@@ -58,7 +58,7 @@ def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.n
           shift: int, steps: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Train encoder + MLP on ``train``; per-object mean distance error (cm) on both sets."""
     torch.manual_seed(seed)
-    policy = one_frame_policy()
+    policy = one_frame_policy(train[0].shape[1])
     encoder = policy.observation.image
 
     def to_input(frames: np.ndarray) -> torch.Tensor:   # the policies' one image transform
@@ -89,9 +89,10 @@ def probe(train: tuple[np.ndarray, np.ndarray], held_out: tuple[np.ndarray, np.n
                                          axis=2).mean(0)}
 
 
-def one_frame_policy() -> Policy:
+def one_frame_policy(image_size: int | None = None) -> Policy:
     """The default diffusion policy, seeing one frame: its encoder is what the probe trains."""
-    return make_policy('diffusion', obs_horizon=1)
+    return make_policy('diffusion', obs_horizon=1,
+                       **({} if image_size is None else {'image_size': image_size}))
 
 
 def main() -> None:
@@ -107,9 +108,11 @@ def main() -> None:
     parser.add_argument('--train-on', choices=('robot', 'human'), default='robot',
                         help='human: train on human first frames (randomized looks, as human '
                              "videos are), score on the robot's: can human video teach seeing?")
+    parser.add_argument('--image-size', type=int, default=None,
+                        help="frames' side, pixels (default: the policies')")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    config = one_frame_policy().config
+    config = one_frame_policy(args.image_size).config
     shift = config.shift_pixels if args.shift is None else args.shift
     randomize = args.look == 'randomized'
     counts = [int(n) for n in args.scenes.split(',')]
