@@ -168,10 +168,11 @@ class ControllerNode(LamNode):
         gripper = float(getattr(policy.config, 'start_gripper', -1.0))
         missing = [joint for joint in self.spec.joints if joint not in pose]
         if missing or gripper < 0:
+            lacks = f'{missing} in its start_pose' if missing else 'start_gripper'
             self.report(f'checkpoint:={self.checkpoint} does not say where its demos began '
-                        f'(no {missing or "gripper"} in its start_pose: written before it was '
-                        'kept, or data without joint names): the policy starts where the arm '
-                        "is; move it to a demo's start pose first", 'warn')
+                        f'(no {lacks}: written before it was kept, or data without joint '
+                        "names): the policy starts where the arm is; move it to a demo's start "
+                        'pose first', 'warn')
             return None
         return np.array([*(pose[joint] for joint in self.spec.joints), gripper])
 
