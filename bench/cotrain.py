@@ -41,6 +41,12 @@ Rows (one policy each, same budget):
   pixel-difference baseline: the co-trained policy's latent head learns the human's
   pseudo-actions, its action head the robot's actions (``lam_models.policies.train``);
 * robot K + human H with the human's true hidden motion as actions: the oracle;
+* with ``--bounds whole``, robot-only K over the *whole* workspace (its own seeds, from
+  ``WHOLE_DEMO_SEED``): the oracle with the robot's own embodiment. Session 27, seed 0:
+  K = 100 44% [38, 51] (88/200), K = 500 58% [52, 65] (117/200), against the oracle's
+  41% [34, 48]: 2000 human videos with their true motion are worth what 100 robot demos
+  spread over the workspace are, and the same policy does far better with more robot data
+  there, so what caps the gain is the embodiment, not the policy;
 * with ``--oracle-look``, the oracle's human videos as look targets alone: their true
   waypoints (where the hand grasps and releases) train the policy's waypoint head, their
   motion no action head (``PolicyWindows(human_acts=False)``). What locating the objects,
@@ -250,10 +256,7 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
     ``first_seed``, by default the embodiment's own (``SEEDS``).
     """
     first = SEEDS[embodiment] if first_seed is None else first_seed
-    avatar = '_avatar' if args.avatar else ''
-    seeds = '' if first_seed is None else f'_from{first_seed}'
-    path = (Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}'
-                                       f'_{args.image_size}px{avatar}{seeds}.h5')
+    path = cache_path(args, embodiment, per_task, region, look, first_seed)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         episodes = [generate_episode(task, first + i, embodiment, 'ego',
@@ -272,6 +275,15 @@ def simulate(args: argparse.Namespace, embodiment: str, per_task: int, region: s
                          'path, another look, or with(out) the avatar); delete it (and the '
                          'models trained on it)')
     return episodes
+
+
+def cache_path(args: argparse.Namespace, embodiment: str, per_task: int, region: str,
+               look: str, first_seed: int | None = None) -> Path:
+    """Where ``simulate`` caches these episodes."""
+    avatar = '_avatar' if args.avatar else ''
+    seeds = '' if first_seed is None else f'_from{first_seed}'
+    return (Path(args.out) / 'cache' / f'{embodiment}_{region}_{look}_{per_task}_{args.tasks}'
+                                       f'_{args.image_size}px{avatar}{seeds}.h5')
 
 
 def data_key(args: argparse.Namespace, human_videos: int | None) -> str:
@@ -749,7 +761,10 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # the 5K row's pool holds the K demos as its first (the same seeds): simulated only for it
-    pool_size = 5 * args.robot_demos if '5k' in bounds else args.robot_demos
+    pool_size = 5 * args.robot_demos
+    if '5k' not in bounds and not cache_path(args, 'robot', pool_size, 'narrow',
+                                             args.robot_look).exists():
+        pool_size = args.robot_demos
     robot_pool = simulate(args, 'robot', pool_size, 'narrow', args.robot_look)
     robot = first_per_task(robot_pool, args.robot_demos)
     human = simulate(args, 'human', args.human_videos, 'full', args.human_look)
