@@ -158,6 +158,28 @@ def test_the_arm_goes_to_the_demos_start_pose_first_and_the_policy_sees_frames_f
     assert policy.images.min() == 200        # its whole history from the start pose
 
 
+def test_going_to_the_start_steps_from_the_arm_measured_now_and_gives_up_on_a_stuck_arm():
+    """A stale first measurement (the last scene's pose, queued past a reset) costs one step."""
+    start = np.append(HOME, 1.0)
+    policy = StandInPolicy(chunk_near(HOME))
+    runner = PolicyRunner(policy, SPEC, startup_step_rad=0.1, background=False,
+                          start_pose=start)
+    old_scene = HOME + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.8])
+    runner.measure(old_scene)
+    first = runner.tick()
+    np.testing.assert_allclose(first[:6], old_scene - [0, 0, 0, 0, 0, 0.1])
+    new_scene = HOME + np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.3])   # where the reset put it
+    runner.measure(new_scene)
+    np.testing.assert_allclose(runner.tick()[:6], new_scene - [0, 0, 0, 0, 0, 0.1])
+    for _ in range(RAMP_WAIT_TICKS):   # clamped there: it never gets nearer
+        observe(runner, new_scene)
+        target = runner.tick()
+    assert 'start pose not reached (0.30 rad off)' in runner.status.message
+    np.testing.assert_allclose(target[:6], new_scene)   # holds where the arm is
+    observe(runner, new_scene)
+    np.testing.assert_allclose(runner.tick(), chunk_near(HOME)[0])   # then the policy acts
+
+
 def test_an_arm_at_the_start_pose_acts_at_once_and_refuse_mode_does_not_go_there():
     near = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False,
                         start_pose=np.append(HOME + 0.1, 1.0), start_tolerance_rad=0.2)

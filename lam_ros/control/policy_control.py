@@ -31,9 +31,10 @@ lags or that the arm node holds.
 
 Start pose: given one (the training demos' first pose, ``PolicyConfig.start_pose``), the
 runner first moves the arm there when it is farther than ``start_tolerance_rad`` (any
-joint), by the same ramp (or refuses, ``'refuse'``), waits for it to arrive, and forgets
-what it saw on the way: the policy's first chunk comes from frames at the start, as every
-demo's did. A real arm boots at its sleep pose, from which no demo began.
+joint), each tick at most ``startup_step_rad`` from where the arm is measured (or refuses,
+``'refuse'``), until it is there (or comes no nearer for ``RAMP_WAIT_TICKS`` ticks),
+and forgets what it saw on the way: the policy's first chunk comes from frames at the
+start, as every demo's did. A real arm boots at its sleep pose, from which no demo began.
 """
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ STARTUP_GUARDS = ('ramp', 'refuse')
 # anyway: an arm the safety layer clamps short of a step (a joint-limit margin) never
 # arrives, and the arm node's per-step limit still bounds what each command moves.
 RAMP_WAIT_TICKS = 10
+# Going to the start pose ends once every joint is this share of a step from it, or once
+# RAMP_WAIT_TICKS ticks in a row brought it no nearer by STALL_RAD (a clamp, a limit).
+ARRIVED_FRACTION = 0.5
+STALL_RAD = 0.002
 ACTION_MODES = ('ee_delta', 'joint')
 # First word of a dataset's action_space -> mode: the simulator writes 'ee_delta [dx, ...]',
 # bags of /lam/action 'joint_position [waist, ..., gripper]'.
@@ -192,6 +197,7 @@ class PolicyRunner:
             raise ValueError(f'start_tolerance_rad must be > 0, got {start_tolerance_rad}')
         self.start_pose, self.start_tolerance = start_pose, start_tolerance_rad
         self.at_start = start_pose is None   # nothing to go to: start where the arm is
+        self.homing_best, self.homing_stalled = np.inf, 0   # nearest yet, ticks none nearer
         self.skip = 0    # actions of the old chunk executed after the pending observation
         self.guard, self.max_jump, self.ramp_step = (startup_guard, startup_max_jump_rad,
                                                      startup_step_rad)
@@ -334,27 +340,46 @@ class PolicyRunner:
         return self.ramp_target
 
     def _go_to_start(self) -> np.ndarray | None:
-        """A step towards the start pose, or None once there (the policy's turn)."""
+        """A step towards the start pose, or None once there (the policy's turn).
+
+        Each step leaves from where the arm is measured now, at most ``startup_step_rad``
+        per joint: a stale first measurement (the last scene's pose, still queued after a
+        reset) costs one step, not a ramp planned from it, and a slow arm is waited for.
+        """
         arm = len(self.spec.joints)
-        away = np.abs(self.start_pose[:arm] - self.joints)
-        if self.status.state != 'homing':   # the first tick: near enough, or a ramp there
-            if away.max() <= self.start_tolerance:
+        away = self.start_pose[:arm] - self.joints
+        if self.status.state != 'homing':   # the first tick: near enough, or go there
+            if np.abs(away).max() <= self.start_tolerance:
                 self.at_start = True
                 return None
-            joint = self.spec.joints[int(away.argmax())]
-            return self._plan_ramp(self.start_pose, 'homing', (
-                f"arm is {away.max():.2f} rad from its demos' start pose at joint {joint!r} "
-                f'(start_tolerance_rad={self.start_tolerance})'))
-        if self.ramp:
-            return self._ramp_step()
-        if away.max() > self.ramp_step and self.ramp_waited < RAMP_WAIT_TICKS:
-            self.ramp_waited += 1
-            return self.ramp_target   # the last step sent: wait for the arm to arrive
-        # There: what was seen on the way is not a demo's first frame.
+            joint = self.spec.joints[int(np.abs(away).argmax())]
+            why = (f"arm is {np.abs(away).max():.2f} rad from its demos' start pose at joint "
+                   f'{joint!r} (start_tolerance_rad={self.start_tolerance})')
+            if self.guard == 'refuse':
+                self._refuse(why + '; refusing to move there (startup_guard=refuse)')
+            self.status.state, self.status.message = 'homing', why + '; going there'
+            self.homing_best, self.homing_stalled = np.inf, 0
+        distance = np.abs(away).max()
+        if distance < self.homing_best - STALL_RAD:
+            self.homing_best, self.homing_stalled = distance, 0
+        else:
+            self.homing_stalled += 1
+        arrived = distance <= ARRIVED_FRACTION * self.ramp_step
+        if not arrived and self.homing_stalled < RAMP_WAIT_TICKS:
+            self.ramp_target = np.append(self.joints + np.clip(away, -self.ramp_step,
+                                                               self.ramp_step),
+                                         self.start_pose[arm])
+            return self.ramp_target
+        # There (or as near as the arm gets: a clamp, a joint-limit margin): what was seen on
+        # the way is not a demo's first frame.
         self.at_start = True
         self.history.clear()
-        self.status.state, self.status.message = 'at start', 'at the start pose'
-        return self.ramp_target
+        self.status.state = 'at start'
+        self.status.message = ('at the start pose' if arrived else
+                               f'start pose not reached ({np.abs(away).max():.2f} rad off): '
+                               'the policy starts from here')
+        return np.append(self.joints if not arrived else self.start_pose[:arm],
+                         self.start_pose[arm])
 
     def _guard_start(self, target: np.ndarray) -> np.ndarray:
         """The first joint target, or the first step of a ramp to it when it is far."""
@@ -363,21 +388,16 @@ class PolicyRunner:
         if jump.max() <= self.max_jump:
             return target
         joint = self.spec.joints[int(jump.argmax())]
-        self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
-        return self._plan_ramp(target, 'ramping', (
-            f'first policy target is {jump.max():.2f} rad from the arm at joint {joint!r} '
-            f'(startup_max_jump_rad={self.max_jump})'))
-
-    def _plan_ramp(self, target: np.ndarray, state: str, why: str) -> np.ndarray:
-        """Refuse (``startup_guard='refuse'``) or ramp to ``target``; its first step."""
+        message = (f'first policy target is {jump.max():.2f} rad from the arm at joint '
+                   f'{joint!r} (startup_max_jump_rad={self.max_jump})')
         if self.guard == 'refuse':
-            self._refuse(why + '; refusing to move (startup_guard=refuse)')
-        arm = len(self.spec.joints)
-        steps = int(np.ceil(np.abs(target[:arm] - self.joints).max() / self.ramp_step))
+            self._refuse(message + '; refusing to move (startup_guard=refuse)')
+        steps = int(np.ceil(jump.max() / self.ramp_step))
         self.ramp.extend(np.append(self.joints + (target[:arm] - self.joints) * (i / steps),
                                    target[arm:]) for i in range(1, steps + 1))
-        self.status.state, self.status.message = state, why + f'; ramping in {steps} steps'
-        self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
+        self.queue.clear()   # planned before the ramp: the next chunk sees where it ended
+        self.status.state, self.status.message = 'ramping', message + f'; ramping in {steps} steps'
+        self.ramp_target = self.ramp.popleft()
         return self.ramp_target
 
     def _ee_delta_target(self, action: np.ndarray) -> np.ndarray:
