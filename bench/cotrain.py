@@ -43,7 +43,7 @@ Rows (one policy each, same budget):
 * robot K + human H with the human's true hidden motion as actions: the oracle;
 * with ``--bounds whole``, robot-only K over the *whole* workspace (its own seeds, from
   ``WHOLE_DEMO_SEED``): the oracle with the robot's own embodiment. Session 27, seed 0:
-  K = 100 44% [38, 51] (88/200), K = 500 58% [52, 65] (117/200), against the oracle's
+  K = 100 44% [38, 51] (89/200), K = 500 58% [52, 65] (117/200), against the oracle's
   41% [34, 48]: 2000 human videos with their true motion are worth what 100 robot demos
   spread over the workspace are, and the same policy does far better with more robot data
   there, so what caps the gain is the embodiment, not the policy;
