@@ -114,6 +114,10 @@ Rows (one policy each, same budget):
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
 acts through pseudo-actions and so has only their rows, set against the headline's bounds.
+``--policy autoregressive`` makes the autoregressive policy the headline family. Session 27,
+seed 0 (``--policy autoregressive --bounds robot,oracle --sources como_decoded``):
+robot-only 27% [21, 34], the CoMo-decoded row 43% [36, 50], the oracle 46% [40, 53]:
++16.0 points, intervals disjoint, 82% of the gap closed (the diffusion policy: +8.0).
 
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
