@@ -118,6 +118,7 @@ acts through pseudo-actions and so has only their rows, set against the headline
 seed 0 (``--policy autoregressive --bounds robot,oracle --sources como_decoded``):
 robot-only 27% [21, 34], the CoMo-decoded row 43% [36, 50], the oracle 46% [40, 53]:
 +16.0 points, intervals disjoint, 82% of the gap closed (the diffusion policy: +8.0).
+With seed 1 (robot-only 26%, CoMo 35%) pooled: 26% [22, 31] against 39% [34, 44], +12.5.
 
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
