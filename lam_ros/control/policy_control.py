@@ -376,7 +376,7 @@ class PolicyRunner:
         self.history.clear()
         self.status.state = 'at start'
         self.status.message = ('at the start pose' if arrived else
-                               f'start pose not reached ({np.abs(away).max():.2f} rad off): '
+                               f'start pose not reached ({distance:.2f} rad off): '
                                'the policy starts from here')
         return np.append(self.joints if not arrived else self.start_pose[:arm],
                          self.start_pose[arm])
