@@ -255,7 +255,13 @@ class PolicyRunner:
             if target is not None:
                 return target
         if self.ramp:
-            return self._ramp_step()
+            arm = len(self.spec.joints)
+            lagging = np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step
+            if lagging and self.ramp_waited < RAMP_WAIT_TICKS:
+                self.ramp_waited += 1
+                return self.ramp_target   # the arm lags (or the arm node held): wait for it
+            self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
+            return self.ramp_target
         if not self.queue:
             if not self.history:
                 return None
@@ -328,16 +334,6 @@ class PolicyRunner:
         self.status.observed_at = observed_at
         self.status.state, self.status.message = 'acting', ''
         self.queue.extend(actions)
-
-    def _ramp_step(self) -> np.ndarray:
-        """The ramp's next step once the arm is within a step of the last (or waited long)."""
-        arm = len(self.spec.joints)
-        lagging = np.abs(self.joints - self.ramp_target[:arm]).max() > self.ramp_step
-        if lagging and self.ramp_waited < RAMP_WAIT_TICKS:
-            self.ramp_waited += 1
-            return self.ramp_target   # the arm lags (or the arm node held): wait for it
-        self.ramp_target, self.ramp_waited = self.ramp.popleft(), 0
-        return self.ramp_target
 
     def _go_to_start(self) -> np.ndarray | None:
         """A step towards the start pose, or None once there (the policy's turn).
