@@ -34,7 +34,8 @@ teaches the encoder, on first frames, where the effector will grasp and release 
 own actions say it, and so do the oracle's human videos), and a pseudo-labelled human
 video's first frames teach it the hand's coming pseudo-actions. Many human videos are many
 scenes.
-Rows (one policy each, same budget):
+Rows (one policy each, same budget); what each measured, session by session, is in
+``bench/cotrain.md`` (the README keeps the current table):
 
 * robot-only K, and robot-only 5 K (what more robot data would buy);
 * robot K + human H labelled by each latent model (CoMo, StaMo, CLAM, VQ) and by the
@@ -42,62 +43,29 @@ Rows (one policy each, same budget):
   pseudo-actions, its action head the robot's actions (``lam_models.policies.train``);
 * robot K + human H with the human's true hidden motion as actions: the oracle;
 * with ``--bounds whole``, robot-only K over the *whole* workspace (its own seeds, from
-  ``WHOLE_DEMO_SEED``): the oracle with the robot's own embodiment. Session 27, seed 0:
-  K = 100 44% [38, 51] (89/200), K = 500 58% [52, 65] (117/200), against the oracle's
-  41% [34, 48]: 2000 human videos with their true motion are worth what 100 robot demos
-  spread over the workspace are, and the same policy does far better with more robot data
-  there, so what caps the gain is the embodiment, not the policy;
+  ``WHOLE_DEMO_SEED``): the oracle with the robot's own embodiment;
 * with ``--oracle-look``, the oracle's human videos as look targets alone: their true
   waypoints (where the hand grasps and releases) train the policy's waypoint head, their
   motion no action head (``PolicyWindows(human_acts=False)``). What locating the objects,
-  apart from moving, is worth; in session 14 nearly all of the oracle's gain;
+  apart from moving, is worth;
 * robot K + human H whose actions a latent model's action decoder reads off their latents
   (``--sources clam_decoded``: CLAM's own, trained with it; ``como_decoded``, ``stamo_decoded``,
   ``vq_decoded``: one fit afterwards on the robot demos' latents,
-  ``lam_models.latent.action_decoder``), only the axes ``--decoded-columns`` real: by default
-  y and z, the ones that transfer from the hand (session 13 in issue 12: x and the grip do
-  not). These rows train the action head, as the oracle's do, not a latent head. Before
-  training, the decoder is scored per axis on robot episodes over the whole workspace and on
-  the human videos' hidden motion: whether a decoded axis means the same motion for the hand
-  and the gripper, apart from what leaving the demos' region costs. Not in the default run:
-  in session 14 CLAM's scored below robot-only (one seed, before a9980f9 made its columns
-  weigh as a robot's);
+  ``lam_models.latent.action_decoder``), only the axes ``--decoded-columns`` real (by
+  default x, y, z and the grip). These rows train the action head, as the oracle's do, not a
+  latent head. Before training, the decoder is scored per axis on robot episodes over the
+  whole workspace and on the human videos' hidden motion: whether a decoded axis means the
+  same motion for the hand and the gripper, apart from what leaving the demos' region costs;
 * with ``--decoded-look``, the decoded rows as oracle-look rows: their decoded path and grip
-  (``--decoded-columns x,y,z,gripper``) give waypoints on every frame, which train the
-  waypoint head alone, and no action head. ``--decoded-hold priors`` holds decoded actions
-  to what the task's robot demos all do (``lam_models.data.task_priors``): the grip becomes
-  an open/closed command changing as often as theirs (the decoder's own smear flickers 8
-  times a video and sends the release's waypoint 8 cm off), the path starts where theirs
-  does and is at their heights where the grip changes (rows say ``held``). ``look`` anchors
-  the path too where the video's frames show the object grasped and released
-  (``held-look``); ``oracle``, at the hand's true points then (``held-oracle``, a bound).
-  Session 19, avatar, two seeds: look 31% [26, 35], oracle 33% [28, 37], priors 22% [18, 27],
-  the grip stepped alone (intermediate code) 22% [18, 26], as decoded 25% [21, 30], the look
-  targets alone (``--sources look_targets``) 26% [22, 30], against robot-only's 19% [15, 23].
-  Session 20: the grip's changes timed by the heights around them too (the demos decoded
-  weigh the two: ``task_priors(robot, decoded)``), look 33% [29, 38] (133/400), and
-  34% [29, 39] (135/400) without ``--decoded-look`` (the held actions train the action head
-  too), against robot-only's 76/400; with a third training seed, 34% [30, 38] (202/600)
-  and 31% [27, 35] (185/600) against 22% [19, 25] (132/600). Session 21: ``vq_decoded``
-  the same way (a VQ no longer stuck on one code), 11% [9, 14] (68/600), below robot-only;
-  with ``--robot-fraction 0.3`` (two seeds) CoMo's row 33% [29, 38] (132/400), the oracle's
-  42% [37, 47] (168/400). Session 22, ``--human-videos 2000``: 37% [32, 42] (147/400)
-  against robot-only's 19% [16, 23] (77/400), +17.5, the oracle 33% [29, 38] (133/400);
-  with a third seed 34% [31, 38] (206/600) against 21% [18, 24] (124/600), +13.7, and the
-  oracle 30% [27, 34] (181/600, 40% at H = 1000). Session 23, a longer look stage
-  (``--policy-steps 7500 --look-first 0.6``, the acting steps unchanged): 36% [32, 40]
-  (217/600) against 24% [21, 28] (145/600), +12.0: it lifts robot-only more; the oracle
-  40% [36, 44] (238/600, session 24): 77% of the gap closed. Session 24,
-  twice the acting steps after it (``--policy-steps 10500 --look-first 0.428571``, continued
-  from the 7500-step checkpoints): 34% [31, 38] (207/600) against 26% [23, 30] (157/600),
-  +8.3. Session 25, more human videos labelled by the session-23 CoMo model
-  (``--human-videos 3000 --latent-videos 2000``): 36% [32, 40] (216/600) against the same
-  robot-only 145/600, +11.8; H = 4000, seed 0: 36% [30, 43]: no lift past 2000 videos.
-  One seed of the rows at H = 2000: robot-only 28%, oracle 41%, robot 5K 36%, CoMo 36%, VQ
-  (collapsed again) 3%; session 26, the rest of that seed's table: StaMo 26%, CLAM 23%,
-  pixel differences 27%; ``--set waypoint_condition=true`` (the denoiser reads the
-  waypoint head's guess): CoMo 36% (71/200, as without), robot-only 30% and 23% on seeds 0
-  and 1 (28% and 21% without): the gain shrinks;
+  give waypoints on every frame, which train the waypoint head alone, and no action head.
+  ``--decoded-hold priors`` holds decoded actions to what the task's robot demos all do
+  (``lam_models.data.task_priors``): the grip becomes an open/closed command changing as
+  often as theirs, timed by their heights around each change, the path starts where theirs
+  does and is at their heights where the grip changes (rows say ``held``). ``look``, the
+  default, anchors the path too where the video's frames show the object grasped and
+  released (``held-look``); ``oracle``, at the hand's true points then (``held-oracle``, a
+  bound); ``--set waypoint_condition=true`` hands the diffusion denoiser the waypoint
+  head's guess;
 * with ``--oracle-decoded``, the decoded rows' bound: the oracle's human videos with only
   the ``--decoded-columns`` of their true motion real, and no effector path (so, as a
   decoded row, waypoints only where those columns give them; with ``--decoded-look``, as
@@ -107,18 +75,12 @@ Rows (one policy each, same budget):
   what moved, apart from the table and the arm, put on the table through the camera's
   calibration): the oracle-look row without the oracle. Only a video's first frames train,
   the waypoint head (``PolicyWindows``, ``LOOK_TARGETS``). Labels from video, not
-  pseudo-actions: its gain gets a line of its own, before the last line. Session 15, two
-  seeds, no proprio: 22%, as robot-only, where the oracle-look row has 30%; session 19 on
-  the avatar: 26% [22, 30] against 19% [15, 23], oracle look 37% [32, 42].
+  pseudo-actions: its gain gets a line of its own, before the last line.
 
 ``--full`` repeats them for the other families: the autoregressive policy, and the CLAM
 route (``lam_models.policies.clam_route``: pi(o) -> pseudo-actions -> action decoder), which
 acts through pseudo-actions and so has only their rows, set against the headline's bounds.
-``--policy autoregressive`` makes the autoregressive policy the headline family. Session 27,
-seed 0 (``--policy autoregressive --bounds robot,oracle --sources como_decoded``):
-robot-only 27% [21, 34], the CoMo-decoded row 43% [36, 50], the oracle 46% [40, 53]:
-+16.0 points, intervals disjoint, 82% of the gap closed (the diffusion policy: +8.0).
-With seed 1 (robot-only 26%, CoMo 35%) pooled: 26% [22, 31] against 39% [34, 44], +12.5.
+``--policy autoregressive`` makes the autoregressive policy the headline family.
 
 Columns: success per task and the mean with Wilson 95% intervals, from closed-loop rollouts
 (``lam_ros.sim.evaluate``), and success in the demos' own narrow region (held-out seeds):
