@@ -15,6 +15,7 @@ from lam_ros.control.policy_control import (
     PolicyRunner,
     StateHistory,
 )
+from lam_ros.control.safety import JointLimits, SafetyConfig, SafetyFilter
 
 SPEC = robot_spec('wx250s')
 HOME = np.array([0.0, -0.2, 0.4, 0.0, 1.3, 0.0])
@@ -180,6 +181,46 @@ def test_going_to_the_start_steps_from_the_arm_measured_now_and_gives_up_on_a_st
     np.testing.assert_allclose(runner.tick(), chunk_near(HOME)[0])   # then the policy acts
 
 
+def test_going_to_the_start_from_the_sleep_pose_passes_the_arms_workspace_check():
+    """The arm node refused the straight line from the sleep pose every tick.
+
+    The sleep pose sits 3 mm inside the box's near face; that line first swings the gripper out.
+    """
+    safety = SafetyFilter(JointLimits(SPEC.joints, np.array(SPEC.lower), np.array(SPEC.upper)),
+                          SafetyConfig(workspace=SPEC.workspace), lambda q: SPEC.fk(q)[:3, 3])
+    runner = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False,
+                          start_pose=np.append(HOME, 1.0))
+    arm = np.array(SPEC.sleep)
+    for tick in range(100):
+        safety.observe(arm, stamp_s=0.1 * tick)
+        runner.measure(arm)
+        target = runner.tick()
+        if runner.status.state != 'homing':
+            break
+        decision = safety.filter(target[:6], now_s=0.1 * tick)
+        assert not decision.refused, (tick, decision.reasons)
+        arm = decision.command
+    assert runner.status.message == 'at the start pose', runner.status.message
+
+
+def test_a_restart_after_an_observation_outage_stays_where_the_arm_is():
+    """Going back to the start mid-task would open the gripper on what it holds."""
+    start = np.append(HOME, 1.0)
+    mid_task = HOME + np.array([0.0, 0.25, 0.0, 0.0, 0.0, 0.0])
+    policy = StandInPolicy(chunk_near(mid_task))
+    runner = PolicyRunner(policy, SPEC, background=False, start_pose=start)
+    runner.at_start = True   # went there before the outage
+    after_outage = runner.restarted(go_to_start=False)
+    after_outage.measure(mid_task)
+    observe(after_outage, mid_task)
+    np.testing.assert_allclose(after_outage.tick(), chunk_near(mid_task)[0])
+    new_scene = after_outage.restarted()
+    new_scene.measure(mid_task)
+    observe(new_scene, mid_task)
+    new_scene.tick()
+    assert new_scene.status.state == 'homing'
+
+
 def test_an_arm_at_the_start_pose_acts_at_once_and_refuse_mode_does_not_go_there():
     near = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False,
                         start_pose=np.append(HOME + 0.1, 1.0), start_tolerance_rad=0.2)
@@ -321,6 +362,57 @@ def test_the_state_history_gives_the_newest_state_at_or_before_a_stamp():
     assert not history.clocks_apart(19)
     history.clear()
     assert history.at(30) is None
+
+
+def test_the_controller_restarts_only_once_the_arm_is_released_too(rclpy_context):
+    """A one-shot /lam/estop false the arm node missed leaves the arm latched.
+
+    The controller waits for the arm's own release, then restarts, once.
+    """
+    from std_msgs.msg import Bool
+
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    node = ControllerNode(context=rclpy_context)
+    restarts = []
+    node._restart = lambda go_to_start=True: restarts.append(go_to_start)
+    try:
+        node.on_estop(Bool(data=True))
+        node.on_arm_estopped(Bool(data=True))     # the arm latched it
+        node.on_estop(Bool(data=False))           # heard here, not by the arm
+        assert node.estopped and restarts == []
+        node.on_arm_estopped(Bool(data=False))    # the operator releases the arm
+        assert not node.estopped and restarts == [True]
+        node.on_estop(Bool(data=True))            # stopped here first ...
+        node.on_arm_estopped(Bool(data=True))
+        node.on_arm_estopped(Bool(data=False))    # ... released through the arm's service
+        assert not node.estopped and restarts == [True, True]
+    finally:
+        node.destroy_node()
+
+
+def test_the_controller_holds_a_stale_observation_without_going_back_to_the_start(
+        rclpy_context):
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    class BusyRunner:
+        busy = True
+
+        def __init__(self):
+            self.restarts = []
+
+        def restarted(self, go_to_start=True):
+            self.restarts.append(go_to_start)
+            return self
+
+    node = ControllerNode(context=rclpy_context)
+    try:
+        node.runner = runner = BusyRunner()
+        node.tick()   # no image, no joint state: stale
+        assert runner.restarts == [False]
+    finally:
+        node.runner = None
+        node.destroy_node()
 
 
 def test_the_controller_node_ignores_a_non_finite_joint_state(rclpy_context):

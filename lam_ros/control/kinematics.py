@@ -33,6 +33,12 @@ GRIPPER_TO_TCP = 0.093575  # wrist_rotate joint -> ee_gripper_link (0.043 + 0.02
 GRIPPER_TO_FINGERS = 0.066  # wrist_rotate joint -> fingers_link
 
 
+# How far (m) past the workspace box a target may reach. ee-delta targets are clipped onto
+# the box's faces and solved to IKinSpace's 0.1 mm tolerance, so a gripper pressing down at
+# the table (the box's floor) lands microns outside it: refused, the arm froze at the grasp.
+WORKSPACE_TOLERANCE_M = 1e-3
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Axis-aligned box (m, base frame) the end effector (``ee_gripper_link``) must stay in.
@@ -64,6 +70,17 @@ class Workspace:
         low, high = np.asarray(self.low), np.asarray(self.high)
         return float(np.linalg.norm(np.maximum(low - position, 0)
                                     + np.maximum(position - high, 0)))
+
+    def admits(self, after: np.ndarray, now: np.ndarray) -> bool:
+        """Whether the end effector may go from ``now`` to ``after`` (positions, m).
+
+        Outside the box (past ``WORKSPACE_TOLERANCE_M``) only on the way back to it, e.g. out
+        of the sleep pose; never further away. The safety filter's rule, which a controller
+        planning its own steps (going to a start pose) follows so that none is refused.
+        """
+        outside_after = self.distance_outside(after)
+        return (outside_after <= WORKSPACE_TOLERANCE_M
+                or outside_after <= self.distance_outside(now) - 1e-6)
 
     def contains(self, other: Workspace) -> bool:
         """True when ``other`` lies inside this box."""

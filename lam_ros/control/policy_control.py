@@ -31,8 +31,9 @@ lags or that the arm node holds.
 
 Start pose: given one (the training demos' first pose, ``PolicyConfig.start_pose``), the
 runner first moves the arm there when it is farther than ``start_tolerance_rad`` (any
-joint), each tick at most ``startup_step_rad`` from where the arm is measured (or refuses,
-``'refuse'``), until it is there (or comes no nearer for ``RAMP_WAIT_TICKS`` ticks),
+joint), each tick at most ``startup_step_rad`` from where the arm is measured, holding the
+joints whose step would leave the workspace box (or refuses, ``'refuse'``), until it is
+there (or comes no nearer for ``RAMP_WAIT_TICKS`` ticks),
 and forgets what it saw on the way: the policy's first chunk comes from frames at the
 start, as every demo's did. A real arm boots at its sleep pose, from which no demo began.
 """
@@ -292,13 +293,20 @@ class PolicyRunner:
         """Whether a plan exists: queued actions, a ramp or a forward pass in flight."""
         return bool(self.queue or self.ramp or self.pending is not None)
 
-    def restarted(self) -> PolicyRunner:
-        """A fresh runner for a new scene: no history, no queued actions, guard re-armed."""
+    def restarted(self, go_to_start: bool = True) -> PolicyRunner:
+        """A fresh runner: no history, no queued actions, start-up guard re-armed.
+
+        ``go_to_start``: to the start pose first, as for a new scene or after an e-stop;
+        False after an observation outage mid-task, where going back would open the gripper
+        on what it holds.
+        """
         self.close()
-        return PolicyRunner(self.policy, self.spec, self.action_mode, self.guard, self.max_jump,
-                            self.ramp_step, background=self.pool is not None,
-                            prefetch_actions=self.prefetch, start_pose=self.start_pose,
-                            start_tolerance_rad=self.start_tolerance)
+        runner = PolicyRunner(self.policy, self.spec, self.action_mode, self.guard,
+                              self.max_jump, self.ramp_step, background=self.pool is not None,
+                              prefetch_actions=self.prefetch, start_pose=self.start_pose,
+                              start_tolerance_rad=self.start_tolerance)
+        runner.at_start = runner.at_start or not go_to_start
+        return runner
 
     def close(self) -> None:
         """Stop the worker thread (an in-flight forward pass finishes in the background)."""
@@ -362,9 +370,8 @@ class PolicyRunner:
             self.homing_stalled += 1
         arrived = distance <= ARRIVED_FRACTION * self.ramp_step
         if not arrived and self.homing_stalled < RAMP_WAIT_TICKS:
-            self.ramp_target = np.append(self.joints + np.clip(away, -self.ramp_step,
-                                                               self.ramp_step),
-                                         self.start_pose[arm])
+            step = self._step_in_workspace(np.clip(away, -self.ramp_step, self.ramp_step))
+            self.ramp_target = np.append(self.joints + step, self.start_pose[arm])
             return self.ramp_target
         # There (or as near as the arm gets: a clamp, a joint-limit margin): what was seen on
         # the way is not a demo's first frame.
@@ -376,6 +383,34 @@ class PolicyRunner:
                                'the policy starts from here')
         return np.append(self.joints if not arrived else self.start_pose[:arm],
                          self.start_pose[arm])
+
+    def _step_in_workspace(self, step: np.ndarray) -> np.ndarray:
+        """``step`` with joints held, one at a time, until the arm's safety filter admits it.
+
+        The sleep pose sits a few mm inside the box's near face, and a straight line in joint
+        space to the start pose first swings the gripper out of it (the wrist tips back faster
+        than the shoulder brings the arm forward): the filter refuses that step every tick and
+        the arm never leaves its cradle. Holding the joint whose step leaves the box most
+        lets the others bring the effector forward first. All held: the arm comes no nearer,
+        and going there gives up as for a stuck arm.
+        """
+        box, fk = self.spec.workspace, self.spec.fk
+
+        def held(step: np.ndarray, joint: int) -> np.ndarray:
+            step = step.copy()
+            step[joint] = 0.0
+            return step
+
+        def outside(step: np.ndarray) -> float:
+            return box.distance_outside(fk(self.joints + step)[:3, 3])
+
+        now = fk(self.joints)[:3, 3]
+        moving = list(np.flatnonzero(step))
+        while moving and not box.admits(fk(self.joints + step)[:3, 3], now):
+            joint = min(moving, key=lambda joint: outside(held(step, joint)))
+            step = held(step, joint)
+            moving.remove(joint)
+        return step
 
     def _guard_start(self, target: np.ndarray) -> np.ndarray:
         """The first joint target, or the first step of a ramp to it when it is far."""

@@ -21,11 +21,6 @@ import numpy as np
 
 from lam_ros.control.kinematics import Workspace
 
-# How far (m) past the workspace box a target may reach. ee-delta targets are clipped onto
-# the box's faces and solved to IKinSpace's 0.1 mm tolerance, so a gripper pressing down at
-# the table (the box's floor) lands microns outside it: refused, the arm froze at the grasp.
-WORKSPACE_TOLERANCE_M = 1e-3
-
 
 @dataclass(frozen=True)
 class JointLimits:
@@ -184,12 +179,8 @@ class SafetyFilter:
 
         workspace = self.config.workspace
         if workspace is not None:
-            # Outside the box is allowed only when it gets the arm closer to it (e.g. out
-            # of the sleep pose); never further away.
             position = np.asarray(self.forward_kinematics(clamped))[:3]
-            outside_after = workspace.distance_outside(position)
-            outside_now = workspace.distance_outside(self.forward_kinematics(self._current)[:3])
-            if outside_after > WORKSPACE_TOLERANCE_M and outside_after > outside_now - 1e-6:
+            if not workspace.admits(position, self.forward_kinematics(self._current)[:3]):
                 return SafetyDecision(None, reasons + [
                     f'end effector {np.round(position, 3).tolist()} outside workspace '
                     f'{workspace}'], gripper_allowed=True)

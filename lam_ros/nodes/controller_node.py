@@ -15,7 +15,7 @@ simulator's scripted expert (``/sim/expert_action``), which exercises the loop i
 ``~/reset`` (std_srvs/Trigger) forgets the observation history and re-arms the start-up
 guard: call it with every new scene. With ``go_to_start`` the policy first takes the arm to
 where its demos began (the checkpoint's ``start_pose``), at start and after each reset or
-e-stop release.
+e-stop release; not after an observation outage, which it resumes from where the arm is.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class ControllerNode(LamNode):
         self.joints: tuple[float, np.ndarray, np.ndarray] | None = None  # (arrival, state, arm)
         self.states = StateHistory()   # the policy's state by stamp: a frame's own, below
         self.observed_image_at = -1.0
-        self.estopped = False
+        self.topic_estop = self.arm_estopped = False   # /lam/estop; the arm's latch
         self.suggestion: JointState | None = None
         self.action_pub = self.create_publisher(JointState, topics.ACTION, 10)
         self.create_subscription(Image, topics.camera_topics(cameras[0])['color'],
@@ -101,7 +101,7 @@ class ControllerNode(LamNode):
         for qos in topics.ESTOP_QOS:   # as the arm node: any publisher
             self.create_subscription(Bool, topics.ESTOP, self.on_estop, qos)
         # and the arm's own state, which also follows its ~/estop service
-        self.create_subscription(Bool, topics.ESTOPPED, self.on_estop, topics.LATCHED)
+        self.create_subscription(Bool, topics.ESTOPPED, self.on_arm_estopped, topics.LATCHED)
         if self.runner is None:
             self.create_subscription(JointState, topics.SIM_EXPERT_ACTION, self.on_expert, 10)
         self.create_service(Trigger, topics.CONTROLLER_RESET, self.on_reset)
@@ -224,14 +224,32 @@ class ControllerNode(LamNode):
         """The simulator's expert suggestion (no checkpoint)."""
         self.suggestion = msg
 
+    @property
+    def estopped(self) -> bool:
+        """Stopped while either says so."""
+        return self.topic_estop or self.arm_estopped
+
     def on_estop(self, msg: Bool) -> None:
+        """``/lam/estop`` from any publisher: stops the policy at once, before the arm says so.
+
+        Its release alone does not restart a controller whose arm still reports itself
+        latched (a one-shot release the arm node missed): the arm would refuse every step.
+        """
+        self._estop(msg.data, self.arm_estopped)
+
+    def on_arm_estopped(self, msg: Bool) -> None:
+        """The arm node's latch. Its release (the operator's) releases the stop it latched."""
+        self._estop(self.topic_estop and msg.data, msg.data)
+
+    def _estop(self, topic: bool, arm: bool) -> None:
         """An e-stop stops the policy too; its release starts it afresh (start-up guard armed)."""
-        if msg.data and not self.estopped:
+        was = self.estopped
+        self.topic_estop, self.arm_estopped = topic, arm
+        if self.estopped and not was:
             self.report('e-stop: policy stopped', 'warn')
-        elif not msg.data and self.estopped:
+        elif was and not self.estopped:
             self.report('e-stop released: policy restarts from the next observation')
             self._restart()
-        self.estopped = msg.data
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response
                  ) -> Trigger.Response:
@@ -240,9 +258,9 @@ class ControllerNode(LamNode):
         response.success, response.message = True, 'controller reset'
         return response
 
-    def _restart(self) -> None:
+    def _restart(self, go_to_start: bool = True) -> None:
         if self.runner is not None:
-            self.runner = self.runner.restarted()
+            self.runner = self.runner.restarted(go_to_start)
         self.observed_image_at = -1.0
         self.image = self.joints = None   # the next history starts from fresh messages
         self.states.clear()
@@ -258,7 +276,9 @@ class ControllerNode(LamNode):
         if stale:
             self.report(f'holding: stale observations {stale}', 'warn', throttle_s=2.0)
             if self.runner is not None and self.runner.busy:
-                self._restart()   # a plan made before the outage is not executed after it
+                # a plan made before the outage is not executed after it, and the arm
+                # stays where it is (going back to the start would drop what it holds)
+                self._restart(go_to_start=False)
             return
         if self.runner is None:
             if self.suggestion is not None:
