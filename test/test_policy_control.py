@@ -219,6 +219,11 @@ def test_a_restart_after_an_observation_outage_stays_where_the_arm_is():
     observe(new_scene, mid_task)
     new_scene.tick()
     assert new_scene.status.state == 'homing'
+    still_homing = new_scene.restarted(go_to_start=False)   # the outage came on the way
+    still_homing.measure(mid_task)
+    observe(still_homing, mid_task)
+    still_homing.tick()
+    assert still_homing.status.state == 'homing'
 
 
 def test_an_arm_at_the_start_pose_acts_at_once_and_refuse_mode_does_not_go_there():

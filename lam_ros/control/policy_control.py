@@ -298,14 +298,14 @@ class PolicyRunner:
 
         ``go_to_start``: to the start pose first, as for a new scene or after an e-stop;
         False after an observation outage mid-task, where going back would open the gripper
-        on what it holds.
+        on what it holds (a runner still on its way there goes on going there).
         """
         self.close()
         runner = PolicyRunner(self.policy, self.spec, self.action_mode, self.guard,
                               self.max_jump, self.ramp_step, background=self.pool is not None,
                               prefetch_actions=self.prefetch, start_pose=self.start_pose,
                               start_tolerance_rad=self.start_tolerance)
-        runner.at_start = runner.at_start or not go_to_start
+        runner.at_start = runner.at_start or (self.at_start and not go_to_start)
         return runner
 
     def close(self) -> None:

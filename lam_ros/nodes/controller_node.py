@@ -238,7 +238,7 @@ class ControllerNode(LamNode):
         self._estop(msg.data, self.arm_estopped)
 
     def on_arm_estopped(self, msg: Bool) -> None:
-        """The arm node's latch. Its release (the operator's) releases the stop it latched."""
+        """The arm node's latch. Any release by the arm clears a ``/lam/estop`` stop too."""
         self._estop(self.topic_estop and msg.data, msg.data)
 
     def _estop(self, topic: bool, arm: bool) -> None:
