@@ -179,6 +179,8 @@ DEFAULT_ROBOT_FRACTION = PolicyTrainConfig.robot_fraction     # run names leave 
 # Run directories are named by these labels, not by the code behind them: a hold that does
 # something else needs another name (or its cached policies under --out removed). Session 20
 # timed the grip's changes by the heights too: its runs need an --out without session 19's.
+# Session 29 kept them apart (TaskPriors.min_dwell) and moved the path where it moves: the
+# decoded rows of earlier sessions need another --out (the bounds rows' are the same).
 HOLDS = {'none': '', 'priors': ' held', 'look': ' held-look', 'oracle': ' held-oracle'}
 
 

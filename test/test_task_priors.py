@@ -173,3 +173,49 @@ def test_where_the_decoded_grip_misleads_the_heights_around_each_change_say_when
         task_priors(demos, [None, None, demos[2].actions[1:], None])
     with pytest.raises(ValueError, match=r'step_gripper: change_cost is \(1, 44\), needs'):
         step_gripper(video[:, 6], 2, np.zeros((1, 44)))
+
+
+def test_a_grip_kept_min_dwell_apart_does_not_fuse_its_grasp_with_its_release():
+    """The hold read open but for the steps before the release, where a change is cheap too.
+
+    17 of 200 simulated human videos had grasp and release one step apart so (session 29).
+    """
+    grip = np.ones(44)
+    grip[16:27], grip[27:32] = 0.7, 0.0
+    cost = np.full((2, 44), 5.0)
+    cost[0, 16] = 0.5                       # the heights say: a grasp here, or just before
+    cost[0, 27] = cost[1, 32] = 0.0         # the release, whose profile looks alike
+    assert gripper_events(step_gripper(grip, 2, cost)[:, None]).tolist() == [27, 32]
+    assert gripper_events(step_gripper(grip, 2, cost, min_dwell=8)[:, None]).tolist() == [16, 32]
+    rng = np.random.default_rng(4)
+    for _ in range(100):                     # whatever the grip says
+        events = gripper_events(step_gripper(rng.random(40), 2, min_dwell=8)[:, None])
+        assert len(events) < 2 or events[1] - events[0] >= 8, events
+    assert step_gripper(np.array([1, 0, 0, 1.0]), 2, min_dwell=8).tolist() == [1, 0, 0, 0]
+    with pytest.raises(ValueError, match='step_gripper: min_dwell is 0, needs at least 1'):
+        step_gripper(grip, 2, min_dwell=0)
+    demos = [pick_place_demo(12, 28), pick_place_demo(14, 31)]
+    assert task_priors(demos)['pick_place'].min_dwell == 8   # half the shortest hold, 16
+
+
+def test_a_reach_decoded_short_is_lengthened_where_it_moves_not_where_the_hand_stands():
+    """Decoded at half its size, a reach then a descent: the anchors add the rest.
+
+    Spread evenly, most of what is missing would go into the descent's steps, where the hand
+    does not move across the table; the depth axis, read worst, follows the sideways one.
+    """
+    truth = np.zeros((16, 7), np.float32)
+    truth[:4, :2] = [0.03, 0.02]             # across the table
+    truth[4:11, 2] = -0.01                   # then down to the grasp at 11
+    truth[:, 6] = np.r_[np.ones(11), np.zeros(5)]
+    decoded = truth.copy()
+    decoded[:4, 0] = 0.0                     # the depth not read
+    decoded[:4, 1] = 0.01                    # sideways, half
+    start = (0.2, 0.0, 0.14)
+    grasp = np.asarray(start) + truth[:11, :3].sum(0)
+    held = TaskPriors(1, start, (float(grasp[2]),)).constrain(decoded, [grasp.tolist()])
+    np.testing.assert_allclose(held[:11, :3].sum(0), truth[:11, :3].sum(0), atol=1e-6)
+    missing = truth[:4, :2].sum(0) - decoded[:4, :2].sum(0)
+    added = held[:11, :2] - decoded[:11, :2]
+    assert (added[:4].sum(0) > 0.75 * missing).all(), added   # evenly: 4/11 of it
+    np.testing.assert_allclose(held[4:11, 2], truth[4:11, 2], atol=1e-6)   # heights as read
