@@ -307,3 +307,25 @@ def test_the_controller_takes_the_start_pose_by_joint_name_and_says_when_there_i
     assert node.runner.start_pose is None
     assert any('does not say where its demos began' in message for message in said)
     node.destroy_node()
+
+
+def test_the_controller_homes_in_the_arm_nodes_box_and_refuses_one_past_the_models(
+        tmp_path, rclpy_context):
+    """Both read workspace_min/max: config/deploy.yaml says to set them for all nodes (/**)."""
+    from rclpy.parameter import Parameter
+
+    from lam_ros.app.runtime import ConfigError
+    from lam_ros.nodes.controller_node import ControllerNode
+
+    path = policy_checkpoint(tmp_path)
+    node = ControllerNode(context=rclpy_context, parameter_overrides=[
+        Parameter('checkpoint', value=path),
+        Parameter('workspace_min', value=[0.12, -0.2, 0.075]),
+        Parameter('workspace_max', value=[0.35, 0.2, 0.2])])
+    assert node.runner.workspace.high == (0.35, 0.2, 0.2)
+    assert node.runner.restarted().workspace == node.runner.workspace
+    node.destroy_node()
+    with pytest.raises(ConfigError, match=r"node 'controller': workspace .* must lie inside "
+                                          r'the wx250s workspace'):
+        ControllerNode(context=rclpy_context, parameter_overrides=[
+            Parameter('checkpoint', value=path), Parameter('workspace_max', value=[0.6, 0.2, 0.2])])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.kinematics import Workspace, robot_spec
 from lam_ros.control.policy_control import (
     RAMP_WAIT_TICKS,
     PolicyRefused,
@@ -459,3 +459,34 @@ def test_a_policy_for_another_arm_is_refused(action_space, action_dim, mode):
     if mode == 'joint':
         with pytest.raises(ValueError, match="acts on joints \\['base'"):
             PolicyRunner(named, SPEC, background=False)
+
+
+def test_going_to_the_start_stays_in_the_arm_nodes_shrunk_box_and_says_when_it_starts_outside():
+    """Planned in the model's box, homing was refused at a table box's 20 cm ceiling.
+
+    A box whose near face the sleep pose is outside of needs a way in that holding joints
+    does not find: the runner gives up, and says where the gripper is.
+    """
+    def home(box: Workspace) -> tuple[int, PolicyRunner]:
+        safety = SafetyFilter(JointLimits(SPEC.joints, np.array(SPEC.lower),
+                                          np.array(SPEC.upper)),
+                              SafetyConfig(workspace=box), lambda q: SPEC.fk(q)[:3, 3])
+        runner = PolicyRunner(StandInPolicy(chunk_near(HOME)), SPEC, background=False,
+                              start_pose=np.append(HOME, 1.0), workspace=box)
+        arm, refused = np.array(SPEC.sleep), 0
+        for tick in range(100):
+            safety.observe(arm, stamp_s=0.1 * tick)
+            runner.measure(arm)
+            target = runner.tick()
+            if runner.status.state != 'homing':
+                break
+            decision = safety.filter(target[:6], now_s=0.1 * tick)
+            refused += decision.refused
+            arm = arm if decision.refused else decision.command
+        return refused, runner
+
+    refused, runner = home(Workspace((0.12, -0.2, 0.075), (0.35, 0.2, 0.2)))
+    assert refused == 0 and runner.status.message == 'at the start pose', runner.status.message
+    _, runner = home(Workspace((0.14, -0.2, 0.075), (0.35, 0.2, 0.2)))   # sleep 17 mm short
+    assert runner.status.message.startswith('start pose not reached')
+    assert 'the gripper is 17 mm outside the workspace box [0.14' in runner.status.message

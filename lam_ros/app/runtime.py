@@ -84,6 +84,29 @@ class LamNode(Node):
         else:
             self.get_logger().error(message)
 
+    def workspace_param(self, robot_model: str):
+        """The end-effector box from ``workspace_min``/``workspace_max`` (m, base frame).
+
+        By default the robot model's box, which they may only shrink (to a table, a fence).
+        The arm node refuses targets outside it and the controller plans its way to the start
+        pose inside it: both read these, so set them once for all nodes (``/**``).
+        """
+        from lam_ros.control.kinematics import Workspace, robot_spec
+
+        model_box = robot_spec(robot_model).workspace
+        corners = [tuple(self.param(name, list(corner), 'end-effector box corner (m)', length=3))
+                   for name, corner in (('workspace_min', model_box.low),
+                                        ('workspace_max', model_box.high))]
+        try:
+            workspace = Workspace(*corners)
+        except ValueError as error:   # inverted or non-finite corners
+            raise ConfigError(f'node {self.get_name()!r}: parameters workspace_min, '
+                              f'workspace_max: {error}') from None
+        if not model_box.contains(workspace):
+            raise ConfigError(f'node {self.get_name()!r}: workspace {workspace} must lie inside '
+                              f'the {robot_model} workspace {model_box}')
+        return workspace
+
     def param(self, name: str, default: Any, description: str = '', *,
               low: float | None = None, high: float | None = None, above: float | None = None,
               choices: Sequence[Any] | None = None, length: int | None = None,

@@ -48,7 +48,14 @@ import numpy as np
 import torch
 
 from lam_models.data.images import resize_frames
-from lam_ros.control.kinematics import EE_DELTA_HIGH, EE_DELTA_LOW, RobotSpec, ee_delta_ik
+from lam_ros.control.kinematics import (
+    EE_DELTA_HIGH,
+    EE_DELTA_LOW,
+    WORKSPACE_TOLERANCE_M,
+    RobotSpec,
+    Workspace,
+    ee_delta_ik,
+)
 
 STARTUP_GUARDS = ('ramp', 'refuse')
 # Ticks a ramp step waits for the arm to come within a step of it before the next is sent
@@ -171,7 +178,7 @@ class PolicyRunner:
                  startup_guard: str = 'ramp', startup_max_jump_rad: float = 0.3,
                  startup_step_rad: float = 0.05, background: bool = True,
                  prefetch_actions: int = 1, start_pose: np.ndarray | None = None,
-                 start_tolerance_rad: float = 0.2) -> None:
+                 start_tolerance_rad: float = 0.2, workspace: Workspace | None = None) -> None:
         action_mode = action_mode or policy_action_mode(policy)
         if action_mode not in ACTION_MODES:
             raise ValueError(f'action_mode must be one of {ACTION_MODES}, got {action_mode!r}')
@@ -197,6 +204,7 @@ class PolicyRunner:
         if not start_tolerance_rad > 0:
             raise ValueError(f'start_tolerance_rad must be > 0, got {start_tolerance_rad}')
         self.start_pose, self.start_tolerance = start_pose, start_tolerance_rad
+        self.workspace = workspace or spec.workspace   # the arm node's (it may shrink the model's)
         self.at_start = start_pose is None   # nothing to go to: start where the arm is
         self.homing_best, self.homing_stalled = np.inf, 0   # nearest yet, ticks none nearer
         self.skip = 0    # actions of the old chunk executed after the pending observation
@@ -304,7 +312,7 @@ class PolicyRunner:
         runner = PolicyRunner(self.policy, self.spec, self.action_mode, self.guard,
                               self.max_jump, self.ramp_step, background=self.pool is not None,
                               prefetch_actions=self.prefetch, start_pose=self.start_pose,
-                              start_tolerance_rad=self.start_tolerance)
+                              start_tolerance_rad=self.start_tolerance, workspace=self.workspace)
         runner.at_start = runner.at_start or (self.at_start and not go_to_start)
         return runner
 
@@ -381,6 +389,10 @@ class PolicyRunner:
         self.status.message = ('at the start pose' if arrived else
                                f'start pose not reached ({distance:.2f} rad off): '
                                'the policy starts from here')
+        outside = self.workspace.distance_outside(self.spec.fk(self.joints)[:3, 3])
+        if not arrived and outside > WORKSPACE_TOLERANCE_M:   # no step back in was found
+            self.status.message += (f'; the gripper is {1000 * outside:.0f} mm outside the '
+                                    f'workspace box {self.workspace}: move the arm into it')
         return np.append(self.joints if not arrived else self.start_pose[:arm],
                          self.start_pose[arm])
 
@@ -394,7 +406,7 @@ class PolicyRunner:
         lets the others bring the effector forward first. All held: the arm comes no nearer,
         and going there gives up as for a stuck arm.
         """
-        box, fk = self.spec.workspace, self.spec.fk
+        box, fk = self.workspace, self.spec.fk
 
         def held(step: np.ndarray, joint: int) -> np.ndarray:
             step = step.copy()

@@ -34,8 +34,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 
-from lam_ros.app.runtime import ConfigError, LamNode, node_main
-from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, Workspace, robot_spec
+from lam_ros.app.runtime import LamNode, node_main
+from lam_ros.control.kinematics import GRIPPER_OPEN_ABOVE, ROBOT_SPECS, robot_spec
 from lam_ros.control.safety import SAFETY_PARAMETER_RANGES, JointLimits, SafetyConfig, SafetyFilter
 from lam_ros.interfaces import topics
 
@@ -68,20 +68,8 @@ class ArmNode(LamNode):
         defaults = SafetyConfig()
         tunables = {name: self.param(name, getattr(defaults, name), low=low, high=high)
                     for name, (low, high) in SAFETY_PARAMETER_RANGES.items()}
-        # The model's box is the widest allowed; parameters may only shrink it.
-        model_box = robot_spec(self.robot_model).workspace
-        corners = [tuple(self.param(name, list(corner), 'end-effector box corner (m)', length=3))
-                   for name, corner in (('workspace_min', model_box.low),
-                                        ('workspace_max', model_box.high))]
-        try:
-            workspace = Workspace(*corners)
-        except ValueError as error:   # inverted or non-finite corners
-            raise ConfigError(f'node {self.get_name()!r}: parameters workspace_min, '
-                              f'workspace_max: {error}') from None
-        if not model_box.contains(workspace):
-            raise ConfigError(f'node {self.get_name()!r}: workspace {workspace} must lie inside '
-                              f'the {self.robot_model} workspace {model_box}')
-        self.safety_config = SafetyConfig(**tunables, workspace=workspace)
+        self.safety_config = SafetyConfig(**tunables,
+                                          workspace=self.workspace_param(self.robot_model))
         self.moving_time_s = self.param('moving_time_s', 0.2, "servo profile: each goal's move "
                                         'time (about two command periods)', low=0.02, high=5.0)
         self.accel_time_s = self.param('accel_time_s', 0.1, 'servo profile: its acceleration '

@@ -82,6 +82,7 @@ class ControllerNode(LamNode):
             self.spec = robot_spec(robot_model)
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
+        self.workspace = self.workspace_param(robot_model)   # the arm node's: homing stays in it
         self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
         self.rate_hz = rate_hz or CONTROL_RATE_HZ                 # a policy's own below
         self.learned_aspect = 0.0   # the policy's frames' width / height (0: not checked)
@@ -156,7 +157,8 @@ class ControllerNode(LamNode):
         try:
             return PolicyRunner(policy, self.spec, mode, guard, max_jump, ramp_step,
                                 prefetch_actions=prefetch, start_pose=self._start_pose(policy),
-                                start_tolerance_rad=self.start_tolerance)
+                                start_tolerance_rad=self.start_tolerance,
+                                workspace=self.workspace)
         except ValueError as error:
             raise ConfigError(f'controller: {error}') from None
 
