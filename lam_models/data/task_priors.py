@@ -11,7 +11,7 @@ give them: how often the gripper changes (a pick-and-place closes once and opens
 how the effector moves around each change (it descends, stands, then lifts), where it
 starts (at home: human hands start there too, within 2 cm), and how high it is when the
 gripper changes (the object is on the table), and how long it holds between changes (a hand
-may be quicker, not four times). ``TaskPriors.constrain``
+may be quicker, not twice as quick). ``TaskPriors.constrain``
 holds a decoded sequence to them, and to where a video's frames show the object grasped and
 released where they do (``LOOK_TARGETS``). Measured with CoMo's decoder on 200 simulated
 avatar human videos of pick_place (issue 12, session 19), median distances of the next
@@ -95,7 +95,7 @@ def step_gripper(grip: np.ndarray, changes: int, change_cost: np.ndarray | None 
     last = min_dwell - 1
     cost = np.full((changes + 1, min_dwell), np.inf)
     cost[0, last] = error[0, 0]   # open from the start: the first change may come at once
-    came = np.zeros((len(grip), changes + 1, min_dwell), np.int8)   # 0 stayed, 1 held, 2 changed
+    came = np.zeros((len(grip), changes + 1, min_dwell), np.int8)   # which of the ways below
     for t in range(1, len(grip)):
         ways = np.full((3, changes + 1, min_dwell), np.inf)
         ways[0, :, 1:] = cost[:, :-1]                                     # one step longer
