@@ -325,7 +325,7 @@ def test_the_controller_homes_in_the_arm_nodes_box_and_refuses_one_past_the_mode
     assert node.runner.workspace.high == (0.35, 0.2, 0.2)
     assert node.runner.restarted().workspace == node.runner.workspace
     node.destroy_node()
-    with pytest.raises(ConfigError, match=r"node 'controller': workspace .* must lie inside "
-                                          r'the wx250s workspace'):
+    with pytest.raises(ConfigError, match=r"node 'controller': parameters workspace_min, "
+                                          r'workspace_max: box .* must lie inside the wx250s'):
         ControllerNode(context=rclpy_context, parameter_overrides=[
             Parameter('checkpoint', value=path), Parameter('workspace_max', value=[0.6, 0.2, 0.2])])

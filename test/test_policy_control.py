@@ -278,6 +278,12 @@ def test_ee_delta_actions_become_ik_targets_from_the_measured_joints():
         height = SPEC.fk(target[:6])[2, 3] - SPEC.fk(HOME)[2, 3]
         assert height == pytest.approx(0.02 if moved else 0.0, abs=2e-3)
         assert target[6] == 1.0
+    home = SPEC.fk(HOME)[:3, 3]   # the arm node's box, its ceiling 1 cm above: clipped there
+    box = Workspace(SPEC.workspace.low, (*SPEC.workspace.high[:2], float(home[2]) + 0.01))
+    runner = PolicyRunner(StandInPolicy(up), SPEC, action_mode='ee_delta', background=False,
+                          workspace=box)
+    observe(runner)
+    assert SPEC.fk(runner.tick()[:6])[2, 3] == pytest.approx(home[2] + 0.01, abs=2e-3)
 
 
 def test_startup_guard_also_covers_ee_delta_policies_after_ik():
@@ -479,6 +485,7 @@ def test_going_to_the_start_stays_in_the_arm_nodes_shrunk_box_and_says_when_it_s
     """
     refused, runner = home_from_sleep(Workspace((0.12, -0.2, 0.075), (0.35, 0.2, 0.2)))
     assert refused == 0 and runner.status.message == 'at the start pose', runner.status.message
-    _, runner = home_from_sleep(Workspace((0.14, -0.2, 0.075), (0.35, 0.2, 0.2)))   # 17 mm out
+    refused, runner = home_from_sleep(Workspace((0.14, -0.2, 0.075), (0.35, 0.2, 0.2)))  # 17 mm
+    assert refused == 0   # standing outside is refused too: it gives up at once
     assert runner.status.message.startswith('start pose not reached')
     assert 'the gripper is 17 mm outside the workspace box [0.14' in runner.status.message

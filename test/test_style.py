@@ -127,18 +127,41 @@ def test_every_key_of_the_parameter_files_is_declared_by_its_node(rclpy_context,
 
     path = REPO / 'config' / f'{graph}.yaml'
     params = load_params_file(str(path))
-    for name, section in params.items():
-        if name == '**':
-            continue
-        # the keyboard teleop (the node's default device) needs a terminal, which pytest's
-        # stdin is not
-        device = {'device': 'scripted'} if name == 'teleop' else {}
-        node = node_class(name)(context=rclpy_context, parameter_overrides=overrides(
-            {**params.get('**', {}), **section, **device}))
-        try:
-            undeclared = [key for key in section if not node.has_parameter(key)]
+    nodes = []
+    try:
+        for name, section in params.items():
+            if name == '**':
+                continue
+            # the keyboard teleop (the node's default device) needs a terminal, which pytest's
+            # stdin is not
+            device = {'device': 'scripted'} if name == 'teleop' else {}
+            nodes.append(node_class(name)(context=rclpy_context, parameter_overrides=overrides(
+                {**params.get('**', {}), **section, **device})))
+            undeclared = [key for key in section if not nodes[-1].has_parameter(key)]
             assert not undeclared, f'{path}: node {name!r} does not declare {undeclared}'
-            check_declared([node], params, str(path))   # the runner's check agrees
-        finally:
+        check_declared(nodes, params, str(path))   # the runner's check agrees
+    finally:
+        for node in nodes:
             node.on_shutdown()
             node.destroy_node()
+
+
+def test_the_workspace_box_is_refused_in_one_nodes_section_and_an_unknown_shared_key_too(
+        rclpy_context):
+    """Set under arm: only, the controller and teleop would plan in a box the arm refuses."""
+    from lam_ros.app.runtime import ConfigError, check_declared
+    from lam_ros.nodes.arm_node import ArmNode
+
+    node = ArmNode(context=rclpy_context)
+    try:
+        box = {'workspace_min': [0.12, -0.2, 0.05]}
+        check_declared([node], {'**': box, 'arm': {'max_step_rad': 0.1}}, 'deploy.yaml')
+        with pytest.raises(ConfigError, match=r"deploy.yaml: set \['workspace_min'\] under "
+                                              r"/\*\* \(for every node\), not under 'arm'"):
+            check_declared([node], {'arm': box}, 'deploy.yaml')
+        with pytest.raises(ConfigError, match=r"deploy.yaml: no node has parameter\(s\) "
+                                              r"\['workspace_mim'\] \(section /\*\*\)"):
+            check_declared([node], {'**': {'workspace_mim': [0, 0, 0]}}, 'deploy.yaml')
+    finally:
+        node.on_shutdown()
+        node.destroy_node()

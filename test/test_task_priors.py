@@ -192,9 +192,11 @@ def test_a_grip_kept_min_dwell_apart_does_not_fuse_its_grasp_with_its_release():
         events = gripper_events(step_gripper(rng.random(40), 2, min_dwell=8)[:, None])
         assert len(events) < 2 or events[1] - events[0] >= 8, events
     assert step_gripper(np.array([1, 0, 0, 1.0]), 2, min_dwell=8).tolist() == [1, 0, 0, 0]
-    with pytest.raises(ValueError, match='step_gripper: min_dwell is 0, needs at least 1'):
-        step_gripper(grip, 2, min_dwell=0)
-    demos = [pick_place_demo(12, 28), pick_place_demo(14, 31)]
+    for dwell in (0, 2.5):
+        with pytest.raises(ValueError, match=f'step_gripper: min_dwell is {dwell}, needs a whole'):
+            step_gripper(grip, 2, min_dwell=dwell)
+    demos = [pick_place_demo(12, 28), pick_place_demo(14, 31), pick_place_demo(14, 30)]
+    demos[2].actions[31:33, 6] = 0.0          # re-grips, 1 step after its release: not the hold
     assert task_priors(demos)['pick_place'].min_dwell == 8   # half the shortest hold, 16
 
 
@@ -217,5 +219,5 @@ def test_a_reach_decoded_short_is_lengthened_where_it_moves_not_where_the_hand_s
     np.testing.assert_allclose(held[:11, :3].sum(0), truth[:11, :3].sum(0), atol=1e-6)
     missing = truth[:4, :2].sum(0) - decoded[:4, :2].sum(0)
     added = held[:11, :2] - decoded[:11, :2]
-    assert (added[:4].sum(0) > 0.75 * missing).all(), added   # evenly: 4/11 of it
+    assert (added[:4].sum(0) > 0.7 * missing).all(), added   # evenly: 4/11 of it
     np.testing.assert_allclose(held[4:11, 2], truth[4:11, 2], atol=1e-6)   # heights as read

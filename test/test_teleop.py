@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from lam_ros.control.kinematics import robot_spec
+from lam_ros.control.kinematics import Workspace, robot_spec
 from lam_ros.control.teleop import EndEffectorJog, LeaderFollower, gripper_opening
 
 READY = np.array([0.0, -0.5, 0.5, 0.0, 0.5, 0.0])
@@ -93,6 +93,11 @@ def test_jogging_past_the_workspace_floor_stops_at_it_and_up_moves_at_once():
     assert floor == pytest.approx(spec.workspace.low[2], abs=1e-3)
     joints, reached = jog.jog(np.array([0.0, 0.0, 0.01, 0.0, 0.0, 0.0]))
     assert reached and spec.fk(joints)[2, 3] == pytest.approx(floor + 0.01, abs=1e-3)
+    table = Workspace(spec.workspace.low[:2] + (0.08,), spec.workspace.high)   # the arm node's
+    jog = EndEffectorJog('wx250s', READY, table)
+    for _ in range(60):
+        joints, _ = jog.jog(np.array([0.0, 0.0, -0.01, 0.0, 0.0, 0.0]))
+    assert spec.fk(joints)[2, 3] == pytest.approx(0.08, abs=1e-3)
     outside = EndEffectorJog('wx200', np.zeros(5))   # its home pose: outside its box
     start = outside.pose[:3, 3].copy()
     assert robot_spec('wx200').workspace.distance_outside(start) > 0

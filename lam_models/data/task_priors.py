@@ -66,8 +66,9 @@ def step_gripper(grip: np.ndarray, changes: int, change_cost: np.ndarray | None 
     The sequence nearest ``grip`` in least squares. Read at the middle, a grip decoded from
     latents opens and closes 8 times in a simulated pick-and-place video that does each once.
     Its open and closed levels are its own 90th and 10th percentiles (a regression shrinks
-    both towards the mean). Exactly ``changes`` (fewer if the video is shorter), whatever the
-    video does: a hand that never lets go still gets a release, at the best step for one.
+    both towards the mean). Exactly ``changes`` (fewer where the video is too short to hold
+    them ``min_dwell`` apart), whatever the video does: a hand that never lets go still gets
+    a release, at the best step for one.
     Open throughout if the levels are less than ``MIN_GRIP_SPREAD`` apart: a flat grip says
     nothing of when it changes, nor that it does (a video whose grasp the decoder does not
     see), whatever else says when. ``change_cost`` (at least (changes, T), in the grip's
@@ -76,8 +77,10 @@ def step_gripper(grip: np.ndarray, changes: int, change_cost: np.ndarray | None 
     human videos had their grasp and release one step apart (issue 12, session 29).
     """
     grip = np.asarray(grip, np.float64)
-    if min_dwell < 1:
-        raise ValueError(f'step_gripper: min_dwell is {min_dwell}, needs at least 1 step')
+    if int(min_dwell) != min_dwell or min_dwell < 1:
+        raise ValueError(f'step_gripper: min_dwell is {min_dwell}, needs a whole number of '
+                         'steps, at least 1')
+    min_dwell = int(min_dwell)
     # the first change at step 1 at the earliest, each next one min_dwell steps later
     room = 0 if len(grip) < 2 else 1 + (len(grip) - 2) // min_dwell
     changes = max(0, min(int(changes), room))
@@ -101,7 +104,7 @@ def step_gripper(grip: np.ndarray, changes: int, change_cost: np.ndarray | None 
         ways[0, :, 1:] = cost[:, :-1]                                     # one step longer
         ways[1, :, last] = cost[:, last]                                  # longer than the cap
         ways[2, 1:, 0] = cost[:-1, last] + change_cost[:changes, t]       # changed at t
-        came[t] = np.argmin(ways, 0)   # ties stay: a change must pay for itself
+        came[t] = np.argmin(ways, 0)   # ties: the latest change
         cost = ways.min(0) + error[t][:, None]
     commands = np.zeros(len(grip), np.float32)
     state, dwell = changes, int(np.argmin(cost[changes]))   # the last state may be short
@@ -282,7 +285,10 @@ def task_priors(episodes: Sequence[Episode],
     priors = {}
     for task, pairs in by_task.items():
         changes = int(np.median([len(gripper_events(demo.actions)) for demo, _ in pairs]))
-        holds = [hold for demo, _ in pairs for hold in np.diff(gripper_events(demo.actions))]
+        # of the demos that change as often: one that re-grips quickly is not the task's hold
+        holds = [hold for demo, _ in pairs
+                 if len(events := gripper_events(demo.actions)) == changes
+                 for hold in np.diff(events)]
         dwell = max(1, int(DWELL_SHARE * min(holds))) if holds else 1
         anchored = [(demo, actions) for demo, actions in pairs if _with_path(demo)
                     and episode_action_space(demo).startswith(EE_DELTA)]

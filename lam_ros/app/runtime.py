@@ -31,6 +31,9 @@ from std_msgs.msg import Header, String
 
 from lam_ros.interfaces import topics
 
+# Parameters several nodes read that must agree: set once, under ``/**`` (``check_declared``).
+SHARED_PARAMETERS = ('workspace_min', 'workspace_max')
+
 
 class ConfigError(ValueError):
     """A parameter, launch argument or config file that cannot be used as given."""
@@ -103,8 +106,9 @@ class LamNode(Node):
             raise ConfigError(f'node {self.get_name()!r}: parameters workspace_min, '
                               f'workspace_max: {error}') from None
         if not model_box.contains(workspace):
-            raise ConfigError(f'node {self.get_name()!r}: workspace {workspace} must lie inside '
-                              f'the {robot_model} workspace {model_box}')
+            raise ConfigError(f'node {self.get_name()!r}: parameters workspace_min, '
+                              f'workspace_max: box {workspace} must lie inside the '
+                              f'{robot_model} workspace {model_box}')
         return workspace
 
     def param(self, name: str, default: Any, description: str = '', *,
@@ -197,9 +201,21 @@ def check_declared(nodes: Sequence[Node], params: dict[str, dict[str, Any]],
                    source: str) -> None:
     """Refuse parameter-file keys a node does not declare (ROS would silently ignore them).
 
-    ``params`` maps node names to their ``ros__parameters`` (``load_params_file``); the
-    ``/**`` section is shared by all nodes, so only a node's own section is checked.
+    ``params`` maps node names to their ``ros__parameters`` (``load_params_file``); a key
+    of the ``/**`` section, shared by all nodes, must be declared by one of them. The
+    workspace box (``SHARED_PARAMETERS``) belongs there alone: set in the arm node's section
+    only, the controller and teleop would plan in a box the arm refuses.
     """
+    shared = params.get('**', {})   # load_params_file drops the leading '/'
+    unknown = sorted(key for key in shared if not any(node.has_parameter(key) for node in nodes))
+    if unknown:
+        raise ConfigError(f'{source}: no node has parameter(s) {unknown} (section /**)')
+    for name, section in params.items():
+        misplaced = sorted(key for key in section if key in SHARED_PARAMETERS)
+        if name != '**' and misplaced:
+            raise ConfigError(f'{source}: set {misplaced} under /** (for every node), not '
+                              f'under {name!r}: the arm refuses targets outside the box, the '
+                              'controller and teleop plan inside it, so all must read one')
     for node in nodes:
         unknown = sorted(key for key in params.get(node.get_name(), {})
                          if not node.has_parameter(key))

@@ -233,18 +233,19 @@ def solve_ik(spec: RobotSpec, target: np.ndarray, q_guess: np.ndarray) -> tuple[
     return q, bool(ok)
 
 
-def ee_delta_ik(spec: RobotSpec, pose: np.ndarray, q_guess: np.ndarray, action
-                ) -> tuple[np.ndarray, bool]:
+def ee_delta_ik(spec: RobotSpec, pose: np.ndarray, q_guess: np.ndarray, action,
+                workspace: Workspace | None = None) -> tuple[np.ndarray, bool]:
     """Joint targets moving the end effector at ``pose`` by an ee-delta action.
 
     ``action`` is ``[dx, dy, dz, droll, dpitch, dyaw, ...]`` (world frame, rotation
-    Rz Ry Rx applied to the current orientation); the translated target is clipped to the
-    robot's workspace box. The simulator and the deploy controller both go through here.
+    Rz Ry Rx applied to the current orientation); the translated target is clipped to
+    ``workspace`` (by default the robot's box; the arm node's, which may be smaller, on a
+    real arm). The simulator and the deploy controller both go through here.
     """
     action = np.asarray(action, dtype=float)
     target = np.eye(4)
     target[:3, :3] = rpy_matrix(*action[3:6]) @ pose[:3, :3]
-    target[:3, 3] = spec.workspace.clip(pose[:3, 3] + action[:3])
+    target[:3, 3] = (workspace or spec.workspace).clip(pose[:3, 3] + action[:3])
     return solve_ik(spec, target, q_guess)
 
 

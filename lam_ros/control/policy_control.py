@@ -377,10 +377,12 @@ class PolicyRunner:
         else:
             self.homing_stalled += 1
         arrived = distance <= ARRIVED_FRACTION * self.ramp_step
+        outside = self.workspace.distance_outside(self.spec.fk(self.joints)[:3, 3])
         if not arrived and self.homing_stalled < RAMP_WAIT_TICKS:
             step = self._step_in_workspace(np.clip(away, -self.ramp_step, self.ramp_step))
-            self.ramp_target = np.append(self.joints + step, self.start_pose[arm])
-            return self.ramp_target
+            if step.any() or outside <= WORKSPACE_TOLERANCE_M:   # outside, standing is refused
+                self.ramp_target = np.append(self.joints + step, self.start_pose[arm])
+                return self.ramp_target
         # There (or as near as the arm gets: a clamp, a joint-limit margin): what was seen on
         # the way is not a demo's first frame.
         self.at_start = True
@@ -389,10 +391,10 @@ class PolicyRunner:
         self.status.message = ('at the start pose' if arrived else
                                f'start pose not reached ({distance:.2f} rad off): '
                                'the policy starts from here')
-        outside = self.workspace.distance_outside(self.spec.fk(self.joints)[:3, 3])
         if not arrived and outside > WORKSPACE_TOLERANCE_M:   # no step back in was found
             self.status.message += (f'; the gripper is {1000 * outside:.0f} mm outside the '
-                                    f'workspace box {self.workspace}: move the arm into it')
+                                    f'workspace box {self.workspace} (workspace_min, '
+                                    'workspace_max): move the arm into it')
         return np.append(self.joints if not arrived else self.start_pose[:arm],
                          self.start_pose[arm])
 
@@ -447,7 +449,8 @@ class PolicyRunner:
         clipped = np.clip(action, EE_DELTA_LOW, EE_DELTA_HIGH)   # as the simulator does
         self.status.clipped += int(np.any(clipped != action))
         action = clipped
-        q, converged = ee_delta_ik(self.spec, self.spec.fk(self.joints), self.joints, action)
+        q, converged = ee_delta_ik(self.spec, self.spec.fk(self.joints), self.joints, action,
+                                   self.workspace)
         return np.append(q if converged else self.joints, action[-1])
 
     def _refuse(self, message: str) -> None:

@@ -12,19 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lam_ros.control.kinematics import robot_spec, rpy_matrix, solve_ik
+from lam_ros.control.kinematics import Workspace, robot_spec, rpy_matrix, solve_ik
 
 
 class EndEffectorJog:
     """Turns ``[dx, dy, dz, droll, dpitch, dyaw]`` jogs into joint targets through IK.
 
     The commanded pose is integrated from the jogs, not re-read from the arm, so
-    small IK errors do not accumulate into drift; it stays in the robot's workspace box,
+    small IK errors do not accumulate into drift; it stays in the workspace box,
     and a jog IK cannot reach is dropped and the previous target kept.
     """
 
-    def __init__(self, robot_model: str, joint_positions) -> None:
+    def __init__(self, robot_model: str, joint_positions,
+                 workspace: Workspace | None = None) -> None:
         self.spec = robot_spec(robot_model)
+        self.workspace = workspace or self.spec.workspace   # the arm node's (it may shrink it)
         self.joints = np.asarray(joint_positions, dtype=np.float64).copy()
         if len(self.joints) != len(self.spec.joints):
             raise ValueError(f'{robot_model} has {len(self.spec.joints)} arm joints, '
@@ -40,7 +42,7 @@ class EndEffectorJog:
         pose = self.pose.copy()
         # inside the robot's box (the arm node refuses a target past it, and jogging back
         # would first undo the overshoot), or no further out than the arm already is
-        box, here = self.spec.workspace, pose[:3, 3]
+        box, here = self.workspace, pose[:3, 3]
         pose[:3, 3] = np.clip(here + delta[:3], np.minimum(box.low, here),
                               np.maximum(box.high, here))
         pose[:3, :3] = rpy_matrix(*delta[3:]) @ pose[:3, :3]

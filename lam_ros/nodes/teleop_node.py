@@ -84,6 +84,7 @@ class TeleopNode(LamNode):
             raise ConfigError(f'node {self.get_name()!r}: parameters leader_gripper_closed_rad '
                               'and leader_gripper_open_rad are equal')
         self.joint_names = list(robot_spec(self.robot_model).joints)
+        self.workspace = self.workspace_param(self.robot_model)   # the arm node's: jogs stay in it
         if self.device == 'keyboard' and not sys.stdin.isatty():
             # `ros2 launch` gives its nodes no terminal: the keys would never arrive
             raise ConfigError(f'node {self.get_name()!r}: parameter device=keyboard needs a '
@@ -232,7 +233,8 @@ class TeleopNode(LamNode):
         if self.device == 'spacemouse':
             state = self.spacemouse.read()
             self.pending_jog = np.array([state.y, -state.x, state.z, 0.0, 0.0, -state.yaw])
-        self.jogger = self.jogger or EndEffectorJog(self.robot_model, self.follower)
+        self.jogger = self.jogger or EndEffectorJog(self.robot_model, self.follower,
+                                                    self.workspace)
         jog = np.concatenate([self.pending_jog[:3] * self.linear_step,
                               self.pending_jog[3:] * self.angular_step])
         self.pending_jog = np.zeros(6)
