@@ -29,6 +29,7 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Header, String
 
+from lam_ros.control.kinematics import Workspace, robot_spec
 from lam_ros.interfaces import topics
 
 # Parameters several nodes read that must agree: set once, under ``/**`` (``check_declared``).
@@ -87,15 +88,14 @@ class LamNode(Node):
         else:
             self.get_logger().error(message)
 
-    def workspace_param(self, robot_model: str):
+    def workspace_param(self, robot_model: str) -> Workspace:
         """The end-effector box from ``workspace_min``/``workspace_max`` (m, base frame).
 
         By default the robot model's box, which they may only shrink (to a table, a fence).
-        The arm node refuses targets outside it and the controller plans its way to the start
-        pose inside it: both read these, so set them once for all nodes (``/**``).
+        The arm node refuses targets outside it; the controller (its way to the start pose,
+        ee-delta actions) and teleop (jogs) stay inside it: all read these, so set them once
+        for all nodes (``/**``).
         """
-        from lam_ros.control.kinematics import Workspace, robot_spec
-
         model_box = robot_spec(robot_model).workspace
         corners = [tuple(self.param(name, list(corner), 'end-effector box corner (m)', length=3))
                    for name, corner in (('workspace_min', model_box.low),

@@ -40,7 +40,7 @@ class EndEffectorJog:
             raise ValueError(f'jog must be 6 finite numbers [dx dy dz droll dpitch dyaw], '
                              f'got {delta!r}')
         pose = self.pose.copy()
-        # inside the robot's box (the arm node refuses a target past it, and jogging back
+        # inside the box (the arm node refuses a target past it, and jogging back
         # would first undo the overshoot), or no further out than the arm already is
         box, here = self.workspace, pose[:3, 3]
         pose[:3, 3] = np.clip(here + delta[:3], np.minimum(box.low, here),
