@@ -284,11 +284,11 @@ def task_priors(episodes: Sequence[Episode],
                          "says what a task's demos do")
     priors = {}
     for task, pairs in by_task.items():
-        changes = int(np.median([len(gripper_events(demo.actions)) for demo, _ in pairs]))
+        events = [gripper_events(demo.actions) for demo, _ in pairs]
+        changes = int(np.median([len(demo_events) for demo_events in events]))
         # of the demos that change as often: one that re-grips quickly is not the task's hold
-        holds = [hold for demo, _ in pairs
-                 if len(events := gripper_events(demo.actions)) == changes
-                 for hold in np.diff(events)]
+        holds = [hold for demo_events in events if len(demo_events) == changes
+                 for hold in np.diff(demo_events)]
         dwell = max(1, int(DWELL_SHARE * min(holds))) if holds else 1
         anchored = [(demo, actions) for demo, actions in pairs if _with_path(demo)
                     and episode_action_space(demo).startswith(EE_DELTA)]

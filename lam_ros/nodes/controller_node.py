@@ -82,7 +82,7 @@ class ControllerNode(LamNode):
             self.spec = robot_spec(robot_model)
         except ValueError as error:
             raise ConfigError(f'controller: robot_model:={robot_model}: {error}') from None
-        self.workspace = self.workspace_param(robot_model)   # the arm node's: homing stays in it
+        self.workspace = self.workspace_param(robot_model)   # the arm node's: targets stay in it
         self.state_names = [*self.spec.joints, *FINGER_JOINTS]   # the sim's; a policy's own below
         self.rate_hz = rate_hz or CONTROL_RATE_HZ                 # a policy's own below
         self.learned_aspect = 0.0   # the policy's frames' width / height (0: not checked)
